@@ -1,0 +1,103 @@
+"""Structured diffs as data: files -> hunks -> lines.
+
+Produced by ``engine.diffs`` from git, consumed by the diff viewer, per-hunk
+review and the CLI ``diff --json``. Pure data; no git here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+LineKind = Literal[" ", "+", "-", "\\"]  # "\\" is "\ No newline at end of file"
+FileStatus = Literal["added", "deleted", "modified", "renamed", "copied", "type_changed"]
+
+
+@dataclass
+class DiffLine:
+    kind: LineKind
+    text: str  # without the leading marker and without the trailing newline
+    old_no: int | None = None
+    new_no: int | None = None
+
+
+@dataclass
+class Hunk:
+    index: int  # position within its file, 0-based
+    old_start: int
+    old_len: int
+    new_start: int
+    new_len: int
+    section: str = ""  # text after the second @@ (function context)
+    lines: list[DiffLine] = field(default_factory=list)
+
+    @property
+    def header(self) -> str:
+        tail = f" {self.section}" if self.section else ""
+        return f"@@ -{self.old_start},{self.old_len} +{self.new_start},{self.new_len} @@{tail}"
+
+    @property
+    def additions(self) -> int:
+        return sum(1 for ln in self.lines if ln.kind == "+")
+
+    @property
+    def deletions(self) -> int:
+        return sum(1 for ln in self.lines if ln.kind == "-")
+
+
+@dataclass
+class FileDiff:
+    path: str  # new path (old path for deletions)
+    status: FileStatus
+    old_path: str | None = None  # set for renames/copies
+    old_mode: str | None = None  # e.g. "100644", "100755", "120000" (symlink)
+    new_mode: str | None = None
+    binary: bool = False
+    too_large: bool = False  # hunks omitted because the file diff exceeds the size cap
+    hunks: list[Hunk] = field(default_factory=list)
+    old_size: int | None = None  # bytes, for binary summaries
+    new_size: int | None = None
+
+    @property
+    def additions(self) -> int:
+        return sum(h.additions for h in self.hunks)
+
+    @property
+    def deletions(self) -> int:
+        return sum(h.deletions for h in self.hunks)
+
+    @property
+    def mode_changed(self) -> bool:
+        return bool(self.old_mode and self.new_mode and self.old_mode != self.new_mode)
+
+
+@dataclass
+class Diff:
+    files: list[FileDiff] = field(default_factory=list)
+    from_ref: str | None = None  # commit/tree ids the diff was computed between
+    to_ref: str | None = None  # None means the live working tree
+
+    @property
+    def additions(self) -> int:
+        return sum(f.additions for f in self.files)
+
+    @property
+    def deletions(self) -> int:
+        return sum(f.deletions for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for fd, f in zip(d["files"], self.files, strict=True):
+            fd["additions"], fd["deletions"] = f.additions, f.deletions
+            for hd, h in zip(fd["hunks"], f.hunks, strict=True):
+                hd["header"] = h.header
+        d["additions"], d["deletions"] = self.additions, self.deletions
+        return d
+
+
+@dataclass(frozen=True)
+class HunkRef:
+    """Names one hunk of one file, for per-hunk accept/reject."""
+
+    path: str
+    index: int

@@ -1,0 +1,111 @@
+"""Exception hierarchy shared by the whole engine.
+
+Every error carries the CLI exit code it maps to, so the CLI never has to
+guess: 1 failed, 2 usage or configuration error, 4 stopped by a budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Base class for every error the engine raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(EngineError):
+    """Bad input from the user: wrong arguments, missing config, bad paths."""
+
+    exit_code = 2
+
+
+class NotAGitRepoError(UsageError):
+    def __init__(self, path: str):
+        super().__init__(
+            f"{path} is not inside a git repository. "
+            "Run `git init` first (llmflows-tui keeps its checkpoints in git objects)."
+        )
+        self.path = path
+
+
+class GitCommandError(EngineError):
+    """A git command failed; the operation that ran it was aborted."""
+
+    def __init__(self, args: list[str], returncode: int, stderr: str):
+        cmd = " ".join(args)
+        super().__init__(f"git command failed (exit {returncode}): {cmd}\n{stderr.strip()}")
+        self.command = args
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class StoreLockedError(UsageError):
+    def __init__(self, path: str, pid: int | None):
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"the run store {path} is in use by {who}; "
+            "only one llmflows-tui may write to a repository at a time"
+        )
+        self.path = path
+        self.pid = pid
+
+
+@dataclass(frozen=True)
+class FlowIssue:
+    """One problem in a flow file, reported as FILE:LINE:COL: message."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class FlowValidationError(UsageError):
+    def __init__(self, issues: list[FlowIssue]):
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+class ModelError(EngineError):
+    """A model call failed after retries (or cannot be retried).
+
+    kind: rate_limit | server | timeout | bad_response | auth | config | script_exhausted
+    """
+
+    def __init__(self, message: str, kind: str = "server", retryable: bool = False):
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+class ModelConfigError(UsageError):
+    """No usable model: the message names the options and the offline demo."""
+
+
+class ToolError(EngineError):
+    """A tool call the model made was refused or failed; the text goes back to the model."""
+
+
+class PathConfinementError(ToolError):
+    """A path points outside the repository, into .git/, or through a symlink escape."""
+
+
+class BudgetExceededError(EngineError):
+    exit_code = 4
+
+    def __init__(self, limit: str, message: str):
+        super().__init__(message)
+        self.limit = limit
+
+
+class CheckpointNotFoundError(UsageError):
+    pass
+
+
+class RunNotFoundError(UsageError):
+    pass

@@ -1,0 +1,199 @@
+"""Typed events: the one stream the engine emits.
+
+The executor appends every event to SQLite (table ``events``) and publishes it
+to subscribers (the TUI, ``--json`` output). Events are plain dataclasses so
+they serialize to JSON without extra machinery: ``event.to_dict()`` and
+``event_from_dict(d)`` round-trip.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+@dataclass(kw_only=True)
+class Event:
+    """Base of every event. ``seq`` is assigned when the event is stored."""
+
+    type: ClassVar[str] = "event"
+    run_id: str | None = None
+    seq: int | None = None
+    ts: float = field(default_factory=time.time)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _REGISTRY[cls.type] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["type"] = self.type
+        return d
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Rebuild an event from ``to_dict()`` output (unknown keys are ignored)."""
+    cls = _REGISTRY[d["type"]]
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(kw_only=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    flow: str
+    goal: str
+    model: str
+    autonomy: str
+
+
+@dataclass(kw_only=True)
+class RunStatusChanged(Event):
+    """status: running | paused | completed | failed | stopped | crashed."""
+
+    type: ClassVar[str] = "run_status"
+    status: str
+    reason: str = ""
+    node: str | None = None
+
+
+@dataclass(kw_only=True)
+class StepStarted(Event):
+    type: ClassVar[str] = "step_started"
+    step_id: int
+    node: str
+    kind: str
+    attempt: int = 1
+    parent_step_id: int | None = None
+    task_id: str | None = None
+
+
+@dataclass(kw_only=True)
+class StepFinished(Event):
+    """status: done | failed | rejected | cancelled."""
+
+    type: ClassVar[str] = "step_finished"
+    step_id: int
+    node: str
+    status: str
+    error: str | None = None
+    checkpoint_id: int | None = None
+    files_changed: int = 0
+
+
+@dataclass(kw_only=True)
+class TokenDelta(Event):
+    type: ClassVar[str] = "token"
+    step_id: int
+    text: str
+
+
+@dataclass(kw_only=True)
+class ToolCalled(Event):
+    type: ClassVar[str] = "tool_call"
+    step_id: int
+    name: str
+    arguments: dict[str, Any]
+    ok: bool = True
+    summary: str = ""
+
+
+@dataclass(kw_only=True)
+class PlanUpdated(Event):
+    """tasks: [{"id", "title", "description", "files": [...], "status"}]."""
+
+    type: ClassVar[str] = "plan"
+    step_id: int | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class DiffReady(Event):
+    type: ClassVar[str] = "diff_ready"
+    step_id: int | None
+    from_checkpoint: int | None
+    to_checkpoint: int
+    files: list[str] = field(default_factory=list)
+    additions: int = 0
+    deletions: int = 0
+
+
+@dataclass(kw_only=True)
+class TestOutputLine(Event):
+    type: ClassVar[str] = "test_output"
+    step_id: int
+    line: str
+
+
+@dataclass(kw_only=True)
+class TestResult(Event):
+    type: ClassVar[str] = "test_result"
+    step_id: int
+    command: str
+    exit_code: int
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    failing: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+@dataclass(kw_only=True)
+class CostUpdate(Event):
+    type: ClassVar[str] = "cost"
+    step_id: int | None
+    model: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cached: int
+    cost_usd: float
+    run_cost_usd: float
+    run_tokens_in: int
+    run_tokens_out: int
+    budget_usd: float | None = None
+
+
+@dataclass(kw_only=True)
+class GateOpened(Event):
+    """kind: review (diff approval) | gate (flow gate node) | command | budget | crash | breakpoint."""
+
+    type: ClassVar[str] = "gate_opened"
+    gate_id: int
+    step_id: int | None
+    kind: str
+    node: str | None
+    prompt: str
+    checkpoint_id: int | None = None
+
+
+@dataclass(kw_only=True)
+class GateAnswered(Event):
+    """decision: approve | reject | edit | stop."""
+
+    type: ClassVar[str] = "gate_answered"
+    gate_id: int
+    decision: str
+    reason: str = ""
+
+
+@dataclass(kw_only=True)
+class CheckpointMade(Event):
+    type: ClassVar[str] = "checkpoint"
+    checkpoint_id: int
+    parent_id: int | None
+    source: str
+    message: str = ""
+    step_id: int | None = None
+    files_changed: int = 0
+    partial: bool = False
+
+
+@dataclass(kw_only=True)
+class LogMessage(Event):
+    type: ClassVar[str] = "log"
+    level: str = "info"
+    message: str = ""
