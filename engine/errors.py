@@ -109,3 +109,30 @@ class CheckpointNotFoundError(UsageError):
 
 class RunNotFoundError(UsageError):
     pass
+
+
+class StoreError(EngineError):
+    """The run store refused an operation (see the subclasses)."""
+
+
+class StoreReadOnlyError(StoreError):
+    """A write was attempted on a store opened with ``write=False``."""
+
+
+class StoreSchemaError(StoreError):
+    """The run store was written by a newer llmflows-tui (unknown schema version)."""
+
+
+class RecordNotFoundError(StoreError):
+    """No row with that id (step, effect, gate, blob) in the run store."""
+
+
+class EffectAlreadyDoneError(StoreError):
+    """An effect key that is already journaled as done was started again.
+
+    Done effects are replayed from the journal, never re-executed.
+    """
+
+
+class GateAlreadyAnsweredError(StoreError):
+    """A gate that was already answered was answered again."""
