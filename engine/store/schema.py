@@ -1,0 +1,252 @@
+"""Schema of the run store and its versioned migrations.
+
+``MIGRATIONS`` is an ordered list; migration *n* (1-based) brings the schema
+from version n-1 to n. :func:`migrate` applies the missing ones in order inside
+one ``BEGIN IMMEDIATE`` transaction and records each in ``schema_version``, so
+a crash mid-migration leaves the previous version intact. Never edit a
+released migration: append a new one (use ``table.transform()`` for column
+changes SQLite's ALTER TABLE cannot do).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ..errors import StoreSchemaError
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["blobs"].create({"hash": str, "data": str, "size": int, "created_at": float}, pk="hash")
+    db["runs"].create(
+        {
+            "id": str,
+            "flow": str,
+            "goal": str,
+            "model": str,
+            "autonomy": str,
+            "status": str,
+            "head_checkpoint_id": int,
+            "state_hash": str,
+            "config": str,  # JSON
+            "error": str,
+            "created_at": float,
+            "updated_at": float,
+            "finished_at": float,
+        },
+        pk="id",
+        not_null=["flow", "status", "created_at"],
+        defaults={"status": "running"},
+        foreign_keys=[("state_hash", "blobs", "hash")],
+    )
+    db["steps"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "node": str,
+            "kind": str,
+            "attempt": int,
+            "parent_step_id": int,
+            "task_id": str,
+            "base_checkpoint_id": int,
+            "status": str,
+            "error": str,
+            "started_at": float,
+            "finished_at": float,
+            "checkpoint_id": int,
+            "output_hash": str,
+        },
+        pk="id",
+        not_null=["run_id", "node", "status"],
+        defaults={"status": "running", "attempt": 1},
+        foreign_keys=[
+            ("run_id", "runs", "id"),
+            ("parent_step_id", "steps", "id"),
+            ("output_hash", "blobs", "hash"),
+        ],
+    )
+    db["checkpoints"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "step_id": int,
+            "parent_id": int,
+            "seq": int,
+            "source": str,
+            "message": str,
+            "commit_sha": str,
+            "tree_sha": str,
+            "ref": str,
+            "state_hash": str,
+            "files_changed": int,
+            "partial": int,
+            "skipped": str,  # JSON list of {"path", "reason"}
+            "created_at": float,
+        },
+        pk="id",
+        not_null=["source", "commit_sha", "tree_sha", "ref", "created_at"],
+        defaults={"files_changed": 0, "partial": 0, "skipped": "[]"},
+        foreign_keys=[
+            ("run_id", "runs", "id"),
+            ("step_id", "steps", "id"),
+            ("parent_id", "checkpoints", "id"),
+            ("state_hash", "blobs", "hash"),
+        ],
+    )
+    # runs <-> checkpoints and steps <-> checkpoints reference each other: add
+    # the back references now that both tables exist.
+    db["runs"].transform(add_foreign_keys=[("head_checkpoint_id", "checkpoints", "id")])
+    db["steps"].transform(
+        add_foreign_keys=[
+            ("base_checkpoint_id", "checkpoints", "id"),
+            ("checkpoint_id", "checkpoints", "id"),
+        ]
+    )
+    db["effects"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "step_id": int,
+            "key": str,
+            "kind": str,
+            "request": str,  # JSON
+            "result": str,  # JSON
+            "error": str,
+            "status": str,  # intent | done | failed | discarded
+            "idempotent": int,
+            "created_at": float,
+            "done_at": float,
+        },
+        pk="id",
+        not_null=["run_id", "key", "kind", "status", "created_at"],
+        defaults={"status": "intent", "idempotent": 0},
+        foreign_keys=[("run_id", "runs", "id"), ("step_id", "steps", "id")],
+    )
+    db["gates"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "step_id": int,
+            "kind": str,
+            "node": str,
+            "prompt": str,
+            "checkpoint_id": int,
+            "payload": str,  # JSON
+            "status": str,  # open | answered
+            "decision": str,
+            "reason": str,
+            "answer": str,  # JSON
+            "created_at": float,
+            "answered_at": float,
+        },
+        pk="id",
+        not_null=["run_id", "kind", "status", "created_at"],
+        defaults={"status": "open"},
+        foreign_keys=[
+            ("run_id", "runs", "id"),
+            ("step_id", "steps", "id"),
+            ("checkpoint_id", "checkpoints", "id"),
+        ],
+    )
+    db["events"].create(
+        {"id": int, "run_id": str, "seq": int, "type": str, "ts": float, "data": str},
+        pk="id",
+        not_null=["seq", "type", "ts"],
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["llm_calls"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "step_id": int,
+            "model": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "tokens_cached": int,
+            "cost_usd": float,
+            "latency_s": float,
+            "created_at": float,
+        },
+        pk="id",
+        not_null=["run_id", "model", "created_at"],
+        defaults={"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "cost_usd": 0.0},
+        foreign_keys=[("run_id", "runs", "id"), ("step_id", "steps", "id")],
+    )
+    # Next sequence number per ref namespace ("manual" or a run id); a counter
+    # rather than max(seq)+1 so a ref written before a crash is never reused.
+    db["ref_seqs"].create({"namespace": str, "next_seq": int}, pk="namespace")
+
+    # Indexes for the queries the store makes.
+    db["steps"].create_index(["run_id", "id"])
+    db["checkpoints"].create_index(["run_id", "id"])
+    db["checkpoints"].create_index(["parent_id"])
+    db["gates"].create_index(["run_id", "status"])
+    db["llm_calls"].create_index(["run_id"])
+    db["effects"].create_index(["step_id"])
+    # A key is unique per run among live effects; discarded tries keep their row.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_effects_run_key ON effects(run_id, key) "
+        "WHERE status != 'discarded'"
+    )
+    # NULL run_ids (events outside any run) compare distinct in a UNIQUE index;
+    # their seq is still assigned under the writer's transaction.
+    db.execute("CREATE UNIQUE INDEX idx_events_run_seq ON events(run_id, seq)")
+
+
+MIGRATIONS: list[Migration] = [_m001_initial]
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    """The schema version recorded in the database (0 for a fresh file)."""
+    if not db["schema_version"].exists():
+        return 0
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def _too_new(found: int, target: int) -> StoreSchemaError:
+    return StoreSchemaError(
+        f"the run store has schema version {found}, newer than this "
+        f"llmflows-tui understands ({target}); upgrade llmflows-tui"
+    )
+
+
+def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> int:
+    """Apply missing migrations in one transaction; return the resulting version.
+
+    Raises :class:`StoreSchemaError` if the file is newer than this code.
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    target = len(migrations)
+    found = current_version(db)
+    if found == target:  # fast path, no write transaction
+        return target
+    if found > target:
+        raise _too_new(found, target)
+    # IMMEDIATE takes SQLite's write lock up front, so two processes opening a
+    # fresh store at once serialize here; the version is re-read inside.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not db["schema_version"].exists():
+            db["schema_version"].create(
+                {"version": int, "applied_at": float, "name": str}, pk="version"
+            )
+        version = current_version(db)
+        if version > target:
+            raise _too_new(version, target)
+        for n in range(version + 1, target + 1):
+            fn = migrations[n - 1]
+            fn(db)
+            db["schema_version"].insert(
+                {"version": n, "applied_at": time.time(), "name": fn.__name__}
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return target
