@@ -136,3 +136,7 @@ class EffectAlreadyDoneError(StoreError):
 
 class GateAlreadyAnsweredError(StoreError):
     """A gate that was already answered was answered again."""
+
+
+class SnapshotError(EngineError):
+    """A snapshot could not be taken or restored (bad ref name, not a snapshot commit)."""

@@ -1,0 +1,519 @@
+"""Working-tree snapshots stored as git objects (no SQLite here).
+
+A snapshot is a commit whose tree is the live working tree (tracked changes
+*and* untracked, non-ignored files), built on a temporary copy of the user's
+index so the stat cache makes it cheap. The user's HEAD, index file, branches,
+stash and config are never modified by :meth:`Snapshotter.snapshot`, nor by
+:meth:`Snapshotter.restore` unless ``restore_index=True`` is passed (the only
+place we ever write the real index: an explicit rewind to a checkpoint).
+
+Commit layout (``refs/llmflows/<namespace>/<seq>`` keeps it reachable)::
+
+    tree     <working tree>
+    parent   <parent_commit>            (only when given)
+    parent   <index commit>             (tree = the user's index at that moment)
+
+    <message>
+
+    Llmflows-Index-Tree: <tree of the user's index>
+    Llmflows-Skipped: {"path": "big.bin", "reason": "too_large"}
+
+The index is recorded as a (parent) commit rather than only in the trailer so
+that ``git gc`` keeps its tree alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import GitCommandError, SnapshotError
+from .gitrepo import open_repo, run_git
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_IDENT = {
+    "GIT_AUTHOR_NAME": "llmflows",
+    "GIT_AUTHOR_EMAIL": "llmflows@localhost",
+    "GIT_COMMITTER_NAME": "llmflows",
+    "GIT_COMMITTER_EMAIL": "llmflows@localhost",
+}
+_TRAILER_INDEX = "Llmflows-Index-Tree: "
+_TRAILER_SKIPPED = "Llmflows-Skipped: "
+# Ignored paths are informational only; keep the commit message bounded.
+_MAX_IGNORED_RECORDED = 500
+
+
+@dataclass
+class SkippedPath:
+    """A path the snapshot did not capture, and why."""
+
+    path: str
+    reason: str  # "ignored" | "too_large" | "nested_repo"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class Snapshot:
+    """One working-tree snapshot (a commit kept reachable by ``ref``)."""
+
+    commit: str
+    tree: str
+    ref: str
+    skipped: list[SkippedPath] = field(default_factory=list)
+    index_tree: str | None = None  # the user's index (staged state) at snapshot time
+    parents: list[str] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def partial(self) -> bool:
+        """True when anything was left out (the snapshot is not fully recoverable)."""
+        return bool(self.skipped)
+
+
+@dataclass
+class RestoreResult:
+    """What a restore changed in the working tree (paths relative to the repo root)."""
+
+    written: list[str]
+    removed: list[str]
+    from_tree: str
+    to_tree: str
+    # Protected paths left as they were (too large / nested repo on either side).
+    kept: list[str] = field(default_factory=list)
+    index_restored: bool = False
+
+
+@dataclass
+class _TreeBuild:
+    tree: str
+    skipped: list[SkippedPath]
+    index_path: str  # temp index whose entries equal ``tree`` (with fresh stat data)
+
+
+class Snapshotter:
+    """Takes and restores working-tree snapshots of one repository.
+
+    Not thread-safe: use one Snapshotter per thread (or serialise calls).
+    Call :meth:`close` (or use it as a context manager) to release git helpers.
+    """
+
+    def __init__(self, repo_root: Path | str, max_file_bytes: int = 50 * 1024 * 1024):
+        self.max_file_bytes = max_file_bytes
+        self._stack = contextlib.ExitStack()
+        self._repo = self._stack.enter_context(open_repo(repo_root))
+        out = run_git(
+            self._repo,
+            "rev-parse",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--git-common-dir",
+            "--git-path",
+            "index",
+        )
+        top, gitdir, common, index = str(out).splitlines()
+        self.root = Path(top)
+        self.git_dir = Path(gitdir)
+        # rev-parse prints these relative to the cwd (the work tree top).
+        self.common_dir = (self.root / common).resolve()
+        self.index_path = self.root / index
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-snap")
+        self._tmp = Path(tempfile.mkdtemp(prefix="llmflows-snap-"))
+        # The temp index of the last snapshot, reused by restore(current=that snapshot).
+        self._cached: _TreeBuild | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Release the git process handles and temporary files."""
+        self._pool.shutdown(wait=True)
+        self._stack.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> Snapshotter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ public API
+
+    def snapshot(self, ref: str, message: str, parent_commit: str | None = None) -> Snapshot:
+        """Record the live working tree (plus the user's index) as a commit at ``ref``.
+
+        Untracked files are included; ignored files, files over ``max_file_bytes`` and
+        nested repositories/submodule contents are left out and listed in ``skipped``.
+        Raises GitCommandError if any git command fails (nothing is returned then).
+        """
+        if not ref.startswith("refs/"):
+            raise SnapshotError(f"snapshot ref must be a full ref name (refs/...), got {ref!r}")
+        user_copy = self._copy_index()
+        # Runs in parallel with the working-tree scan: two cores, independent work.
+        index_job = self._pool.submit(self._index_commit, user_copy)
+        try:
+            build = self._build_tree(with_ignored=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                index_job.result()
+            _unlink(user_copy)
+            raise
+        try:
+            index_tree, index_commit = index_job.result()
+        finally:
+            _unlink(user_copy)
+        parents = ([parent_commit] if parent_commit else []) + [index_commit]
+        full_message = _compose_message(message, index_tree, build.skipped)
+        args = ["commit-tree", build.tree]
+        for p in parents:
+            args += ["-p", p]
+        args += ["-F", "-"]
+        commit = self._git(*args, env=_IDENT, input=full_message.encode("utf-8"))
+        self._git("update-ref", "-m", "llmflows snapshot", ref, commit)
+        self._set_cache(build)
+        return Snapshot(
+            commit=commit,
+            tree=build.tree,
+            ref=ref,
+            skipped=build.skipped,
+            index_tree=index_tree,
+            parents=parents,
+            message=full_message,
+        )
+
+    def worktree_tree(self) -> tuple[str, list[SkippedPath]]:
+        """Tree id of the live working tree (as a snapshot would record it), no ref/commit."""
+        build = self._build_tree(with_ignored=False)
+        _unlink(build.index_path)
+        return build.tree, build.skipped
+
+    def load(self, commit: str) -> Snapshot:
+        """Read back a snapshot commit (tree, index tree, skipped paths) by id or ref."""
+        sha = self._git("rev-parse", "--verify", "-q", f"{commit}^{{commit}}")
+        raw = str(run_git(self._repo, "cat-file", "commit", sha, strip=False))
+        head, _, body = raw.partition("\n\n")
+        tree = ""
+        parents: list[str] = []
+        for line in head.splitlines():
+            if line.startswith("tree "):
+                tree = line[5:]
+            elif line.startswith("parent "):
+                parents.append(line[7:])
+        index_tree = None
+        skipped: list[SkippedPath] = []
+        for line in body.splitlines():
+            if line.startswith(_TRAILER_INDEX):
+                index_tree = line[len(_TRAILER_INDEX) :].strip()
+            elif line.startswith(_TRAILER_SKIPPED):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    d = json.loads(line[len(_TRAILER_SKIPPED) :])
+                    skipped.append(SkippedPath(str(d["path"]), str(d["reason"])))
+        return Snapshot(
+            commit=sha,
+            tree=tree,
+            ref="",
+            skipped=skipped,
+            index_tree=index_tree,
+            parents=parents,
+            message=body,
+        )
+
+    def restore(
+        self,
+        target_commit: str,
+        restore_index: bool = False,
+        *,
+        current: Snapshot | None = None,
+    ) -> RestoreResult:
+        """Make the working tree equal to the snapshot ``target_commit``.
+
+        Two-way ``read-tree -m -u <current> <target>`` on a temp index: only differing
+        files are written, files created since are removed, ignored files are left alone.
+        ``current`` must be a snapshot of the live tree taken just before (the caller's
+        pre-restore checkpoint); without it a fresh tree is taken internally. If the
+        live tree changed after ``current``, git refuses to overwrite and GitCommandError
+        is raised (nothing is lost). Paths skipped as too large or nested repos in either
+        snapshot are never written or deleted (listed in ``kept``).
+
+        With ``restore_index=True`` the user's real index is also set to the index tree
+        recorded in the target (exact staged state, e.g. rewinding to checkpoint 0). That
+        is the only operation that ever writes the user's index; HEAD is never touched.
+        """
+        target = self.load(target_commit)
+        if restore_index and not target.index_tree:
+            raise SnapshotError(f"{target_commit} records no index tree; cannot restore the index")
+        if current is not None:
+            cur_tree, cur_skipped = current.tree, current.skipped
+            cached = self._take_cache(cur_tree)
+            if cached is not None:
+                index = cached.index_path
+            else:
+                index = self._new_tmp("restore-index")
+                self._git("read-tree", cur_tree, env={"GIT_INDEX_FILE": index})
+        else:
+            build = self._build_tree(with_ignored=False)
+            cur_tree, cur_skipped, index = build.tree, build.skipped, build.index_path
+        try:
+            env = {"GIT_INDEX_FILE": index}
+            protected = sorted(
+                {
+                    s.path.rstrip("/")
+                    for s in [*cur_skipped, *target.skipped]
+                    if s.reason in ("too_large", "nested_repo")
+                }
+            )
+            if protected:
+                self._protect(index, target.tree, protected)
+            written, removed = self._tree_changes(cur_tree, target.tree, protected)
+            self._git(
+                "read-tree",
+                "-m",
+                "-u",
+                "--no-recurse-submodules",
+                cur_tree,
+                target.tree,
+                env=env,
+            )
+        finally:
+            _unlink(index)
+        kept = [p for p in protected if _touches(p, written, removed)]
+        if restore_index:
+            assert target.index_tree is not None
+            # One-tree merge keeps stat data of unchanged entries; git writes the index
+            # through index.lock + rename, so it is replaced atomically.
+            self._git(
+                "read-tree", "-m", target.index_tree, env={"GIT_INDEX_FILE": str(self.index_path)}
+            )
+        return RestoreResult(
+            written=[p for p in written if not _is_under_any(p, protected)],
+            removed=[p for p in removed if not _is_under_any(p, protected)],
+            from_tree=cur_tree,
+            to_tree=target.tree,
+            kept=kept,
+            index_restored=restore_index,
+        )
+
+    def capture_user_state(self) -> dict[str, Any]:
+        """What the user's git state looks like now (HEAD, index, branches, stash).
+
+        Read-only; lets the caller record checkpoint 0 and later check whether the
+        user committed or switched branches since (we never change those ourselves).
+        """
+        head_path = self.git_dir / "HEAD"
+        head_raw = head_path.read_text(encoding="utf-8", errors="replace").strip()
+        head_commit = None
+        with contextlib.suppress(GitCommandError):
+            head_commit = self._git("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        index_bytes = self.index_path.read_bytes() if self.index_path.exists() else None
+        user_copy = self._copy_index()
+        try:
+            index_tree = self._git("write-tree", env={"GIT_INDEX_FILE": user_copy})
+        finally:
+            _unlink(user_copy)
+        refs = self._git(
+            "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"
+        )
+        stash = self._git("for-each-ref", "--format=%(objectname)", "refs/stash")
+
+        return {
+            "head": head_raw[5:].strip() if head_raw.startswith("ref:") else None,
+            "head_commit": head_commit or None,
+            "detached": not head_raw.startswith("ref:"),
+            "index_tree": index_tree,
+            "index_sha256": hashlib.sha256(index_bytes).hexdigest() if index_bytes else None,
+            "branches": dict(line.split(" ", 1)[::-1] for line in refs.splitlines() if line),
+            "stash": stash or None,
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    def _git(
+        self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None
+    ) -> str:
+        return str(run_git(self._repo, *args, env=env, input=input))
+
+    def _gitb(
+        self, *args: str, env: dict[str, str] | None = None, input: bytes | None = None
+    ) -> bytes:
+        out = run_git(self._repo, *args, env=env, input=input, binary=True)
+        return out if isinstance(out, bytes) else str(out).encode()
+
+    def _new_tmp(self, stem: str) -> str:
+        fd, path = tempfile.mkstemp(prefix=stem + "-", dir=self._tmp)
+        os.close(fd)
+        # A missing index is an empty index for git; an empty *file* is corrupt.
+        os.unlink(path)
+        return path
+
+    def _copy_index(self) -> str:
+        path = self._new_tmp("index")
+        try:
+            shutil.copyfile(self.index_path, path)
+        except FileNotFoundError:
+            pass  # fresh repo: no index yet == empty index
+        return path
+
+    def _index_commit(self, user_copy: str) -> tuple[str, str]:
+        env = {"GIT_INDEX_FILE": user_copy}
+        tree = self._git("write-tree", env=env)
+        return tree, self._git("commit-tree", tree, "-m", "llmflows: index", env=_IDENT)
+
+    def _build_tree(self, with_ignored: bool) -> _TreeBuild:
+        """add -A on a temp copy of the index (minus too-large files and nested repos)."""
+        index = self._copy_index()
+        env = {"GIT_INDEX_FILE": index}
+        try:
+            args = [
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--no-renames",
+                "--untracked-files=all",
+                "--ignore-submodules=all",
+            ]
+            if with_ignored:
+                args.append("--ignored=matching")
+            # status also refreshes the temp index's stat cache, which add -A then reuses.
+            out = self._gitb(*args, env=env)
+            skipped, excluded, drop = self._classify(out)
+            if excluded:
+                spec = b"\0".join(
+                    [b"."] + [b":(exclude,literal)" + os.fsencode(p) for p in excluded]
+                )
+                self._git(
+                    "add",
+                    "-A",
+                    "--pathspec-from-file=-",
+                    "--pathspec-file-nul",
+                    env=env,
+                    input=spec,
+                )
+            else:
+                self._git("add", "-A", env=env)
+            if drop:
+                # Tracked files now too large: drop them so the tree never holds a stale copy.
+                data = b"\0".join(os.fsencode(p) for p in drop) + b"\0"
+                self._git("update-index", "--force-remove", "-z", "--stdin", env=env, input=data)
+            tree = self._git("write-tree", env=env)
+        except BaseException:
+            _unlink(index)
+            raise
+        return _TreeBuild(tree=tree, skipped=skipped, index_path=index)
+
+    def _classify(self, status_z: bytes) -> tuple[list[SkippedPath], list[str], list[str]]:
+        skipped: list[SkippedPath] = []
+        excluded: list[str] = []  # left out of add -A
+        drop: list[str] = []  # tracked, must also leave the temp index
+        ignored = 0
+        for rec in status_z.split(b"\0"):
+            if len(rec) < 4:
+                continue
+            xy, path = rec[:2], os.fsdecode(rec[3:])
+            if xy == b"!!":
+                ignored += 1
+                if ignored <= _MAX_IGNORED_RECORDED:
+                    skipped.append(SkippedPath(path, "ignored"))
+                continue
+            if xy == b"??":
+                if path.endswith("/"):
+                    # -uall lists single files; a directory here is a nested repository.
+                    skipped.append(SkippedPath(path.rstrip("/"), "nested_repo"))
+                    excluded.append(path.rstrip("/"))
+                elif self._too_large(path):
+                    skipped.append(SkippedPath(path, "too_large"))
+                    excluded.append(path)
+                continue
+            if xy[1:2] in (b"M", b"T", b"A") and self._too_large(path):
+                skipped.append(SkippedPath(path, "too_large"))
+                excluded.append(path)
+                drop.append(path)
+        if ignored > _MAX_IGNORED_RECORDED:
+            skipped.append(SkippedPath(f"... {ignored - _MAX_IGNORED_RECORDED} more", "ignored"))
+        for sub in self._submodule_paths():
+            skipped.append(SkippedPath(sub, "nested_repo"))
+        return skipped, excluded, drop
+
+    def _too_large(self, path: str) -> bool:
+        try:
+            st = os.lstat(self.root / path)
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_size > self.max_file_bytes
+
+    def _submodule_paths(self) -> list[str]:
+        gm = self.root / ".gitmodules"
+        if not gm.exists():
+            return []
+        paths = []
+        for line in gm.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key.strip() == "path":
+                paths.append(value.strip())
+        return paths
+
+    def _protect(self, index: str, target_tree: str, paths: list[str]) -> None:
+        """Make the merge leave ``paths`` alone: index entry := target's entry (or none).
+
+        Two-way merge rules: an index entry equal to the target is kept without touching
+        the file; a path missing from the index is only dropped from the index.
+        """
+        env = {"GIT_INDEX_FILE": index}
+        data = b"\0".join(os.fsencode(p) for p in paths) + b"\0"
+        self._git("update-index", "--force-remove", "-z", "--stdin", env=env, input=data)
+        listing = self._gitb("ls-tree", "-r", "-z", "--full-tree", target_tree, "--", *paths)
+        entries = [e for e in listing.split(b"\0") if e]
+        if entries:
+            info = b"\0".join(entries) + b"\0"
+            self._git("update-index", "-z", "--index-info", env=env, input=info)
+
+    def _tree_changes(self, a: str, b: str, protected: list[str]) -> tuple[list[str], list[str]]:
+        out = self._gitb("diff-tree", "-r", "-z", "--no-renames", "--name-status", a, b)
+        parts = out.split(b"\0")
+        written: list[str] = []
+        removed: list[str] = []
+        for i in range(0, len(parts) - 1, 2):
+            status, path = parts[i], os.fsdecode(parts[i + 1])
+            (removed if status == b"D" else written).append(path)
+        return written, removed
+
+    def _set_cache(self, build: _TreeBuild) -> None:
+        if self._cached is not None:
+            _unlink(self._cached.index_path)
+        self._cached = build
+
+    def _take_cache(self, tree: str) -> _TreeBuild | None:
+        cached, self._cached = self._cached, None
+        if cached is not None and cached.tree == tree and os.path.exists(cached.index_path):
+            return cached
+        if cached is not None:
+            _unlink(cached.index_path)
+        return None
+
+
+def _compose_message(message: str, index_tree: str, skipped: list[SkippedPath]) -> str:
+    lines = [message.rstrip("\n"), "", _TRAILER_INDEX + index_tree]
+    for s in skipped:
+        lines.append(_TRAILER_SKIPPED + json.dumps(s.to_dict(), ensure_ascii=True))
+    return "\n".join(lines) + "\n"
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _is_under_any(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _touches(p: str, written: list[str], removed: list[str]) -> bool:
+    return any(x == p or x.startswith(p + "/") for x in (*written, *removed))
