@@ -1,0 +1,118 @@
+"""RunController: the engine's thread-safe front for interactive front ends.
+
+All engine work (SQLite, git, model calls, tests) happens on one background
+thread running its own asyncio loop, so a UI thread never blocks on it. Every
+method returns a ``concurrent.futures.Future``; events arrive through
+``subscribe`` callbacks, called on the engine thread (a UI must hop back to
+its own thread, e.g. Textual's ``post_message``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .events import Event
+
+
+class RunController:
+    """Owns the engine thread, the session and the currently executing run."""
+
+    def __init__(self, cwd: str | os.PathLike[str] = ".", *, model_factory=None):
+        self.cwd = cwd
+        self.session = None
+        self._model_factory = model_factory
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="llmflows-engine", daemon=True
+        )
+        self._task: asyncio.Task | None = None
+        self._subs: list[Callable[[Event], None]] = []
+        self._thread.start()
+
+    # -- plumbing ------------------------------------------------------------
+    def call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> concurrent.futures.Future:
+        """Run ``fn(*args, **kw)`` on the engine thread."""
+
+        async def run() -> Any:
+            return fn(*args, **kw)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop)
+
+    def open(self, write: bool = True) -> concurrent.futures.Future:
+        """Open the repository's session (raises NotAGitRepoError, StoreLockedError)."""
+
+        def do() -> Any:
+            from .session import Session
+
+            self.session = Session.open(self.cwd, write=write)
+            for fn in self._subs:
+                self.session.bus.subscribe(fn)
+            return self.session.repo_root
+
+        return self.call(do)
+
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        self._subs.append(fn)
+        if self.session is not None:
+            self.session.bus.subscribe(fn)
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # -- runs ----------------------------------------------------------------
+    def create_run(self, flow: str, goal: str, **kw: Any) -> concurrent.futures.Future:
+        from . import operations
+
+        return self.call(lambda: operations.create_run(self.session, flow, goal, **kw))
+
+    def execute(self, run_id: str) -> concurrent.futures.Future:
+        """Continue ``run_id`` from its head until it completes, fails, stops or pauses."""
+        from .executor import Executor
+
+        async def run() -> Any:
+            executor = Executor(self.session, run_id, model_factory=self._model_factory)
+            self._task = asyncio.current_task()
+            try:
+                return await executor.execute()
+            finally:
+                self._task = None
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop)
+
+    def stop(self) -> None:
+        """Cancel the executing run; it ends 'stopped' with a consistent checkpoint."""
+        task = self._task
+        if task is not None:
+            self._loop.call_soon_threadsafe(task.cancel)
+
+    def op(self, name: str, *args: Any, **kw: Any) -> concurrent.futures.Future:
+        """Call ``engine.operations.<name>(session, *args, **kw)`` on the engine thread."""
+        from . import operations
+
+        fn = getattr(operations, name)
+        return self.call(lambda: fn(self.session, *args, **kw))
+
+    def query(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> concurrent.futures.Future:
+        """Call ``fn(session, *args, **kw)`` on the engine thread (reads, diffs)."""
+        return self.call(lambda: fn(self.session, *args, **kw))
+
+    def close(self) -> None:
+        self.stop()
+
+        def shutdown() -> None:
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+
+        try:
+            self.call(shutdown).result(timeout=10)
+        except Exception:
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

@@ -1,0 +1,526 @@
+"""The executor: runs a flow's graph one durable step at a time.
+
+``Executor.execute()`` runs until the run completes, fails, is stopped, or
+pauses for a person (a gate); then it returns a :class:`RunOutcome`. Every
+step ends with a checkpoint (git snapshot + state blob) that becomes the run's
+head, so continuing a run -- in this process or after a crash -- always starts
+from the head checkpoint's state and cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .budget import Limits, Usage, check_before_step
+from .errors import BudgetExceededError, EngineError, ModelError, ToolError
+from .events import (
+    CheckpointMade,
+    DiffReady,
+    GateOpened,
+    LogMessage,
+    RunStatusChanged,
+    StepFinished,
+    StepStarted,
+)
+from .journal import Journal
+from .nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
+from .runstate import END, FAIL, clone
+
+log = logging.getLogger(__name__)
+
+# Step statuses that mean "entered but not finished": re-entered on continue.
+_IN_FLIGHT = ("running", "paused", "stopped")
+
+
+@dataclass
+class RunOutcome:
+    status: str  # completed | failed | paused | stopped
+    reason: str = ""
+    gate: dict[str, Any] | None = None
+
+
+@dataclass
+class Metrics:
+    """Where a run's time went (used by bench/engine.py)."""
+
+    steps: int = 0
+    step_time: float = 0.0
+    checkpoint_time: float = 0.0
+    runner_time: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Executor:
+    """Runs one run of a flow against one session (repo + store)."""
+
+    def __init__(self, session, run_id: str, *, model_factory=None):
+        from .flowspec import get_flow
+        from .tools import CommandPolicy, ToolContext, Workspace
+
+        self.session = session
+        self.store = session.store
+        self.bus = session.bus
+        self.run_id = run_id
+        self.run = self.store.get_run(run_id)
+        self.config: dict[str, Any] = dict(self.run.get("config") or {})
+        self.flow = get_flow(self.config.get("flow_path") or self.run["flow"], session.repo_root)
+        self.limits = Limits.from_dict(self.config.get("limits"))
+        self.autonomy = self.run.get("autonomy") or "review"
+        self.workspace = Workspace(session.repo_root)
+        policy_cfg = self.config.get("policy") or {}
+        self.policy = (
+            CommandPolicy(allow=policy_cfg.get("allow"), deny=policy_cfg.get("deny"))
+            if policy_cfg
+            else CommandPolicy()
+        )
+        self.tool_context = ToolContext(policy=self.policy, autonomy=self.autonomy)
+        self._model_factory = model_factory
+        self._clients: dict[str, Any] = {}
+        self.metrics = Metrics()
+        self.usage = self._usage_so_far()
+        self.script_consumed = self._script_consumed_so_far()
+
+    # ------------------------------------------------------------------ helpers
+    def emit(self, event):
+        event.run_id = self.run_id
+        return self.bus.emit(event)
+
+    def _usage_so_far(self) -> Usage:
+        cost = self.store.run_cost(self.run_id)
+        steps = sum(1 for s in self.store.steps_for(self.run_id) if s["status"] == "done")
+        return Usage(
+            cost_usd=float(cost.get("cost_usd") or 0.0),
+            tokens_in=int(cost.get("tokens_in") or 0),
+            tokens_out=int(cost.get("tokens_out") or 0),
+            tokens_cached=int(cost.get("tokens_cached") or 0),
+            steps=steps,
+        )
+
+    def _script_consumed_so_far(self) -> list[int]:
+        out: list[int] = []
+        for e in self.store.effects_for_run(self.run_id):
+            if e["kind"] == "llm" and e["status"] == "done":
+                idx = (e.get("result") or {}).get("script_index")
+                if idx is not None and idx not in out:
+                    out.append(idx)
+        return out
+
+    def model_for(self, override: str | None):
+        from .models import ModelClient, ModelSettings
+
+        settings = dict(self.config.get("model_settings") or {"model": self.run["model"]})
+        if override:
+            settings["model"] = override
+        key = settings["model"]
+        if key not in self._clients:
+            if self._model_factory is not None:
+                self._clients[key] = self._model_factory(settings)
+            else:
+                self._clients[key] = ModelClient(ModelSettings(**settings))
+        return self._clients[key]
+
+    def _set_status(self, status: str, reason: str = "", node: str | None = None) -> None:
+        fields: dict[str, Any] = {"status": status, "error": reason or None}
+        if status in ("completed", "failed", "stopped"):
+            fields["finished_at"] = time.time()
+        self.store.update_run(self.run_id, **fields)
+        self.run.update(fields)
+        self.emit(RunStatusChanged(status=status, reason=reason, node=node))
+
+    def head(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        run = self.store.get_run(self.run_id)
+        cp = self.store.get_checkpoint(run["head_checkpoint_id"])
+        return cp, self.store.get_blob(cp["state_hash"])
+
+    def _checkpoint(self, step_id, source, message, state, parent_id) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        cp = self.session.checkpoints.create(
+            self.run_id, step_id, source, message, state, parent_id=parent_id
+        )
+        self.metrics.checkpoint_time += time.perf_counter() - t0
+        self.emit(
+            CheckpointMade(
+                checkpoint_id=cp["id"],
+                parent_id=parent_id,
+                source=source,
+                message=message,
+                step_id=step_id,
+                files_changed=int(cp.get("files_changed") or 0),
+                partial=bool(cp.get("partial")),
+            )
+        )
+        return cp
+
+    def _open_gate(self, kind, node, prompt, step_id, checkpoint_id, payload) -> RunOutcome:
+        gate_id = self.store.open_gate(
+            self.run_id, step_id, kind, node, prompt, checkpoint_id, payload
+        )
+        self.emit(
+            GateOpened(
+                gate_id=gate_id,
+                step_id=step_id,
+                kind=kind,
+                node=node,
+                prompt=prompt,
+                checkpoint_id=checkpoint_id,
+            )
+        )
+        self._set_status("paused", prompt.splitlines()[0] if prompt else kind, node)
+        return RunOutcome("paused", prompt, self.store.pending_gate(self.run_id))
+
+    def next_node(self, node, state: dict[str, Any]) -> str:
+        for edge in node.next:
+            if edge.when is None or self.flow.eval_when(edge.when, state):
+                return edge.to
+        return END
+
+    def _attempt_info(self, node_id: str, task_id: str | None) -> tuple[int, int | None]:
+        same = [
+            s
+            for s in self.store.steps_for(self.run_id)
+            if s["node"] == node_id and s.get("task_id") == task_id
+        ]
+        return len(same) + 1, (same[-1]["id"] if same else None)
+
+    # --------------------------------------------------------------- main loop
+    async def execute(self) -> RunOutcome:
+        """Run until completion, failure, a stop, or a gate."""
+        gate = self.store.pending_gate(self.run_id)
+        if gate is not None:
+            return RunOutcome("paused", gate["prompt"], gate)
+        if self.run["status"] in ("completed", "failed"):
+            return RunOutcome(self.run["status"], self.run.get("error") or "")
+        recovered = self._recover_if_crashed()
+        if recovered is not None:
+            return recovered
+        self._set_status("running")
+        try:
+            while True:
+                outcome = await self._advance()
+                if outcome is not None:
+                    return outcome
+        except BudgetExceededError as e:
+            self._stop_in_flight()
+            self._set_status("stopped", str(e))
+            return RunOutcome("stopped", str(e))
+        except asyncio.CancelledError:
+            self._stop_in_flight()
+            self._set_status("stopped", "stopped by the user")
+            return RunOutcome("stopped", "stopped by the user")
+
+    def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
+        for s in reversed(self.store.steps_for(self.run_id)):
+            if s["status"] in _IN_FLIGHT and s.get("base_checkpoint_id") == head_id:
+                return s
+        return None
+
+    def _stop_in_flight(self) -> None:
+        """Mark the interrupted step stopped and keep its tree in a checkpoint."""
+        cp, state = self.head()
+        step = self._in_flight_step(cp["id"])
+        if step is None:
+            return
+        self.store.update_step(step["id"], status="stopped")
+        try:
+            self._checkpoint(step["id"], "stop", f"{step['node']} interrupted", state, cp["id"])
+        except EngineError as e:  # the stop itself must not fail
+            log.warning("could not checkpoint the interrupted step: %s", e)
+
+    def _recover_if_crashed(self) -> RunOutcome | None:
+        """A run left 'running' by a dead process: restore and decide how to continue."""
+        if self.run["status"] != "running":
+            return None
+        self._set_status("crashed", "the process running this run died")
+        cp, state = self.head()
+        step = self._in_flight_step(cp["id"])
+        if step is None:
+            return None
+        open_effects = [
+            e for e in self.store.open_effects(self.run_id) if e["step_id"] == step["id"]
+        ]
+        if not open_effects:
+            return None  # re-entering the step replays its done effects
+        # Crashed mid-effect: its outcome is unknown. Put the tree back to the step's
+        # base (keeping the current tree in a pre-restore checkpoint) and start a new
+        # attempt that reuses the model's answers but redoes the tools.
+        self.session.checkpoints.rewind(cp["id"])
+        for e in open_effects:
+            self.store.effect_failed(e["id"], "abandoned: the process died during this effect")
+        self.store.update_step(step["id"], status="crashed", error="process died mid-effect")
+        self.emit(
+            StepFinished(step_id=step["id"], node=step["node"], status="crashed", error="crash")
+        )
+        if all(e.get("idempotent") for e in open_effects):
+            self.config["replay_llm_from"] = step["id"]
+            self.store.update_run(self.run_id, config=self.config)
+            return None
+        kinds = ", ".join(sorted({e["kind"] for e in open_effects}))
+        return self._open_gate(
+            "crash",
+            step["node"],
+            f"The previous process died while running a {kinds} effect in step "
+            f"'{step['node']}'. The working tree was restored to the last checkpoint "
+            "(your files at the crash are kept in a checkpoint). Approve to retry the step.",
+            step["id"],
+            cp["id"],
+            {"step_id": step["id"]},
+        )
+
+    async def _advance(self) -> RunOutcome | None:
+        cp, state = self.head()
+        cursor = state["cursor"]
+        node_id = cursor["node"]
+        if node_id == END:
+            return self._finish(cp, state)
+        if node_id == FAIL:
+            self._set_status("failed", state.get("last_error", {}).get("message", "flow failed"))
+            return RunOutcome("failed", self.run.get("error") or "")
+        node = self.flow.nodes[node_id]
+
+        step = self._in_flight_step(cp["id"])
+        if step is None:
+            check_before_step(self.limits, self.usage)
+            if node.max_iterations and state["iterations"].get(node_id, 0) >= node.max_iterations:
+                return self._node_failed(
+                    node,
+                    cp,
+                    state,
+                    None,
+                    f"loop bound reached: {node_id} ran "
+                    f"{node.max_iterations} times (max_iterations)",
+                )
+            bp = self._breakpoint(node, cp, state)
+            if bp is not None:
+                return bp
+        items = self._foreach_items(node, state)
+        if items is not None and cursor.get("item", 0) >= len(items):
+            state = clone(state)
+            self._complete_node(node, state)
+            self._move_cursor(cp, state, node)
+            return None
+        task = items[cursor.get("item", 0)] if items is not None else None
+        if node.kind == "gate":
+            return self._gate_node(node, cp, state, step)
+        return await self._run_step(node, cp, state, task, step)
+
+    def _move_cursor(self, cp, state, node) -> None:
+        """Advance to the next node without a step (e.g. an empty foreach)."""
+        new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp["id"])
+        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+
+    def _foreach_items(self, node, state) -> list[dict[str, Any]] | None:
+        if not node.foreach:
+            return None
+        value = self.flow.eval_value(node.foreach, state)
+        if not isinstance(value, list):
+            return []
+        return [
+            v if isinstance(v, dict) else {"id": f"i{i}", "title": str(v)}
+            for i, v in enumerate(value, 1)
+        ]
+
+    def _complete_node(self, node, state) -> None:
+        state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
+        state["cursor"] = {"node": self.next_node(node, state), "item": 0}
+
+    def _breakpoint(self, node, cp, state) -> RunOutcome | None:
+        breakpoints = set(self.config.get("breakpoints") or [])
+        wanted = node.breakpoint or node.id in breakpoints or self.config.get("single_step")
+        if not wanted:
+            return None
+        last = self.store.last_gate(self.run_id)
+        if (
+            last is not None
+            and last["kind"] == "breakpoint"
+            and last["checkpoint_id"] == cp["id"]
+            and last["status"] == "answered"
+        ):
+            return None  # the person said continue at this very point
+        label = "single-step" if self.config.get("single_step") else "breakpoint"
+        return self._open_gate(
+            "breakpoint", node.id, f"Paused before '{node.id}' ({label}).", None, cp["id"], {}
+        )
+
+    def _gate_node(self, node, cp, state, step) -> RunOutcome:
+        from .runstate import template_context
+
+        if step is None:
+            attempt, parent = self._attempt_info(node.id, None)
+            step_id = self.store.create_step(
+                self.run_id, node.id, "gate", attempt, parent, None, cp["id"]
+            )
+            self.emit(StepStarted(step_id=step_id, node=node.id, kind="gate", attempt=attempt))
+        else:
+            step_id = step["id"]
+        self.store.update_step(step_id, status="paused")
+        prompt = (
+            self.flow.render(node.prompt, template_context(state, None, node.id))
+            if node.prompt
+            else f"Approve to continue past '{node.id}'."
+        )
+        return self._open_gate("gate", node.id, prompt, step_id, cp["id"], {"step_id": step_id})
+
+    async def _run_step(self, node, cp, state, task, step) -> RunOutcome | None:
+        task_id = task.get("id") if task else None
+        replay_from = None
+        if step is None:
+            attempt, parent = self._attempt_info(node.id, task_id)
+            step_id = self.store.create_step(
+                self.run_id, node.id, node.kind, attempt, parent, task_id, cp["id"]
+            )
+            replay_from = self.config.pop("replay_llm_from", None)
+            if replay_from is not None:
+                self.store.update_run(self.run_id, config=self.config)
+        else:
+            step_id, attempt, parent = step["id"], step["attempt"], step.get("parent_step_id")
+            self.store.update_step(step_id, status="running")
+        self.emit(
+            StepStarted(
+                step_id=step_id,
+                node=node.id,
+                kind=node.kind,
+                attempt=attempt,
+                parent_step_id=parent,
+                task_id=task_id,
+            )
+        )
+        work = clone(state)
+        if task is not None:
+            work["task"] = task
+        ctx = StepContext(
+            run_id=self.run_id,
+            step_id=step_id,
+            node=node,
+            flow=self.flow,
+            state=work,
+            task=task,
+            journal=Journal(self.store, self.run_id, step_id, replay_llm_from=replay_from),
+            emit=self.emit,
+            model_for=self.model_for,
+            workspace=self.workspace,
+            tool_context=self.tool_context,
+            limits=self.limits,
+            usage=self.usage,
+            record_llm_call=lambda c: self.store.record_llm_call(self.run_id, step_id, **c),
+            script_consumed=self.script_consumed,
+            approved_commands=set(self.config.get("approved_commands") or []),
+            refused_commands=dict(self.config.get("refused_commands") or {}),
+        )
+        t0 = time.perf_counter()
+        try:
+            runner = RUNNERS[node.kind](ctx)
+            output = await (asyncio.wait_for(runner, node.timeout) if node.timeout else runner)
+        except NeedsHuman as h:
+            self.store.update_step(step_id, status="paused")
+            return self._open_gate(
+                h.kind, node.id, h.prompt, step_id, cp["id"], {"step_id": step_id, **h.payload}
+            )
+        except (StepFailed, ModelError, ToolError, TimeoutError) as e:
+            msg = f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
+            return self._step_failed(node, cp, state, step_id, attempt, task, msg)
+        finally:
+            self.metrics.runner_time += time.perf_counter() - t0
+        return self._step_done(node, cp, work, step_id, attempt, task, output, ctx)
+
+    def _step_done(self, node, cp, work, step_id, attempt, task, output, ctx) -> RunOutcome | None:
+        key = node.output or node.id
+        if task is not None:
+            work["outputs"].setdefault(key, {})
+            if not isinstance(work["outputs"][key], dict):
+                work["outputs"][key] = {}
+            work["outputs"][key][task["id"]] = output
+            for t in work.get("plan", {}).get("tasks", []):
+                if t.get("id") == task["id"]:
+                    t["status"] = "done"
+            work.pop("task", None)
+            work["cursor"] = {"node": node.id, "item": work["cursor"].get("item", 0) + 1}
+        else:
+            work["outputs"][key] = output
+            self._complete_node(node, work)
+        if ctx.files_touched:
+            work["touched"] = sorted(set(work.get("touched", [])) | ctx.files_touched)
+        work["instruction"] = ""
+        label = f"{node.id}" + (f" [{task['id']}]" if task else "") + f" #{attempt}"
+        new_cp = self._checkpoint(step_id, "step", label, work, cp["id"])
+        files_changed = int(new_cp.get("files_changed") or 0)
+        self.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
+        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        self.usage.steps += 1
+        self.metrics.steps += 1
+        self.emit(
+            StepFinished(
+                step_id=step_id,
+                node=node.id,
+                status="done",
+                checkpoint_id=new_cp["id"],
+                files_changed=files_changed,
+            )
+        )
+        if files_changed:
+            diff = self.session.checkpoints.diff(cp["id"], new_cp["id"])
+            self.emit(
+                DiffReady(
+                    step_id=step_id,
+                    from_checkpoint=cp["id"],
+                    to_checkpoint=new_cp["id"],
+                    files=[f.path for f in diff.files],
+                    additions=diff.additions,
+                    deletions=diff.deletions,
+                )
+            )
+            if self.autonomy == "review":
+                return self._open_gate(
+                    "review",
+                    node.id,
+                    f"Review the changes of '{label}': approve, reject with a reason, "
+                    "pick hunks, or edit.",
+                    step_id,
+                    new_cp["id"],
+                    {"step_id": step_id, "base_checkpoint_id": cp["id"]},
+                )
+        return None
+
+    def _step_failed(self, node, cp, state, step_id, attempt, task, msg) -> RunOutcome | None:
+        # Keep whatever the failed attempt wrote, then put the base tree back so a
+        # retry (or the on_error path) never starts from a half-applied edit.
+        failed_cp = self._checkpoint(
+            step_id, "failed", f"{node.id} #{attempt} failed", state, cp["id"]
+        )
+        if failed_cp.get("tree_sha") != cp.get("tree_sha"):
+            self.session.snapshotter.restore(cp["commit_sha"])
+        self.store.finish_step(step_id, "failed", error=msg, checkpoint_id=failed_cp["id"])
+        self.emit(StepFinished(step_id=step_id, node=node.id, status="failed", error=msg))
+        self.emit(LogMessage(level="error", message=f"{node.id}: {msg}"))
+        if attempt <= int(node.retries or 0):
+            return None  # the loop starts the next attempt from the same head
+        return self._node_failed(node, cp, state, step_id, msg)
+
+    def _node_failed(self, node, cp, state, step_id, msg) -> RunOutcome | None:
+        work = clone(state)
+        work["last_error"] = {"node": node.id, "message": msg}
+        work["iterations"][node.id] = work["iterations"].get(node.id, 0) + 1
+        target = node.on_error or FAIL
+        work["cursor"] = {"node": target, "item": 0}
+        new_cp = self._checkpoint(step_id, "step", f"{node.id} failed → {target}", work, cp["id"])
+        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        return None
+
+    def _finish(self, cp, state) -> RunOutcome:
+        if self.autonomy == "auto-edit" and not state.get("final_review_done"):
+            start = self.store.first_checkpoint(self.run_id)
+            diff = self.session.checkpoints.diff(start["id"], cp["id"])
+            if diff.files:
+                return self._open_gate(
+                    "review",
+                    None,
+                    "The flow has finished. Review the whole change before it completes.",
+                    None,
+                    cp["id"],
+                    {"base_checkpoint_id": start["id"], "final": True},
+                )
+        self._set_status("completed", state.get("outputs", {}).get("summary", "") and "")
+        return RunOutcome("completed")

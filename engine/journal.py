@@ -1,0 +1,78 @@
+"""The effects journal: intent before a side effect, result after.
+
+Every LLM call, tool call and command of a step goes through
+:meth:`Journal.effect`. Keys are deterministic (``<step>:<n>``), so when a
+step is re-entered after a pause or a crash, effects that are already done
+are replayed from the journal instead of being executed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .crashpoints import crash_point
+
+
+class Journal:
+    """Journals the side effects of one step."""
+
+    def __init__(self, store, run_id: str, step_id: int, replay_llm_from: int | None = None):
+        self.store = store
+        self.run_id = run_id
+        self.step_id = step_id
+        self.n = 0
+        self.replayed = 0
+        self.executed = 0
+        # Recovery after a crash mid-effect: model answers of the crashed attempt are
+        # reused in order (they cost money and are not tied to the restored tree).
+        self._llm_replay: list[dict] = []
+        if replay_llm_from is not None:
+            self._llm_replay = [
+                e["result"]
+                for e in store.effects_for_step(replay_llm_from)
+                if e["kind"] == "llm" and e["status"] == "done"
+            ]
+
+    async def effect(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        run: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        idempotent: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``run()`` once, durably; on re-entry return the journaled result."""
+        key = f"{self.step_id}:{self.n}"
+        self.n += 1
+        row = self.store.find_effect(self.run_id, key)
+        if row is not None and row["status"] == "done":
+            self.replayed += 1
+            return row["result"]
+        if row is not None:  # a failed or abandoned earlier try of this same effect
+            self.store.discard_effect(row["id"])
+        if kind == "llm" and self._llm_replay:
+            result = self._llm_replay.pop(0)
+            eid = self.store.effect_intent(self.run_id, self.step_id, key, kind, request, True)
+            self.store.effect_done(eid, result)
+            self.replayed += 1
+            return result
+        eid = self.store.effect_intent(self.run_id, self.step_id, key, kind, request, idempotent)
+        crash_point(f"intent-{kind}")
+        try:
+            result = await run()
+        except BaseException as e:
+            self.store.effect_failed(eid, f"{type(e).__name__}: {e}")
+            raise
+        self.store.effect_done(eid, result)
+        self.executed += 1
+        crash_point(f"done-{kind}")
+        return result
+
+
+def digest(obj: Any) -> str:
+    """Short stable digest of a JSON-able request (messages are not stored whole)."""
+    raw = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]

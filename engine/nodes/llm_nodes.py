@@ -1,0 +1,311 @@
+"""Runners for the model-driven node kinds: ``llm``, ``plan`` and ``agent``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..budget import check_before_call
+from ..errors import BudgetExceededError
+from ..events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
+from ..journal import digest
+from ..runstate import template_context
+from .base import NeedsHuman, StepContext, StepFailed
+
+DEFAULT_SYSTEM = (
+    "You are a careful senior software engineer working inside a git repository. "
+    "Make small, correct changes. Use the tools to read files before editing them; "
+    "edit_file needs an exact, unique snippet of the current text. "
+    "Tests decide success, so run them when it helps. Call finish(summary) when done."
+)
+AGENT_TOOLS = [
+    "read_file",
+    "list_files",
+    "search",
+    "write_file",
+    "edit_file",
+    "run_command",
+    "finish",
+]
+PLAN_TOOLS = ["read_file", "list_files", "search", "submit_plan"]
+_FILE_CAP = 20_000
+_FILES_TOTAL_CAP = 100_000
+
+
+def relevant_files(ctx: StepContext) -> dict[str, str]:
+    """Files worth showing the model: the task's files, failing tests' files, files touched."""
+    names: list[str] = []
+    if ctx.task:
+        names += [str(f) for f in ctx.task.get("files") or []]
+    for test_id in (ctx.state.get("tests") or {}).get("failing") or []:
+        names.append(str(test_id).split("::", 1)[0])
+    names += ctx.state.get("touched", [])
+    out: dict[str, str] = {}
+    total = 0
+    for name in dict.fromkeys(names):
+        try:
+            path = ctx.workspace.resolve(name)
+        except Exception:
+            continue
+        if not Path(path).is_file():
+            continue
+        try:
+            text = Path(path).read_text(encoding="utf-8")[:_FILE_CAP]
+        except (UnicodeDecodeError, OSError):
+            continue
+        if total + len(text) > _FILES_TOTAL_CAP:
+            break
+        out[name] = text
+        total += len(text)
+    return out
+
+
+def build_messages(ctx: StepContext) -> list[dict[str, Any]]:
+    """Render the node's system and user prompts from run state."""
+    state = dict(ctx.state)
+    state["files"] = relevant_files(ctx)
+    context = template_context(state, ctx.task, ctx.node.id)
+    system = ctx.flow.render(ctx.node.system, context) if ctx.node.system else DEFAULT_SYSTEM
+    user = ctx.flow.render(ctx.node.prompt, context) if ctx.node.prompt else ctx.state["goal"]
+    # Human decisions must reach the model even if a custom template forgets them.
+    feedback = ctx.state.get("feedback") or []
+    if feedback and feedback[-1] not in user:
+        user += "\n\nThe reviewer rejected the previous attempt. Reason: " + feedback[-1]
+    instruction = ctx.state.get("instruction") or ""
+    if instruction and instruction not in user:
+        user += "\n\nAdditional instruction from the user: " + instruction
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def call_model(
+    ctx: StepContext, messages: list[dict[str, Any]], tools: list[dict] | None
+) -> Any:
+    """One journaled, budget-checked, streamed model call."""
+    from ..models import ModelResponse
+
+    client = ctx.model_for(getattr(ctx.node, "model", None))
+    model_name = client.settings.model
+    try:
+        estimate = float(client.estimate_cost(messages, tools, 1024) or 0.0)
+    except Exception:
+        estimate = 0.0
+    est_tokens = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 1024
+    turn = ctx.journal.n
+    request = {"model": model_name, "node": ctx.node.id, "turn": turn, "digest": digest(messages)}
+
+    async def do() -> dict[str, Any]:
+        check_before_call(ctx.limits, ctx.usage, estimate, est_tokens)
+        resp = await client.complete(
+            messages,
+            tools=tools,
+            on_delta=lambda text: ctx.emit(
+                TokenDelta(run_id=ctx.run_id, step_id=ctx.step_id, text=text)
+            ),
+            metadata={"node": ctx.node.id, "scripted_consumed": list(ctx.script_consumed)},
+        )
+        return resp.to_dict()
+
+    executed_before = ctx.journal.executed
+    try:
+        result = await ctx.journal.effect("llm", request, do)
+    except BudgetExceededError:
+        raise
+    resp = ModelResponse.from_dict(result)
+    if resp.script_index is not None and resp.script_index not in ctx.script_consumed:
+        ctx.script_consumed.append(resp.script_index)
+    if ctx.journal.executed > executed_before:
+        ctx.usage.cost_usd += resp.cost_usd
+        ctx.usage.tokens_in += resp.tokens_in
+        ctx.usage.tokens_out += resp.tokens_out
+        ctx.usage.tokens_cached += resp.tokens_cached
+        ctx.record_llm_call(
+            {
+                "model": resp.model or model_name,
+                "tokens_in": resp.tokens_in,
+                "tokens_out": resp.tokens_out,
+                "tokens_cached": resp.tokens_cached,
+                "cost_usd": resp.cost_usd,
+                "latency_s": resp.latency_s,
+            }
+        )
+        ctx.emit(
+            CostUpdate(
+                run_id=ctx.run_id,
+                step_id=ctx.step_id,
+                model=resp.model or model_name,
+                tokens_in=resp.tokens_in,
+                tokens_out=resp.tokens_out,
+                tokens_cached=resp.tokens_cached,
+                cost_usd=resp.cost_usd,
+                run_cost_usd=ctx.usage.cost_usd,
+                run_tokens_in=ctx.usage.tokens_in,
+                run_tokens_out=ctx.usage.tokens_out,
+                budget_usd=ctx.limits.max_cost_usd,
+            )
+        )
+    return resp
+
+
+def _assistant_message(resp: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": resp.text or None}
+    if resp.tool_calls:
+        msg["tool_calls"] = [
+            {
+                "id": tc.id,
+                "type": "function",
+                "function": {
+                    "name": tc.name,
+                    "arguments": tc.raw_arguments or json.dumps(tc.arguments),
+                },
+            }
+            for tc in resp.tool_calls
+        ]
+    return msg
+
+
+async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
+    """Execute one tool call through the journal (policy checked before journaling)."""
+    from ..tools import call_tool
+
+    name, args = call.name, call.arguments if isinstance(call.arguments, dict) else {}
+    if name == "run_command":
+        command = str(args.get("command", ""))
+        verdict = ctx.tool_context.policy.classify(command)
+        refused = ctx.refused_commands.get(command)
+        if refused is not None:
+            res = {"ok": False, "content": f"The user refused to run this command: {refused}"}
+            return await ctx.journal.effect("tool", {"name": name, "arguments": args}, _const(res))
+        if (
+            verdict == "ask"
+            and ctx.tool_context.autonomy != "full"
+            and command not in ctx.approved_commands
+        ):
+            raise NeedsHuman(
+                "command",
+                f"The model wants to run a command outside the allowlist:\n  {command}",
+                {"command": command},
+            )
+        if command in ctx.approved_commands:
+            ctx.tool_context.approved_commands = set(ctx.approved_commands)
+
+    async def do() -> dict[str, Any]:
+        r = await call_tool(ctx.workspace, name, args, ctx.tool_context)
+        return {
+            "ok": r.ok,
+            "content": r.content,
+            "files_changed": list(r.files_changed),
+            "data": r.data,
+        }
+
+    res = await ctx.journal.effect("tool", {"name": name, "arguments": args}, do)
+    ctx.files_touched.update(res.get("files_changed") or [])
+    ctx.emit(
+        ToolCalled(
+            run_id=ctx.run_id,
+            step_id=ctx.step_id,
+            name=name,
+            arguments=_short_args(args),
+            ok=bool(res.get("ok")),
+            summary=str(res.get("content", ""))[:200],
+        )
+    )
+    return res
+
+
+def _const(value: dict[str, Any]):
+    async def run() -> dict[str, Any]:
+        return value
+
+    return run
+
+
+def _short_args(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in args.items()
+    }
+
+
+async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> dict[str, Any]:
+    from ..tools import tool_schemas
+
+    tools = tool_schemas(tool_names)
+    messages = build_messages(ctx)
+    max_turns = int(getattr(ctx.node, "max_turns", None) or 30)
+    for _turn in range(max_turns):
+        resp = await call_model(ctx, messages, tools)
+        messages.append(_assistant_message(resp))
+        if not resp.tool_calls:
+            if stop_on == "finish":
+                return {"summary": resp.text or ""}
+            messages.append({"role": "user", "content": f"Please call {stop_on} with your answer."})
+            continue
+        for call in resp.tool_calls:
+            if call.name == stop_on:
+                return {"call": call.arguments, "text": resp.text or ""}
+            if call.name not in tool_names:
+                content = f"error: tool {call.name!r} is not available in this step"
+            else:
+                content = (await run_tool(ctx, call))["content"]
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+    raise StepFailed(f"the model did not call {stop_on} within {max_turns} turns")
+
+
+async def run_agent_node(ctx: StepContext) -> Any:
+    names = list(getattr(ctx.node, "tools", None) or AGENT_TOOLS)
+    if "finish" not in names:
+        names.append("finish")
+    out = await _tool_loop(ctx, names, "finish")
+    if "call" in out:
+        return {"summary": str(out["call"].get("summary", "")), "files": sorted(ctx.files_touched)}
+    return {"summary": out["summary"], "files": sorted(ctx.files_touched)}
+
+
+def normalize_tasks(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        raise StepFailed("submit_plan needs a non-empty list of tasks")
+    tasks = []
+    for i, t in enumerate(raw, 1):
+        if isinstance(t, str):
+            t = {"title": t}
+        if not isinstance(t, dict) or not str(t.get("title", "")).strip():
+            raise StepFailed(f"plan task {i} has no title")
+        tasks.append(
+            {
+                "id": f"t{i}",
+                "title": str(t["title"]).strip(),
+                "description": str(t.get("description") or ""),
+                "files": [str(f) for f in t.get("files") or []],
+                "status": "pending",
+            }
+        )
+    return tasks
+
+
+async def run_plan_node(ctx: StepContext) -> Any:
+    names = list(getattr(ctx.node, "tools", None) or PLAN_TOOLS)
+    if "submit_plan" not in names:
+        names.append("submit_plan")
+    out = await _tool_loop(ctx, names, "submit_plan")
+    tasks = normalize_tasks(out["call"].get("tasks"))
+    ctx.state["plan"] = {"tasks": tasks}
+    ctx.emit(PlanUpdated(run_id=ctx.run_id, step_id=ctx.step_id, tasks=tasks))
+    return {"tasks": tasks}
+
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\n(.*)\n```\s*$", re.S)
+
+
+async def run_llm_node(ctx: StepContext) -> Any:
+    resp = await call_model(ctx, build_messages(ctx), None)
+    text = resp.text or ""
+    if getattr(ctx.node, "json", False):
+        m = _FENCE.match(text.strip())
+        try:
+            return json.loads(m.group(1) if m else text)
+        except json.JSONDecodeError as e:
+            raise StepFailed(
+                f"the model's answer is not valid JSON ({e}): {text[:200]!r}"
+            ) from None
+    return text

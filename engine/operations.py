@@ -1,0 +1,394 @@
+"""Human operations on runs, as durable engine API (the TUI and the CLI call these).
+
+Each operation records the decision in SQLite and moves the run's head
+checkpoint; the executor then simply continues from the head. Nothing here
+deletes history: rejected attempts, rewound trees and user edits all stay
+reachable as checkpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diffmodel import HunkRef
+from .errors import CheckpointNotFoundError, RunNotFoundError, UsageError
+from .events import GateAnswered, RunStatusChanged
+from .runstate import END, clone, initial_state
+
+
+def get_run(session, run_id: str) -> dict[str, Any]:
+    run = session.store.get_run(run_id)
+    if run is None:
+        raise RunNotFoundError(f"no run {run_id!r} in this repository (see `llmflows-tui runs`)")
+    return run
+
+
+def _head(session, run) -> tuple[dict[str, Any], dict[str, Any]]:
+    cp = session.store.get_checkpoint(run["head_checkpoint_id"])
+    return cp, session.store.get_blob(cp["state_hash"])
+
+
+def _emit(session, run_id: str, event) -> None:
+    event.run_id = run_id
+    session.bus.emit(event)
+
+
+def _new_head(session, run_id, step_id, source, message, state, parent_id) -> dict[str, Any]:
+    from .events import CheckpointMade
+
+    cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
+    session.store.update_run(run_id, head_checkpoint_id=cp["id"])
+    _emit(
+        session,
+        run_id,
+        CheckpointMade(
+            checkpoint_id=cp["id"],
+            parent_id=parent_id,
+            source=source,
+            message=message,
+            step_id=step_id,
+            files_changed=int(cp.get("files_changed") or 0),
+            partial=bool(cp.get("partial")),
+        ),
+    )
+    return cp
+
+
+def _set_status(session, run_id: str, status: str, reason: str = "") -> None:
+    session.store.update_run(run_id, status=status, error=reason or None)
+    _emit(session, run_id, RunStatusChanged(status=status, reason=reason))
+
+
+def create_run(
+    session,
+    flow_name: str,
+    goal: str,
+    *,
+    model: str,
+    model_settings: dict[str, Any] | None = None,
+    autonomy: str = "review",
+    limits: dict[str, Any] | None = None,
+    breakpoints: list[str] | None = None,
+    single_step: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> str:
+    """Validate the flow, record the run and take checkpoint 0 (the user's work as it is)."""
+    from .events import RunStarted
+    from .flowspec import get_flow
+
+    if autonomy not in ("review", "auto-edit", "full"):
+        raise UsageError(f"unknown autonomy {autonomy!r}: use review, auto-edit or full")
+    if not goal.strip():
+        raise UsageError("the goal is empty: say what the agent should do")
+    flow = get_flow(flow_name, session.repo_root)
+    unknown = [b for b in breakpoints or [] if b not in flow.nodes]
+    if unknown:
+        raise UsageError(f"breakpoint on unknown node(s): {', '.join(unknown)}")
+    config = {
+        "flow_path": str(flow.path) if flow.source != "builtin" else None,
+        "limits": limits or {},
+        "model_settings": model_settings or {"model": model},
+        "breakpoints": breakpoints or [],
+        "single_step": single_step,
+    }
+    run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+    _emit(session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
+    state = initial_state(flow, goal, settings)
+    _new_head(session, run_id, None, "start", "checkpoint 0: your work before the run", state, None)
+    session.store.update_run(run_id, status="paused")
+    return run_id
+
+
+def answer_gate(
+    session,
+    run_id: str,
+    decision: str,
+    *,
+    reason: str = "",
+    hunks: set[HunkRef] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Answer the run's open gate: approve | reject | stop.
+
+    ``hunks``: with approve at a review gate, keep only these hunks of the step's diff.
+    Edits the person made to the working tree while paused become part of the step
+    (checkpoint source ``edit``).
+    """
+    run = get_run(session, run_id)
+    gate = session.store.pending_gate(run_id)
+    if gate is None:
+        raise UsageError(f"run {run_id} is not waiting for an answer")
+    if decision not in ("approve", "reject", "stop"):
+        raise UsageError(f"unknown decision {decision!r}")
+    if decision == "reject" and not reason.strip():
+        raise UsageError("a rejection needs a reason (it is sent to the model)")
+    session.store.answer_gate(gate["id"], decision, reason, {"hunks": _hunks_list(hunks)})
+    _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason))
+    if decision == "stop":
+        _set_status(session, run_id, "stopped", reason or "stopped by the user")
+        return gate
+    handler = _GATE_HANDLERS[gate["kind"]]
+    handler(session, run, gate, decision, reason, hunks, note)
+    return gate
+
+
+def _hunks_list(hunks: set[HunkRef] | None) -> list[list[Any]] | None:
+    return None if hunks is None else sorted([h.path, h.index] for h in hunks)
+
+
+def _capture_user_edits(session, run, note: str) -> None:
+    """If the tree differs from the head checkpoint, record it as the person's edit."""
+    cp, state = _head(session, run)
+    diff = session.checkpoints.diff(cp["id"], None)
+    if not diff.files:
+        return
+    state = clone(state)
+    files = [f.path for f in diff.files]
+    state.setdefault("user_edits", []).append({"files": files, "note": note})
+    state["touched"] = sorted(set(state.get("touched", [])) | set(files))
+    _new_head(session, run["id"], cp.get("step_id"), "edit", note or "your edits", state, cp["id"])
+
+
+def _review(session, run, gate, decision, reason, hunks, note) -> None:
+    payload = gate.get("payload") or {}
+    cp, state = _head(session, run)
+    base_id = payload.get("base_checkpoint_id")
+    if decision == "approve":
+        if hunks is not None and base_id is not None:
+            from .diffs import apply_hunks
+
+            base = session.store.get_checkpoint(base_id)
+            target = session.store.get_checkpoint(gate["checkpoint_id"])
+            apply_hunks(session.repo_root, base["commit_sha"], target["commit_sha"], hunks)
+            kept = len(hunks)
+            _new_head(
+                session,
+                run["id"],
+                gate.get("step_id"),
+                "review",
+                f"kept {kept} hunk(s)",
+                state,
+                cp["id"],
+            )
+            run = get_run(session, run["id"])
+        _capture_user_edits(session, run, note)
+        if payload.get("final"):
+            run = get_run(session, run["id"])
+            cp, state = _head(session, run)
+            state = clone(state)
+            state["final_review_done"] = True
+            _new_head(session, run["id"], None, "review", "final review approved", state, cp["id"])
+        return
+    # reject: put the step's base tree back (the rejected tree stays in a checkpoint)
+    state = clone(state)
+    if payload.get("final"):
+        state["feedback"].append(reason)
+        last_edit = _last_editing_node(session, run["id"])
+        state["cursor"] = {"node": last_edit or END, "item": 0}
+        _new_head(session, run["id"], None, "reject", "final review rejected", state, cp["id"])
+        return
+    base = session.store.get_checkpoint(base_id)
+    session.checkpoints.rewind(base_id)
+    new_state = clone(session.store.get_blob(base["state_hash"]))
+    new_state["feedback"] = list(state.get("feedback", [])) + [reason]
+    step_id = gate.get("step_id")
+    if step_id:
+        session.store.update_step(step_id, status="rejected", error=reason)
+    _new_head(
+        session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
+    )
+
+
+def _last_editing_node(session, run_id: str) -> str | None:
+    for s in reversed(session.store.steps_for(run_id)):
+        if s["kind"] == "agent":
+            return s["node"]
+    return None
+
+
+def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
+    from .flowspec import get_flow
+
+    cp, state = _head(session, run)
+    config = run.get("config") or {}
+    flow = get_flow(config.get("flow_path") or run["flow"], session.repo_root)
+    node = flow.nodes[gate["node"]]
+    _capture_user_edits(session, run, note)
+    run = get_run(session, run["id"])
+    cp, state = _head(session, run)
+    state = clone(state)
+    step_id = gate.get("step_id")
+    if decision == "approve":
+        state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
+        nxt = END
+        for edge in node.next:
+            if edge.when is None or flow.eval_when(edge.when, state):
+                nxt = edge.to
+                break
+        state["cursor"] = {"node": nxt, "item": 0}
+        new_cp = _new_head(
+            session, run["id"], step_id, "step", f"{node.id} approved", state, cp["id"]
+        )
+        if step_id:
+            session.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
+        return
+    state["feedback"].append(reason)
+    target = node.on_reject or _previous_node(session, run["id"], node.id) or node.id
+    state["cursor"] = {"node": target, "item": 0}
+    if step_id:
+        session.store.finish_step(step_id, "rejected", error=reason)
+    _new_head(
+        session, run["id"], step_id, "reject", f"{node.id} rejected → {target}", state, cp["id"]
+    )
+
+
+def _previous_node(session, run_id: str, node_id: str) -> str | None:
+    for s in reversed(session.store.steps_for(run_id)):
+        if s["node"] != node_id and s["kind"] != "gate":
+            return s["node"]
+    return None
+
+
+def _command(session, run, gate, decision, reason, hunks, note) -> None:
+    config = dict(run.get("config") or {})
+    command = (gate.get("payload") or {}).get("command", "")
+    if decision == "approve":
+        config["approved_commands"] = sorted(set(config.get("approved_commands", [])) | {command})
+    else:
+        refused = dict(config.get("refused_commands") or {})
+        refused[command] = reason
+        config["refused_commands"] = refused
+    session.store.update_run(run["id"], config=config)
+
+
+def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
+    if decision == "reject":
+        _set_status(session, run["id"], "stopped", reason or "stopped at a breakpoint")
+
+
+def _crash(session, run, gate, decision, reason, hunks, note) -> None:
+    if decision == "approve":
+        config = dict(run.get("config") or {})
+        config["replay_llm_from"] = (gate.get("payload") or {}).get("step_id")
+        session.store.update_run(run["id"], config=config)
+    else:
+        _set_status(session, run["id"], "stopped", reason or "stopped after a crash")
+
+
+_GATE_HANDLERS = {
+    "review": _review,
+    "gate": _gate_node,
+    "command": _command,
+    "breakpoint": _breakpoint,
+    "crash": _crash,
+}
+
+
+def _close_open_gate(session, run_id: str, why: str) -> None:
+    gate = session.store.pending_gate(run_id)
+    if gate is not None:
+        session.store.answer_gate(gate["id"], "superseded", why, {})
+        _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision="superseded", reason=why))
+
+
+def _abandon_in_flight(session, run_id: str) -> None:
+    for s in session.store.steps_for(run_id):
+        if s["status"] in ("running", "paused", "stopped"):
+            session.store.update_step(s["id"], status="abandoned")
+
+
+def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
+    """Restore a checkpoint's tree and make it the run's head (undoable)."""
+    run = get_run(session, run_id)
+    target = session.store.get_checkpoint(checkpoint_id)
+    if target is None:
+        raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
+    if target.get("run_id") not in (run_id, None) or not target.get("state_hash"):
+        raise UsageError(f"checkpoint {checkpoint_id} does not belong to run {run_id}")
+    cur_cp, cur_state = _head(session, run)
+    result = session.checkpoints.rewind(checkpoint_id, run_state=cur_state, run_id=run_id)
+    _close_open_gate(session, run_id, "rewound")
+    _abandon_in_flight(session, run_id)
+    session.store.update_run(run_id, head_checkpoint_id=checkpoint_id)
+    _set_status(session, run_id, "paused", f"rewound to checkpoint {checkpoint_id}")
+    return result
+
+
+def retry(
+    session,
+    checkpoint_id: int,
+    *,
+    instruction: str = "",
+    model: str | None = None,
+) -> str:
+    """Rewind to a checkpoint and run its next node again as a sibling attempt."""
+    cp = session.store.get_checkpoint(checkpoint_id)
+    if cp is None:
+        raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
+    run_id = cp.get("run_id")
+    if not run_id:
+        raise UsageError(f"checkpoint {checkpoint_id} is a manual save point, not part of a run")
+    rewind(session, run_id, checkpoint_id)
+    run = get_run(session, run_id)
+    state = clone(session.store.get_blob(cp["state_hash"]))
+    state["instruction"] = instruction
+    if model:
+        config = dict(run.get("config") or {})
+        settings = dict(config.get("model_settings") or {})
+        settings["model"] = model
+        config["model_settings"] = settings
+        session.store.update_run(run_id, config=config, model=model)
+    _new_head(session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id)
+    return run_id
+
+
+def fork(session, checkpoint_id: int) -> str:
+    """Start a new run from any checkpoint of an old one (the old run is untouched)."""
+    from .events import RunStarted
+
+    cp = session.store.get_checkpoint(checkpoint_id)
+    if cp is None or not cp.get("run_id"):
+        raise CheckpointNotFoundError(f"no run checkpoint {checkpoint_id}")
+    old = get_run(session, cp["run_id"])
+    session.checkpoints.rewind(checkpoint_id)
+    run_id = session.store.create_run(
+        old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
+    )
+    _emit(
+        session,
+        run_id,
+        RunStarted(
+            flow=old["flow"], goal=old["goal"], model=old["model"], autonomy=old["autonomy"]
+        ),
+    )
+    state = clone(session.store.get_blob(cp["state_hash"]))
+    _new_head(
+        session,
+        run_id,
+        None,
+        "start",
+        f"forked from checkpoint {checkpoint_id}",
+        state,
+        checkpoint_id,
+    )
+    session.store.update_run(run_id, status="paused")
+    return run_id
+
+
+def update_limits(session, run_id: str, **limits: Any) -> None:
+    """Raise (or set) a run's budgets, e.g. before resuming a budget-stopped run."""
+    run = get_run(session, run_id)
+    config = dict(run.get("config") or {})
+    cur = dict(config.get("limits") or {})
+    cur.update({k: v for k, v in limits.items() if v is not None})
+    config["limits"] = cur
+    session.store.update_run(run_id, config=config)
+
+
+def set_model(session, run_id: str, model: str) -> None:
+    run = get_run(session, run_id)
+    config = dict(run.get("config") or {})
+    settings = dict(config.get("model_settings") or {})
+    settings["model"] = model
+    config["model_settings"] = settings
+    session.store.update_run(run_id, config=config, model=model)

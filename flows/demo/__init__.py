@@ -1,0 +1,1 @@
+"""Bundled offline demo: a sample project with a real bug and a replay script."""
