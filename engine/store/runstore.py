@@ -51,7 +51,33 @@ BUSY_TIMEOUT_MS = 10_000
 _EXCLUDE_LINE = "/.llmflows/"
 _EXCLUDE_FORMS = {".llmflows", ".llmflows/", "/.llmflows", "/.llmflows/"}
 
-CHECKPOINT_SOURCES = ("start", "step", "review", "edit", "pre-restore", "manual", "retry")
+# Known checkpoint sources (documentation; the store accepts any non-empty source).
+CHECKPOINT_SOURCES = (
+    "start",
+    "step",
+    "review",
+    "edit",
+    "pre-restore",
+    "manual",
+    "retry",
+    "stop",
+    "failed",
+)
+
+_STEP_FIELDS = {
+    "node",
+    "kind",
+    "attempt",
+    "parent_step_id",
+    "task_id",
+    "base_checkpoint_id",
+    "status",
+    "error",
+    "started_at",
+    "finished_at",
+    "checkpoint_id",
+    "output_hash",
+}
 
 _RUN_FIELDS = {
     "flow",
@@ -298,6 +324,18 @@ class RunStore:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
+    # -- meta ------------------------------------------------------------------
+
+    @_reads
+    def get_meta(self, key: str) -> str | None:
+        """A small store-wide value (None if unset)."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else row["value"]
+
+    @_writes
+    def set_meta(self, key: str, value: str | None) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
     # -- blobs ---------------------------------------------------------------
 
     @_writes
@@ -434,6 +472,17 @@ class RunStore:
         except NotFoundError:
             raise RecordNotFoundError(f"no step {step_id}") from None
 
+    @_writes
+    def update_step(self, step_id: int, **fields: Any) -> None:
+        """Set columns of a step (e.g. ``status="paused"``)."""
+        unknown = set(fields) - _STEP_FIELDS
+        if unknown:
+            raise TypeError(f"update_step: unknown step fields {sorted(unknown)}")
+        try:
+            self.db["steps"].update(step_id, fields)
+        except NotFoundError:
+            raise RecordNotFoundError(f"no step {step_id}") from None
+
     @_reads
     def get_step(self, step_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM steps WHERE id = ?", (step_id,))
@@ -478,8 +527,8 @@ class RunStore:
 
         ``seq`` defaults to the number at the end of ``ref``.
         """
-        if source not in CHECKPOINT_SOURCES:
-            raise ValueError(f"unknown checkpoint source {source!r}")
+        if not source:
+            raise ValueError("a checkpoint needs a source")
         if seq is None:
             tail = ref.rsplit("/", 1)[-1]
             seq = int(tail) if tail.isdigit() else None
@@ -518,6 +567,12 @@ class RunStore:
         else:
             rows = self._all("SELECT * FROM checkpoints WHERE run_id = ? ORDER BY id", (run_id,))
         return [self._checkpoint_row(r) for r in rows]
+
+    @_reads
+    def first_checkpoint(self, run_id: str) -> dict[str, Any] | None:
+        """The run's oldest checkpoint (its checkpoint 0), or None."""
+        row = self._one("SELECT * FROM checkpoints WHERE run_id = ? ORDER BY id LIMIT 1", (run_id,))
+        return self._checkpoint_row(row) if row else None
 
     @_reads
     def latest_checkpoint(self, run_id: str | None) -> dict[str, Any] | None:
@@ -643,6 +698,12 @@ class RunStore:
         rows = self._all("SELECT * FROM effects WHERE step_id = ? ORDER BY id", (step_id,))
         return [self._effect_row(r) for r in rows]
 
+    @_reads
+    def effects_for_run(self, run_id: str) -> list[dict[str, Any]]:
+        """Every effect row of a run (all statuses) in journal order."""
+        rows = self._all("SELECT * FROM effects WHERE run_id = ? ORDER BY id", (run_id,))
+        return [self._effect_row(r) for r in rows]
+
     # -- gates -----------------------------------------------------------------
 
     @staticmethod
@@ -712,6 +773,12 @@ class RunStore:
             "SELECT * FROM gates WHERE run_id = ? AND status = 'open' ORDER BY id DESC LIMIT 1",
             (run_id,),
         )
+        return self._gate_row(row) if row else None
+
+    @_reads
+    def last_gate(self, run_id: str) -> dict[str, Any] | None:
+        """The newest gate of the run, open or answered, or None."""
+        row = self._one("SELECT * FROM gates WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))
         return self._gate_row(row) if row else None
 
     @_reads

@@ -187,6 +187,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["gates"].create_index(["run_id", "status"])
     db["llm_calls"].create_index(["run_id"])
     db["effects"].create_index(["step_id"])
+    db["effects"].create_index(["run_id", "status"])
     # A key is unique per run among live effects; discarded tries keep their row.
     db.execute(
         "CREATE UNIQUE INDEX idx_effects_run_key ON effects(run_id, key) "
@@ -197,7 +198,12 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX idx_events_run_seq ON events(run_id, seq)")
 
 
-MIGRATIONS: list[Migration] = [_m001_initial]
+def _m002_meta(db: sqlite_utils.Database) -> None:
+    # Small key/value facts that belong to no run (e.g. the manual checkpoint line's head).
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_meta]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
