@@ -1,0 +1,250 @@
+"""Running shell commands for the agent: streamed, capped, time-limited, no secrets.
+
+``run_command`` starts the command through the shell in its own process
+group (session), merges stdout and stderr, hands every line to ``on_line`` as
+it arrives, keeps the head and tail of long output, and on timeout or
+cancellation kills the whole process group. When the command finishes, any
+background processes it left in its group are killed too, so an agent cannot
+leave servers or sleepers behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import inspect
+import os
+import re
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
+
+__all__ = [
+    "DEFAULT_ALLOW",
+    "DEFAULT_DENY",
+    "CommandPolicy",
+    "CommandResult",
+    "PolicyDecision",
+    "run_command",
+    "scrubbed_env",
+]
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_OUTPUT_CAP = 30_000
+_READ_CHUNK = 65536
+_DRAIN_AFTER_EXIT_S = 0.5
+
+OnLine = Callable[[str], Any]
+
+# Substrings of variable names that mark a secret.
+_SECRET_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+# Whole families of provider / cloud variables.
+_SECRET_PREFIXES = (
+    "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "OPENAI_", "ANTHROPIC_", "GEMINI_",
+    "COHERE_", "MISTRAL_", "GROQ_", "TOGETHER_", "REPLICATE_", "HUGGINGFACE", "HF_",
+    "DEEPSEEK_", "OPENROUTER_", "PERPLEXITY_", "FIREWORKS_", "VERTEX", "DATABRICKS_",
+    "LITELLM_", "VOYAGE_", "XAI_", "BEDROCK_",
+)  # fmt: skip
+_SECRET_NAMES = {"SSH_AUTH_SOCK", "DATABASE_URL", "NETRC", "GIT_ASKPASS", "SSH_ASKPASS"}
+# user:password@ inside any URL-looking value.
+_URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+
+
+def is_secret_var(name: str, value: str = "") -> bool:
+    """True when an environment variable looks like a credential."""
+    upper = name.upper()
+    return (
+        any(p in upper for p in _SECRET_PARTS)
+        or upper.startswith(_SECRET_PREFIXES)
+        or upper in _SECRET_NAMES
+        or bool(_URL_CREDENTIALS.search(value))
+    )
+
+
+def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default ``os.environ``) without API keys, tokens or secrets.
+
+    Also sets ``PYTHONUNBUFFERED=1`` (so output streams line by line) and
+    disables git's credential prompts and pagers (nothing may wait on a TTY).
+    """
+    src = os.environ if base is None else base
+    env = {k: v for k, v in src.items() if not is_secret_var(k, v)}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_PAGER"] = "cat"
+    env["PAGER"] = "cat"
+    return env
+
+
+@dataclass
+class CommandResult:
+    """How a command ended. ``output`` is stdout+stderr, head and tail kept when capped."""
+
+    exit_code: int
+    output: str
+    truncated: bool = False
+    timed_out: bool = False
+    duration_s: float = 0.0
+    command: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Capped:
+    """Keeps the first and last ``cap/2`` characters' worth of lines."""
+
+    def __init__(self, cap: int):
+        self.half = max(1, cap // 2)
+        self.head: list[str] = []
+        self.head_chars = 0
+        self.tail: deque[str] = deque()
+        self.tail_chars = 0
+        self.dropped_lines = 0
+        self.dropped_chars = 0
+
+    def add(self, line: str) -> None:
+        if self.head_chars < self.half and not self.tail:
+            self.head.append(line)
+            self.head_chars += len(line) + 1
+            return
+        self.tail.append(line)
+        self.tail_chars += len(line) + 1
+        while self.tail_chars > self.half and len(self.tail) > 1:
+            old = self.tail.popleft()
+            self.tail_chars -= len(old) + 1
+            self.dropped_lines += 1
+            self.dropped_chars += len(old) + 1
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped_lines > 0
+
+    def text(self) -> str:
+        parts = list(self.head)
+        if self.dropped_lines:
+            parts.append(
+                f"[... output truncated: {self.dropped_lines} lines "
+                f"({self.dropped_chars} characters) omitted ...]"
+            )
+        parts.extend(self.tail)
+        return "\n".join(parts)
+
+
+def _killpg(pgid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def run_command(
+    cmd: str,
+    cwd: str | os.PathLike[str],
+    *,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+    on_line: OnLine | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """Run ``cmd`` through the shell in ``cwd``; stream lines to ``on_line``.
+
+    ``env`` defaults to :func:`scrubbed_env`. ``on_line`` may be a plain
+    function or a coroutine function; it receives every line (without the
+    newline), even those dropped from the capped ``output``. On timeout the
+    process group is killed and the result has ``timed_out=True``.
+    """
+    start = time.monotonic()
+    run_env = dict(scrubbed_env() if env is None else env)
+    proc = await asyncio.create_subprocess_shell(
+        cmd,
+        cwd=os.fspath(cwd),
+        env=run_env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # own process group: one killpg reaches every child
+    )
+    pgid = proc.pid
+    capped = _Capped(output_cap)
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    async def emit(line: str) -> None:
+        capped.add(line)
+        if on_line is not None:
+            r = on_line(line)
+            if inspect.isawaitable(r):
+                await r
+
+    async def pump() -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while True:
+            chunk = await stdout.read(_READ_CHUNK)
+            if not chunk:
+                break
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                await emit(line.removesuffix("\r"))
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            await emit(pending.removesuffix("\r"))
+
+    timed_out = False
+    reader = asyncio.ensure_future(pump())
+    try:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
+                # Background children may keep the pipe open; give the reader a
+                # moment to reach EOF, then stop waiting for them.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
+        except TimeoutError:
+            timed_out = True
+        _killpg(pgid)
+        if not timed_out and reader.done():
+            reader.result()  # re-raise errors from on_line
+        if proc.returncode is None:
+            await proc.wait()
+        # After the kill, collect what is already buffered, but never hang.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
+    finally:
+        # Also on cancellation or an on_line error: no process survives us.
+        _killpg(pgid)
+        if not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
+    output = capped.text()
+    if timed_out:
+        note = f"[timed out after {timeout_s:g}s; the command and its child processes were killed]"
+        output = f"{output}\n{note}" if output else note
+    code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+    return CommandResult(
+        exit_code=code,
+        output=output,
+        truncated=capped.truncated,
+        timed_out=timed_out,
+        duration_s=round(time.monotonic() - start, 3),
+        command=cmd,
+    )

@@ -1,0 +1,341 @@
+"""File tools: read_file, list_files, search, write_file, edit_file.
+
+All of them are synchronous (the dispatcher runs them in a worker thread),
+resolve every path through :class:`Workspace`, and raise :class:`ToolError`
+with a message written for the model when a call cannot be honoured.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from ..errors import PathConfinementError, ToolError
+from .base import ToolResult
+from .workspace import Workspace
+
+#: Default caps; the dispatcher's ToolContext can override them.
+READ_CAP_BYTES = 100_000
+LIST_CAP = 1_000
+SEARCH_CAP = 200
+SEARCH_MAX_FILE_BYTES = 2_000_000
+SEARCH_LINE_CHARS = 300
+_BINARY_SNIFF = 8192
+
+
+def _is_binary(data: bytes) -> bool:
+    return b"\x00" in data[:_BINARY_SNIFF]
+
+
+def _missing(ws: Workspace, path: str) -> ToolError:
+    return ToolError(f"No such file: '{path}'. Use list_files to see which files exist.")
+
+
+# --------------------------------------------------------------------------- read_file
+
+
+def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> ToolResult:
+    """Return the text of ``path`` (capped at ``max_bytes``; binary files refused)."""
+    p = ws.resolve(path)
+    rel = ws.relpath(p)
+    if p.is_dir():
+        raise ToolError(f"'{path}' is a directory. Use list_files('{rel}/*') to see its files.")
+    if not p.is_file():
+        raise _missing(ws, path)
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if _is_binary(data):
+        raise ToolError(
+            f"'{rel}' is a binary file ({size} bytes); read_file only returns text files."
+        )
+    if size == 0:
+        return ToolResult(True, f"(empty file: {rel})", data={"path": rel, "bytes": 0})
+    truncated = len(data) > max_bytes
+    if truncated:
+        data = data[:max_bytes]
+        # Cut at a line boundary so the model never sees half a line.
+        nl = data.rfind(b"\n")
+        if nl > 0:
+            data = data[: nl + 1]
+    text = data.decode("utf-8", errors="replace")
+    if truncated:
+        shown_lines = text.count("\n")
+        text += (
+            f"\n[truncated: showing the first {len(data)} of {size} bytes "
+            f"({shown_lines} lines). Use search to find the part you need.]"
+        )
+    return ToolResult(True, text, data={"path": rel, "bytes": size, "truncated": truncated})
+
+
+# --------------------------------------------------------------------------- list_files
+
+
+def repo_files(ws: Workspace) -> list[str]:
+    """Tracked + untracked-not-ignored files (``git ls-files -co --exclude-standard``).
+
+    Falls back to walking the tree when the root is not a git work tree.
+    Files that the workspace would refuse (``.git``, ``.llmflows``, escaping
+    symlinks) and files deleted from the working tree are left out.
+    """
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ws.root,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        out = None
+    if out is not None and out.returncode == 0:
+        names = out.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    else:
+        names = _walk(ws.root)
+    result: set[str] = set()
+    for name in names:
+        if not name:
+            continue
+        full = ws.root / name
+        if not os.path.lexists(full):
+            continue  # tracked but deleted in the working tree
+        if not ws.is_allowed(name):
+            continue
+        result.add(name)
+    return sorted(result)
+
+
+def _walk(root: Path) -> list[str]:
+    names: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".llmflows")]
+        for f in filenames:
+            names.append(Path(os.path.relpath(os.path.join(dirpath, f), root)).as_posix())
+    return names
+
+
+def _match(pattern: str, name: str) -> bool:
+    if fnmatch.fnmatchcase(name, pattern):
+        return True
+    # `**/x` should also match `x` at the top level (fnmatch needs the slash).
+    if pattern.startswith("**/") and fnmatch.fnmatchcase(name, pattern[3:]):
+        return True
+    # A bare directory name lists what is under it.
+    d = pattern.rstrip("/")
+    return bool(d) and not any(c in d for c in "*?[") and name.startswith(d + "/")
+
+
+def list_files(ws: Workspace, pattern: str = "*", *, max_results: int = LIST_CAP) -> ToolResult:
+    """Repo files matching a glob (``*`` also crosses ``/``); respects .gitignore."""
+    pat = (pattern or "*").strip()
+    if pat in (".", "./", "**"):
+        pat = "*"
+    if pat.startswith("./"):
+        pat = pat[2:]
+    if pat.startswith("/") or pat.startswith("..") or "/../" in pat:
+        raise PathConfinementError(
+            f"pattern '{pattern}' points outside the repository; use a pattern relative to "
+            "the repository root, e.g. 'src/**/*.py'."
+        )
+    matches = [n for n in repo_files(ws) if _match(pat, n)]
+    if not matches:
+        return ToolResult(True, f"No files match '{pattern}'.", data={"files": [], "count": 0})
+    shown = matches[:max_results]
+    text = "\n".join(shown)
+    if len(matches) > max_results:
+        text += f"\n[{len(matches) - max_results} more files not shown; use a narrower pattern.]"
+    return ToolResult(True, text, data={"files": shown, "count": len(matches)})
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search(
+    ws: Workspace,
+    pattern: str,
+    path: str | None = None,
+    *,
+    max_results: int = SEARCH_CAP,
+) -> ToolResult:
+    """Regex search over repo text files; returns ``file:line: text`` lines."""
+    if not pattern:
+        raise ToolError("search needs a non-empty regular expression pattern.")
+    try:
+        rx = re.compile(pattern)
+    except re.error as e:
+        raise ToolError(
+            f"invalid regular expression {pattern!r}: {e}. "
+            "Escape special characters (e.g. '\\(' or '\\.') to search for them literally."
+        ) from None
+    files = repo_files(ws)
+    scope = "the repository"
+    if path not in (None, "", ".", "./"):
+        target = ws.resolve(path)
+        rel = ws.relpath(target)
+        scope = f"'{rel}'"
+        if target.is_dir():
+            files = [f for f in files if rel == "." or f.startswith(rel + "/")]
+        elif target.is_file():
+            files = [rel]
+        else:
+            raise _missing(ws, path)
+    hits: list[str] = []
+    total = 0
+    for name in files:
+        full = ws.root / name
+        try:
+            if full.stat().st_size > SEARCH_MAX_FILE_BYTES:
+                continue
+            data = full.read_bytes()
+        except OSError:
+            continue
+        if _is_binary(data):
+            continue
+        text = data.decode("utf-8", errors="replace")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if rx.search(line):
+                total += 1
+                if len(hits) < max_results:
+                    if len(line) > SEARCH_LINE_CHARS:
+                        line = line[:SEARCH_LINE_CHARS] + " [...]"
+                    hits.append(f"{name}:{lineno}: {line}")
+    if not hits:
+        return ToolResult(True, f"No matches for {pattern!r} in {scope}.", data={"matches": 0})
+    out = "\n".join(hits)
+    if total > len(hits):
+        out += f"\n[{total - len(hits)} more matches not shown; narrow the pattern or the path.]"
+    return ToolResult(True, out, data={"matches": total})
+
+
+# --------------------------------------------------------------------------- write_file
+
+
+def write_file(ws: Workspace, path: str, content: str) -> ToolResult:
+    """Create or overwrite ``path`` with ``content`` (parent dirs are created)."""
+    p = ws.resolve(path)
+    rel = ws.relpath(p)
+    if p.is_dir():
+        raise ToolError(f"'{rel}' is a directory; give a file path.")
+    existed = p.is_file()
+    data = content.encode("utf-8")
+    if existed and p.read_bytes() == data:
+        return ToolResult(True, f"{rel} already has this content; nothing changed.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    # newline="" semantics: write bytes exactly as given, no newline translation.
+    p.write_bytes(data)
+    lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
+    verb = "Overwrote" if existed else "Created"
+    return ToolResult(
+        True,
+        f"{verb} {rel} ({lines} lines).",
+        files_changed=[rel],
+        data={"created": not existed, "path": rel},
+    )
+
+
+# --------------------------------------------------------------------------- edit_file
+
+
+def edit_file(ws: Workspace, path: str, old: str, new: str) -> ToolResult:
+    """Replace the one exact occurrence of ``old`` with ``new`` in ``path``."""
+    p = ws.resolve(path)
+    rel = ws.relpath(p)
+    if p.is_dir():
+        raise ToolError(f"'{rel}' is a directory; give a file path.")
+    if not p.is_file():
+        raise ToolError(
+            f"No such file: '{path}'. Use write_file to create a new file, "
+            "or list_files to find the right path."
+        )
+    if old == "":
+        raise ToolError(
+            "old must not be empty: copy the exact text to replace from read_file output. "
+            "To create or overwrite a whole file use write_file."
+        )
+    if old == new:
+        raise ToolError("old and new are identical; there is nothing to change.")
+    raw = p.read_bytes()
+    if _is_binary(raw):
+        raise ToolError(f"'{rel}' is a binary file; edit_file only edits text files.")
+    text = raw.decode("utf-8", errors="surrogateescape")
+    count = text.count(old)
+    if count == 0 and "\r\n" in text and "\r\n" not in old:
+        # The model saw the file's lines; match them despite CRLF line endings.
+        crlf_old = old.replace("\n", "\r\n")
+        if text.count(crlf_old) >= 1:
+            old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
+            count = text.count(old)
+    if count == 0:
+        raise ToolError(_not_found_message(rel, text, old))
+    if count > 1:
+        lines = _occurrence_lines(text, old)
+        where = ", ".join(str(n) for n in lines[:10])
+        raise ToolError(
+            f"old text occurs {count} times in {rel} (at lines {where}); it must match exactly "
+            "once. Include more surrounding lines in old so that it is unique."
+        )
+    start = text.index(old)
+    at_line = text.count("\n", 0, start) + 1
+    updated = text.replace(old, new, 1)
+    p.write_bytes(updated.encode("utf-8", errors="surrogateescape"))
+    old_n = old.count("\n") + 1
+    new_n = new.count("\n") + 1 if new else 0
+    return ToolResult(
+        True,
+        f"Edited {rel}: replaced {old_n} line(s) at line {at_line} with {new_n} line(s).",
+        files_changed=[rel],
+        data={"path": rel, "line": at_line},
+    )
+
+
+def _occurrence_lines(text: str, old: str) -> list[int]:
+    lines, i = [], text.find(old)
+    while i >= 0:
+        lines.append(text.count("\n", 0, i) + 1)
+        i = text.find(old, i + 1)
+    return lines
+
+
+def _not_found_message(rel: str, text: str, old: str, max_hints: int = 3) -> str:
+    """Explain a failed match and show the most similar passages of the file."""
+    msg = (
+        f"old text was not found in {rel}. It must match the file exactly, including "
+        "whitespace and indentation. Re-read the file with read_file and copy the text."
+    )
+    file_lines = text.splitlines()
+    old_lines = old.strip("\n").splitlines() or [old]
+    n = len(old_lines)
+    if not file_lines:
+        return msg + f" ({rel} is empty.)"
+    target = "\n".join(old_lines)
+    scored: list[tuple[float, int]] = []
+    # Window comparison over blocks of the same height as old; for very large
+    # files only the first line is compared to stay fast.
+    if len(file_lines) * n > 200_000:
+        n = 1
+        target = old_lines[0]
+    for i in range(0, max(1, len(file_lines) - n + 1)):
+        block = "\n".join(file_lines[i : i + n])
+        sm = difflib.SequenceMatcher(None, target, block, autojunk=False)
+        if sm.real_quick_ratio() < 0.3 or sm.quick_ratio() < 0.3:
+            continue
+        scored.append((sm.ratio(), i))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    hints: list[str] = []
+    used: set[int] = set()
+    for ratio, i in scored:
+        if ratio < 0.5 or len(hints) >= max_hints:
+            break
+        if any(abs(i - j) < n for j in used):
+            continue
+        used.add(i)
+        block = "\n".join(f"{i + k + 1:>5}| {line}" for k, line in enumerate(file_lines[i : i + n]))
+        hints.append(f"lines {i + 1}-{i + n} ({ratio:.0%} similar):\n{block}")
+    if hints:
+        msg += "\nClosest matches in the file:\n" + "\n".join(hints)
+    else:
+        msg += " No similar text was found either; check that you are editing the right file."
+    return msg
