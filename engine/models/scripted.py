@@ -1,0 +1,334 @@
+"""Scripted model: replay canned responses from a YAML file (``--model scripted:PATH``).
+
+This module holds the *format* (load, validate, choose, write) and imports no
+litellm. The litellm side — a ``CustomLLM`` registered as provider
+``scripted`` so streaming, usage and cost take litellm's real code path —
+lives in :mod:`engine.models.scripted_llm` and is registered by
+:func:`engine.models.loader.get_litellm`. See ``docs/scripted.md``.
+
+Script format (YAML)::
+
+    responses:
+      - node: plan                 # optional: only calls from this node use it
+        text: "Here is the plan"   # optional
+        tool_calls:                # optional
+          - name: submit_plan
+            arguments: {tasks: [{id: t1, title: Add tests}]}
+        usage: {prompt_tokens: 120, completion_tokens: 30, cached_tokens: 0}  # optional
+        latency: 0.2               # optional, seconds
+      - error: 429                 # optional injected error: 429 | 500 | timeout | malformed
+
+A bare list (without ``responses:``) is accepted too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ModelConfigError
+
+#: Prefix of the user-facing model string: ``scripted:PATH``.
+SCRIPTED_PREFIX = "scripted:"
+#: litellm provider name registered through ``litellm.custom_provider_map``.
+SCRIPTED_PROVIDER = "scripted"
+#: The litellm model string every scripted call uses (the path travels in metadata).
+SCRIPTED_LITELLM_MODEL = "scripted/script"
+#: Documented price of scripted models, so demos show a real (small) cost:
+#: $1 per million input tokens, $2 per million output, $0.10 per million cached.
+SCRIPTED_PRICE: dict[str, float] = {
+    "input_cost_per_token": 1e-6,
+    "output_cost_per_token": 2e-6,
+    "cache_read_input_token_cost": 1e-7,
+}
+#: Errors a script entry may inject (raised as the matching litellm exception).
+SCRIPTED_ERRORS = ("429", "500", "timeout", "malformed")
+
+_ENTRY_KEYS = {"text", "tool_calls", "node", "usage", "latency", "error"}
+_USAGE_KEYS = {"prompt_tokens", "completion_tokens", "cached_tokens"}
+
+
+def is_scripted(model: str) -> bool:
+    """True for ``scripted:PATH`` model strings."""
+    return model.startswith(SCRIPTED_PREFIX)
+
+
+def scripted_path(model: str) -> str:
+    """The PATH of a ``scripted:PATH`` model string."""
+    return model[len(SCRIPTED_PREFIX) :]
+
+
+@dataclass
+class ScriptEntry:
+    """One canned response. ``tool_calls`` items: ``{"name", "arguments": dict, "id"?}``."""
+
+    text: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    node: str | None = None
+    usage: dict[str, int] | None = None
+    latency: float = 0.0
+    error: str | None = None
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """The mapping written to a script file (defaults omitted)."""
+        d: dict[str, Any] = {}
+        if self.node is not None:
+            d["node"] = self.node
+        if self.text:
+            d["text"] = self.text
+        if self.tool_calls:
+            d["tool_calls"] = [dict(tc) for tc in self.tool_calls]
+        if self.usage is not None:
+            d["usage"] = dict(self.usage)
+        if self.latency:
+            d["latency"] = self.latency
+        if self.error is not None:
+            d["error"] = self.error
+        return d
+
+
+@dataclass
+class Script:
+    path: str
+    entries: list[ScriptEntry]
+
+    def choose(self, node: str | None, consumed: Iterable[int]) -> int | None:
+        """Index of the first entry not consumed whose ``node`` matches (or is unset)."""
+        used = set(consumed)
+        for i, e in enumerate(self.entries):
+            if i in used:
+                continue
+            if e.node is not None and e.node != node:
+                continue
+            return i
+        return None
+
+    def exhausted_message(self, node: str | None, consumed: Iterable[int]) -> str:
+        usable = [i for i, e in enumerate(self.entries) if e.node is None or e.node == node]
+        used = set(consumed)
+        who = f"node {node!r}" if node else "this call (no node)"
+        return (
+            f"script exhausted: {self.path} has no response left for {who}: "
+            f"{len(self.entries)} entries in the file, {len(usable)} usable by it, "
+            f"{len([i for i in usable if i in used])} already used. "
+            "Add entries to the script (or record a run and `export-script` it)."
+        )
+
+
+def _fail(path: str, where: str, msg: str) -> ModelConfigError:
+    return ModelConfigError(f"{path}: {where}: {msg}")
+
+
+def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
+    where = f"responses[{i}]"
+    if not isinstance(raw, Mapping):
+        raise _fail(path, where, f"expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise _fail(
+            path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}"
+        )
+    text = raw.get("text") or ""
+    if not isinstance(text, str):
+        raise _fail(path, where, "`text` must be a string")
+    node = raw.get("node")
+    if node is not None and not isinstance(node, str):
+        raise _fail(path, where, "`node` must be a string")
+    calls: list[dict[str, Any]] = []
+    for j, tc in enumerate(raw.get("tool_calls") or []):
+        if not isinstance(tc, Mapping) or not isinstance(tc.get("name"), str):
+            raise _fail(path, f"{where}.tool_calls[{j}]", "needs `name` (string)")
+        args = tc.get("arguments") or {}
+        if not isinstance(args, Mapping):
+            raise _fail(path, f"{where}.tool_calls[{j}]", "`arguments` must be a mapping")
+        call: dict[str, Any] = {"name": tc["name"], "arguments": dict(args)}
+        if tc.get("id") is not None:
+            call["id"] = str(tc["id"])
+        calls.append(call)
+    usage = raw.get("usage")
+    if usage is not None:
+        if not isinstance(usage, Mapping) or set(usage) - _USAGE_KEYS:
+            raise _fail(path, where, f"`usage` keys must be among {sorted(_USAGE_KEYS)}")
+        if not all(isinstance(v, int) and v >= 0 for v in usage.values()):
+            raise _fail(path, where, "`usage` values must be non-negative integers")
+        usage = dict(usage)
+    latency = raw.get("latency") or 0.0
+    if not isinstance(latency, int | float) or latency < 0:
+        raise _fail(path, where, "`latency` must be a non-negative number of seconds")
+    error = raw.get("error")
+    if error is not None:
+        error = str(error)
+        if error not in SCRIPTED_ERRORS:
+            raise _fail(path, where, f"`error` must be one of {list(SCRIPTED_ERRORS)}")
+    return ScriptEntry(
+        text=text,
+        tool_calls=calls,
+        node=node,
+        usage=usage,
+        latency=float(latency),
+        error=error,
+    )
+
+
+_cache: dict[str, tuple[float, int, Script]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_script(path: str | os.PathLike[str]) -> Script:
+    """Load and validate a script; ModelConfigError (with file and entry) if it is wrong.
+
+    Cached by (mtime, size) so each call re-reads a file edited between calls.
+    """
+    p = str(path)
+    try:
+        st = os.stat(p)
+    except OSError as e:
+        raise ModelConfigError(
+            f"scripted model: cannot read script {p}: {e.strerror or e}"
+        ) from None
+    with _cache_lock:
+        hit = _cache.get(p)
+        if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
+            return hit[2]
+    try:
+        data = yaml.safe_load(Path(p).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{mark.line + 1}:{mark.column + 1}" if mark else "?"
+        problem = getattr(e, "problem", None) or str(e)
+        raise ModelConfigError(f"{p}:{loc}: invalid YAML: {problem}") from None
+    if isinstance(data, Mapping):
+        if "responses" not in data:
+            raise ModelConfigError(f"{p}: expected a top-level `responses:` list")
+        data = data["responses"]
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise ModelConfigError(f"{p}: `responses` must be a list of entries")
+    script = Script(path=p, entries=[_parse_entry(p, i, raw) for i, raw in enumerate(data)])
+    with _cache_lock:
+        _cache[p] = (st.st_mtime, st.st_size, script)
+    return script
+
+
+def entry_from_response(resp: Any) -> ScriptEntry:
+    """A script entry from a ModelResponse (or its ``to_dict()``) plus optional ``node``.
+
+    Token counts (``tokens_in/out/cached``) become ``usage`` so a replay costs the
+    same as the recording; ``usage`` given directly is used as is.
+    """
+    d: dict[str, Any] = resp.to_dict() if hasattr(resp, "to_dict") else dict(resp)
+    calls = []
+    for tc in d.get("tool_calls") or []:
+        tc = tc.to_dict() if hasattr(tc, "to_dict") else dict(tc)
+        call: dict[str, Any] = {"name": tc["name"], "arguments": dict(tc.get("arguments") or {})}
+        if tc.get("id"):
+            call["id"] = str(tc["id"])
+        calls.append(call)
+    usage = d.get("usage")
+    if usage is None and any(k in d for k in ("tokens_in", "tokens_out", "tokens_cached")):
+        usage = {
+            "prompt_tokens": int(d.get("tokens_in") or 0),
+            "completion_tokens": int(d.get("tokens_out") or 0),
+            "cached_tokens": int(d.get("tokens_cached") or 0),
+        }
+    return ScriptEntry(
+        text=d.get("text") or "",
+        tool_calls=calls,
+        node=d.get("node"),
+        usage=dict(usage) if usage is not None else None,
+        latency=float(d.get("latency") or 0.0) if "latency" in d else 0.0,
+        error=str(d["error"]) if d.get("error") is not None else None,
+    )
+
+
+class _ScriptDumper(yaml.SafeDumper):
+    """Block style for multi-line text, so recorded answers stay readable and diffable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # PyYAML refuses block style for strings with trailing spaces; fall back to quoted.
+    if "\n" in value and not any(line.endswith(" ") for line in value.split("\n")):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_ScriptDumper.add_representer(str, _str_representer)
+
+
+def write_script(path: str | os.PathLike[str], responses: Iterable[Any]) -> Path:
+    """Write responses (ModelResponse objects or dicts, each optionally with ``node``).
+
+    Used by ``export-script`` (record → replay). ``load_script`` of the written
+    file yields the same entries as :func:`entry_from_response` of the inputs.
+    """
+    entries = [entry_from_response(r) for r in responses]
+    doc = {"responses": [e.to_yaml_dict() for e in entries]}
+    text = (
+        "# llmflows-tui scripted model: replay with --model scripted:<this file>\n"
+        "# Format: docs/scripted.md\n"
+        + yaml.dump(doc, Dumper=_ScriptDumper, sort_keys=False, allow_unicode=True, width=100)
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)  # atomic: a crash never leaves half a script
+    return out
+
+
+# -- per-call side channel ------------------------------------------------------
+# The litellm handler runs inside litellm; it tells the client which entries a
+# call consumed (errors included, so a retry moves past an injected 429) and
+# whether the script ran dry, keyed by a call id the client puts in metadata.
+
+
+@dataclass
+class CallRecord:
+    consumed: list[int] = field(default_factory=list)
+    #: (ModelError kind, message) when the handler failed for a non-HTTP reason.
+    failure: tuple[str, str] | None = None
+
+
+_calls: dict[str, CallRecord] = {}
+_calls_lock = threading.Lock()
+
+
+def open_call(call_id: str) -> None:
+    with _calls_lock:
+        _calls[call_id] = CallRecord()
+
+
+def note_consumed(call_id: str | None, index: int) -> None:
+    if call_id is None:
+        return
+    with _calls_lock:
+        rec = _calls.get(call_id)
+        if rec is not None:
+            rec.consumed.append(index)
+
+
+def note_failure(call_id: str | None, kind: str, message: str) -> None:
+    if call_id is None:
+        return
+    with _calls_lock:
+        rec = _calls.get(call_id)
+        if rec is not None:
+            rec.failure = (kind, message)
+
+
+def peek_call(call_id: str) -> CallRecord:
+    with _calls_lock:
+        rec = _calls.get(call_id) or CallRecord()
+        return CallRecord(consumed=list(rec.consumed), failure=rec.failure)
+
+
+def close_call(call_id: str) -> CallRecord:
+    with _calls_lock:
+        return _calls.pop(call_id, None) or CallRecord()
