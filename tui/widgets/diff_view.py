@@ -1,0 +1,927 @@
+"""DiffView: a virtualized, syntax-highlighted viewer for ``engine.diffmodel.Diff``.
+
+Built on Textual's Line API (``ScrollView.render_line`` → ``Strip``) so cost is
+proportional to the visible rows, not the diff size:
+
+* ``set_diff`` only builds a flat index of small tuples (one per row: file
+  header, summary, hunk header, diff line). No Rich renderables up front.
+* Each visible row is highlighted on demand with pygments (one lexer per file
+  extension, cached) and the resulting strip is kept in an LRU cache keyed by
+  (row, width, mode, scroll_x, row state). Row state folds in "is the current
+  hunk" and "is rejected", so toggling a hunk re-renders only its rows.
+* Split (side-by-side) rows are indexed lazily the first time split mode is used.
+
+Keys: ``j``/``k`` next/previous hunk, ``space`` accept/reject the current hunk,
+``n``/``p`` next/previous file, ``v`` unified/split.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import ClassVar, Literal
+
+from pygments.lexer import Lexer
+from pygments.token import _TokenType
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import PygmentsSyntaxTheme
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from engine.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
+
+DiffMode = Literal["unified", "split"]
+
+# Row kinds in the flat index. A row is a plain tuple (kind, file, hunk, a, b):
+#   file  - index into diff.files
+#   hunk  - global hunk number (across files) or -1
+#   a, b  - line indexes within the hunk (unified: a; split: a = old side, b = new side; -1 = empty)
+ROW_FILE, ROW_SUMMARY, ROW_HUNK, ROW_LINE, ROW_EMPTY = range(5)
+Row = tuple[int, int, int, int, int]
+
+STATUS_LETTERS = {
+    "added": "A",
+    "deleted": "D",
+    "modified": "M",
+    "renamed": "R",
+    "copied": "C",
+    "type_changed": "T",
+}
+
+# Control characters would corrupt the terminal; tabs are expanded separately.
+_CONTROL = {i: "\ufffd" for i in range(32) if i != 9}
+_CONTROL[13] = "␍"
+_CONTROL[127] = "\ufffd"
+TAB_SIZE = 4
+
+# Component classes that only set colour/attributes (no background of their own).
+_FG_ONLY = {"gutter", "added-marker", "removed-marker", "rejected", "summary", "separator"}
+
+
+def clean_text(text: str) -> str:
+    """Expand tabs and replace control characters so one char is one cell (mostly)."""
+    if "\t" in text:
+        text = text.expandtabs(TAB_SIZE)
+    return text.translate(_CONTROL)
+
+
+# ---------------------------------------------------------------------------
+# Lexer lookup
+#
+# pygments.lexers.get_lexer_for_filename scans setuptools entry points for
+# plugin lexers on *every* call (10-30 ms each) - too slow for the first
+# screen of a diff. We match against pygments' built-in filename table
+# (compiled once, thread-safe, can be warmed from a thread) and cache one
+# lexer per extension.
+
+_lexer_lock = threading.Lock()
+_lexer_table: list[tuple[re.Pattern[str], str]] | None = None
+_lexer_by_key: dict[str, Lexer | None] = {}
+
+
+def warm_lexers() -> None:
+    """Compile the filename→lexer table (~20 ms). Safe to call from a worker thread."""
+    global _lexer_table
+    if _lexer_table is not None:
+        return
+    with _lexer_lock:
+        if _lexer_table is not None:
+            return
+        from pygments.lexers import _mapping
+
+        table = []
+        for _module, name, _aliases, filenames, _mimes in _mapping.LEXERS.values():
+            for pattern in filenames:
+                table.append((re.compile(fnmatch.translate(pattern)), name))
+        _lexer_table = table
+
+
+def lexer_for_path(path: str) -> Lexer | None:
+    """Return a cached pygments lexer for ``path``, or None for plain text."""
+    name = PurePosixPath(path).name
+    suffix = PurePosixPath(name).suffix
+    key = f"*{suffix}" if suffix else name
+    if key in _lexer_by_key:
+        return _lexer_by_key[key]
+    warm_lexers()
+    assert _lexer_table is not None
+    candidates = dict.fromkeys(lname for rx, lname in _lexer_table if rx.match(name))
+    lexer: Lexer | None = None
+    if candidates:
+        try:
+            from pygments.lexers import find_lexer_class
+
+            classes = [c for c in map(find_lexer_class, candidates) if c is not None]
+            # Same tie-break as pygments without text analysis: priority, then name.
+            classes.sort(key=lambda c: (-getattr(c, "priority", 0), c.__name__))
+            if classes:
+                lexer = classes[0](stripnl=False, ensurenl=True)
+        except Exception:  # a broken lexer must never break the viewer
+            lexer = None
+    _lexer_by_key[key] = lexer
+    return lexer
+
+
+def human_size(n: int | None) -> str:
+    """Format a byte count compactly (``1.2 KB``); ``?`` when unknown."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def file_summary(f: FileDiff) -> str | None:
+    """One-line summary for files whose content is not shown (binary, too large, no hunks)."""
+    if f.binary:
+        if f.status == "added":
+            return f"Binary file added ({human_size(f.new_size)})"
+        if f.status == "deleted":
+            return f"Binary file deleted ({human_size(f.old_size)})"
+        return f"Binary file changed: {human_size(f.old_size)} → {human_size(f.new_size)}"
+    if f.too_large:
+        sizes = ""
+        if f.old_size is not None or f.new_size is not None:
+            sizes = f": {human_size(f.old_size)} → {human_size(f.new_size)}"
+        return f"Diff too large to display{sizes}"
+    if not f.hunks:
+        if f.mode_changed:
+            return f"Mode changed {f.old_mode} → {f.new_mode} (content unchanged)"
+        if f.status in ("renamed", "copied"):
+            return f"{'Renamed' if f.status == 'renamed' else 'Copied'} without changes"
+        if f.status == "added":
+            return "Empty file added"
+        if f.status == "deleted":
+            return "Empty file deleted"
+        return "No content changes"
+    return None
+
+
+def shows_hunks(f: FileDiff) -> bool:
+    """Whether the file's hunks are displayed (and navigable / reviewable)."""
+    return not (f.binary or f.too_large) and bool(f.hunks)
+
+
+class DiffView(ScrollView, can_focus=True):
+    """Virtualized diff viewer with per-hunk accept/reject.
+
+    Public API: :meth:`set_diff`, :meth:`accepted_hunks`, :meth:`rejected_hunks`,
+    :meth:`current_hunk`, :meth:`jump_to_file`, :meth:`toggle_current_hunk`,
+    :meth:`set_hunk_accepted`, :meth:`set_mode`, :meth:`toggle_mode`,
+    :meth:`next_hunk` / :meth:`prev_hunk`, :meth:`next_file` / :meth:`prev_file`.
+
+    Messages: :class:`DiffView.HunkToggled`, :class:`DiffView.CurrentHunkChanged`.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "next_hunk", "Next hunk"),
+        Binding("k", "prev_hunk", "Prev hunk"),
+        Binding("space", "toggle_hunk", "Accept/reject hunk"),
+        Binding("n", "next_file", "Next file"),
+        Binding("p", "prev_file", "Prev file"),
+        Binding("v", "toggle_mode", "Unified/split"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "diff-view--file-header",
+        "diff-view--hunk-header",
+        "diff-view--gutter",
+        "diff-view--added",
+        "diff-view--removed",
+        "diff-view--added-marker",
+        "diff-view--removed-marker",
+        "diff-view--current",
+        "diff-view--rejected",
+        "diff-view--summary",
+        "diff-view--separator",
+        "diff-view--empty-side",
+    }
+
+    DEFAULT_CSS = """
+    DiffView {
+        background: $surface;
+        color: $foreground;
+        overflow: auto auto;
+        & > .diff-view--file-header { background: $primary 30%; text-style: bold; }
+        & > .diff-view--hunk-header { background: $boost; color: $text-accent; }
+        & > .diff-view--gutter { color: $text-muted; }
+        & > .diff-view--added { background: $success 18%; }
+        & > .diff-view--removed { background: $error 18%; }
+        & > .diff-view--added-marker { color: $text-success; text-style: bold; }
+        & > .diff-view--removed-marker { color: $text-error; text-style: bold; }
+        & > .diff-view--current { color: $accent; background: $accent 15%; }
+        & > .diff-view--rejected { color: $text-muted; text-style: strike dim; }
+        & > .diff-view--summary { color: $text-muted; text-style: italic; }
+        & > .diff-view--separator { color: $panel-lighten-2; }
+        & > .diff-view--empty-side { background: $panel 40%; }
+        &:focus { background-tint: $foreground 3%; }
+    }
+    """
+
+    class HunkToggled(Message):
+        """A hunk was accepted or rejected (by key, click or API)."""
+
+        def __init__(self, diff_view: DiffView, ref: HunkRef, accepted: bool) -> None:
+            super().__init__()
+            self.diff_view = diff_view
+            self.ref = ref
+            self.accepted = accepted
+
+        @property
+        def control(self) -> DiffView:
+            return self.diff_view
+
+    class CurrentHunkChanged(Message):
+        """The current (highlighted) hunk changed; ``ref`` is None for an empty diff."""
+
+        def __init__(self, diff_view: DiffView, ref: HunkRef | None) -> None:
+            super().__init__()
+            self.diff_view = diff_view
+            self.ref = ref
+
+        @property
+        def control(self) -> DiffView:
+            return self.diff_view
+
+    def __init__(
+        self,
+        diff: Diff | None = None,
+        *,
+        mode: DiffMode = "unified",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._mode: DiffMode = mode
+        self._diff = Diff()
+        self._hunks: list[tuple[int, int]] = []  # global hunk -> (file idx, hunk idx)
+        self._accepted: list[bool] = []
+        self._file_rejected: list[int] = []  # rejected hunk count per file (header state)
+        self._file_first_hunk: list[int] = []  # global index of each file's first hunk, or -1
+        self._rows: dict[str, list[Row]] = {}
+        self._hunk_rows: dict[str, list[int]] = {}
+        self._file_rows: dict[str, list[int]] = {}
+        self._current = -1
+        self._gutter_digits = 1
+        self._max_text = 0
+        self._line_cache: LRUCache[tuple, Strip] = LRUCache(512)
+        self._token_cache: LRUCache[tuple[int, int, int], list[tuple[str, Style]]] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
+        self._token_styles: dict[_TokenType, Style] = {}
+        if diff is not None:
+            self.set_diff(diff)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def diff(self) -> Diff:
+        """The diff being shown."""
+        return self._diff
+
+    @property
+    def mode(self) -> DiffMode:
+        """``"unified"`` or ``"split"``."""
+        return self._mode
+
+    @property
+    def row_count(self) -> int:
+        """Number of rows in the current mode (virtual height)."""
+        return len(self._current_rows())
+
+    def set_diff(self, diff: Diff, accepted: set[HunkRef] | None = None) -> None:
+        """Show ``diff``. ``accepted`` = hunks to mark accepted (None: all accepted).
+
+        Cheap: builds a flat index of rows; highlighting happens per visible row.
+        """
+        self._diff = diff
+        hunks: list[tuple[int, int]] = []
+        first: list[int] = []
+        max_no = 1
+        max_text = 0
+        for fi, f in enumerate(diff.files):
+            if shows_hunks(f):
+                first.append(len(hunks))
+                for hi, h in enumerate(f.hunks):
+                    hunks.append((fi, hi))
+                    max_no = max(max_no, h.old_start + h.old_len, h.new_start + h.new_len)
+                    for ln in h.lines:
+                        # Upper bound for tabs; cheap enough for 20k lines.
+                        n = len(ln.text)
+                        if n > max_text:
+                            max_text = n + 3 * ln.text.count("\t")
+            else:
+                first.append(-1)
+        self._hunks = hunks
+        self._file_first_hunk = first
+        if accepted is None:
+            self._accepted = [True] * len(hunks)
+        else:
+            self._accepted = [
+                HunkRef(diff.files[fi].path, diff.files[fi].hunks[hi].index) in accepted
+                for fi, hi in hunks
+            ]
+        self._file_rejected = [0] * len(diff.files)
+        for g, ok in enumerate(self._accepted):
+            if not ok:
+                self._file_rejected[hunks[g][0]] += 1
+        self._gutter_digits = len(str(max_no))
+        self._max_text = max_text
+        self._rows.clear()
+        self._hunk_rows.clear()
+        self._file_rows.clear()
+        self._line_cache.clear()
+        self._token_cache.clear()
+        self._build_rows(self._mode)
+        self._current = 0 if hunks else -1
+        self._update_virtual_size()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+        self._preload_lexers()
+        self.post_message(self.CurrentHunkChanged(self, self.current_hunk()))
+
+    def accepted_hunks(self) -> set[HunkRef]:
+        """Refs of all hunks currently accepted."""
+        return {self._ref(g) for g, ok in enumerate(self._accepted) if ok}
+
+    def rejected_hunks(self) -> set[HunkRef]:
+        """Refs of all hunks currently rejected."""
+        return {self._ref(g) for g, ok in enumerate(self._accepted) if not ok}
+
+    def all_hunks(self) -> list[HunkRef]:
+        """Every reviewable hunk, in display order."""
+        return [self._ref(g) for g in range(len(self._hunks))]
+
+    def current_hunk(self) -> HunkRef | None:
+        """The current hunk (moved by j/k), or None if the diff has no hunks."""
+        return self._ref(self._current) if self._current >= 0 else None
+
+    def current_file(self) -> str | None:
+        """Path of the file under the current hunk (or at the top of the view)."""
+        if self._current >= 0:
+            return self._diff.files[self._hunks[self._current][0]].path
+        rows = self._current_rows()
+        top = int(self.scroll_y)
+        if 0 <= top < len(rows) and rows[top][0] != ROW_EMPTY:
+            return self._diff.files[rows[top][1]].path
+        return None
+
+    def is_accepted(self, ref: HunkRef) -> bool:
+        """Whether ``ref`` is accepted (KeyError if unknown)."""
+        return self._accepted[self._global(ref)]
+
+    def set_hunk_accepted(self, ref: HunkRef, accepted: bool) -> None:
+        """Accept or reject one hunk; posts :class:`HunkToggled` if it changed."""
+        self._set_accepted(self._global(ref), accepted)
+
+    def set_all_accepted(self, accepted: bool) -> None:
+        """Accept (or reject) every hunk; posts :class:`HunkToggled` for each change."""
+        for g in range(len(self._hunks)):
+            self._set_accepted(g, accepted)
+
+    def toggle_current_hunk(self) -> bool | None:
+        """Flip accepted/rejected on the current hunk; returns the new state (None: no hunk)."""
+        if self._current < 0:
+            return None
+        new = not self._accepted[self._current]
+        self._set_accepted(self._current, new)
+        return new
+
+    def set_current_hunk(self, ref: HunkRef, *, scroll: bool = True) -> None:
+        """Make ``ref`` the current hunk (and scroll to it)."""
+        self._set_current(self._global(ref), scroll=scroll)
+
+    def next_hunk(self) -> HunkRef | None:
+        """Move to the next hunk (stays on the last one)."""
+        if self._hunks:
+            self._set_current(min(self._current + 1, len(self._hunks) - 1))
+        return self.current_hunk()
+
+    def prev_hunk(self) -> HunkRef | None:
+        """Move to the previous hunk (stays on the first one)."""
+        if self._hunks:
+            self._set_current(max(self._current - 1, 0))
+        return self.current_hunk()
+
+    def jump_to_file(self, path: str) -> bool:
+        """Scroll to a file's header (matching new or old path); its first hunk becomes current.
+
+        Returns False if the path is not in the diff.
+        """
+        for fi, f in enumerate(self._diff.files):
+            if path in (f.path, f.old_path):
+                self._goto_file(fi)
+                return True
+        return False
+
+    def next_file(self) -> str | None:
+        """Jump to the next file; returns its path."""
+        return self._step_file(+1)
+
+    def prev_file(self) -> str | None:
+        """Jump to the previous file; returns its path."""
+        return self._step_file(-1)
+
+    def set_mode(self, mode: DiffMode) -> None:
+        """Switch between ``"unified"`` and ``"split"``, keeping the top row in place."""
+        if mode not in ("unified", "split"):
+            raise ValueError(f"unknown diff mode {mode!r}")
+        if mode == self._mode:
+            return
+        old_rows = self._current_rows()
+        top = int(self.scroll_y)
+        anchor = old_rows[top] if 0 <= top < len(old_rows) else None
+        self._mode = mode
+        self._build_rows(mode)
+        self._update_virtual_size()
+        new_top = self._find_row(anchor) if anchor is not None else 0
+        self.scroll_to(0, new_top, animate=False, immediate=True)
+        self.refresh()
+
+    def toggle_mode(self) -> DiffMode:
+        """Flip unified ⇄ split; returns the new mode."""
+        self.set_mode("split" if self._mode == "unified" else "unified")
+        return self._mode
+
+    def rendered_text(self) -> list[str]:
+        """Plain text of the visible rows (for tests and debugging)."""
+        return [self.render_line(y).text for y in range(self.scrollable_content_region.height)]
+
+    # ------------------------------------------------------------------ actions
+
+    def action_next_hunk(self) -> None:
+        self.next_hunk()
+
+    def action_prev_hunk(self) -> None:
+        self.prev_hunk()
+
+    def action_toggle_hunk(self) -> None:
+        self.toggle_current_hunk()
+
+    def action_next_file(self) -> None:
+        self.next_file()
+
+    def action_prev_file(self) -> None:
+        self.prev_file()
+
+    def action_toggle_mode(self) -> None:
+        self.toggle_mode()
+
+    # Paging without animation: on a huge diff an animated scroll renders every
+    # intermediate frame, and reviewers want the page *now*.
+    def action_page_down(self) -> None:
+        self.scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.scroll_page_up(animate=False)
+
+    def on_click(self, event: events.Click) -> None:
+        """Clicking a row of a hunk makes it current; double-click toggles it."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        rows = self._current_rows()
+        row = int(self.scroll_y) + offset.y
+        if 0 <= row < len(rows) and rows[row][2] >= 0:
+            self._set_current(rows[row][2], scroll=False)
+            if event.chain == 2:
+                self.toggle_current_hunk()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # Compile the lexer table off the UI thread, before the first diff arrives.
+        if _lexer_table is None:
+            self.run_worker(warm_lexers, thread=True, exclusive=False, group="diffview-warm")
+
+    def _preload_lexers(self) -> None:
+        """Import the diff's lexers in a thread so paging into a new language doesn't stall."""
+        if not self.is_attached:
+            return
+        paths = [f.path for f in self._diff.files if shows_hunks(f)]
+        if paths:
+
+            def load() -> None:
+                for path in paths:
+                    lexer_for_path(path)
+
+            self.run_worker(load, thread=True, exclusive=True, group="diffview-lexers")
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._token_styles.clear()
+        self._line_cache.clear()
+        self._token_cache.clear()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_virtual_size()
+
+    # ------------------------------------------------------------------ index building
+
+    def _ref(self, g: int) -> HunkRef:
+        fi, hi = self._hunks[g]
+        f = self._diff.files[fi]
+        return HunkRef(f.path, f.hunks[hi].index)
+
+    def _global(self, ref: HunkRef) -> int:
+        for fi, f in enumerate(self._diff.files):
+            if f.path == ref.path and self._file_first_hunk[fi] >= 0:
+                for hi, h in enumerate(f.hunks):
+                    if h.index == ref.index:
+                        return self._file_first_hunk[fi] + hi
+        raise KeyError(ref)
+
+    def _current_rows(self) -> list[Row]:
+        return self._rows.get(self._mode) or self._build_rows(self._mode)
+
+    def _build_rows(self, mode: DiffMode) -> list[Row]:
+        if mode in self._rows:
+            return self._rows[mode]
+        rows: list[Row] = []
+        hunk_rows: list[int] = []
+        file_rows: list[int] = []
+        append = rows.append
+        for fi, f in enumerate(self._diff.files):
+            file_rows.append(len(rows))
+            append((ROW_FILE, fi, -1, -1, -1))
+            if not shows_hunks(f):
+                append((ROW_SUMMARY, fi, -1, -1, -1))
+                continue
+            g = self._file_first_hunk[fi]
+            for hunk in f.hunks:
+                hunk_rows.append(len(rows))
+                append((ROW_HUNK, fi, g, -1, -1))
+                if mode == "unified":
+                    rows.extend([(ROW_LINE, fi, g, li, -1) for li in range(len(hunk.lines))])
+                else:
+                    rows.extend((ROW_LINE, fi, g, a, b) for a, b in _pair_lines(hunk.lines))
+                g += 1
+        if not rows:
+            append((ROW_EMPTY, -1, -1, -1, -1))
+        self._rows[mode] = rows
+        self._hunk_rows[mode] = hunk_rows
+        self._file_rows[mode] = file_rows
+        return rows
+
+    def _find_row(self, anchor: Row) -> int:
+        """Row index in the current mode showing the same thing as ``anchor``."""
+        kind, fi, g, a, b = anchor
+        rows = self._current_rows()
+        if kind in (ROW_FILE, ROW_SUMMARY, ROW_EMPTY):
+            if fi < 0:
+                return 0
+            return self._file_rows[self._mode][fi] + (1 if kind == ROW_SUMMARY else 0)
+        start = self._hunk_rows[self._mode][g]
+        if kind == ROW_HUNK:
+            return start
+        wanted = {x for x in (a, b) if x >= 0}
+        for r in range(start + 1, len(rows)):
+            row = rows[r]
+            if row[2] != g:
+                break
+            if row[3] in wanted or row[4] in wanted:
+                return r
+        return start
+
+    def _update_virtual_size(self) -> None:
+        height = len(self._current_rows())
+        width = self.scrollable_content_region.width
+        if self._mode == "unified":
+            width = max(width, self._text_x() + self._max_text + 1)
+        self.virtual_size = Size(width, height)
+
+    def _text_x(self) -> int:
+        """Column where unified line text starts (indicator + gutter + marker)."""
+        return 2 + 2 * (self._gutter_digits + 1) + 2
+
+    # ------------------------------------------------------------------ navigation internals
+
+    def _set_current(self, g: int, *, scroll: bool = True) -> None:
+        if not self._hunks:
+            return
+        changed = g != self._current
+        self._current = g
+        if scroll:
+            self._scroll_to_hunk(g)
+        if changed:
+            self.refresh()
+            self.post_message(self.CurrentHunkChanged(self, self.current_hunk()))
+
+    def _scroll_to_hunk(self, g: int) -> None:
+        row = self._hunk_rows[self._mode][g]
+        fi, hi = self._hunks[g]
+        # One row above the header: the file header for a file's first hunk,
+        # a line of the previous hunk otherwise.
+        top = max(0, row - 1)
+        height = self.scrollable_content_region.height
+        last = row + len(self._diff.files[fi].hunks[hi].lines)
+        if int(self.scroll_y) <= top and last < int(self.scroll_y) + height:
+            return  # whole hunk already visible: do not jump around
+        self.scroll_to(y=max(0, top), animate=False, immediate=True)
+
+    def _goto_file(self, fi: int) -> None:
+        self._build_rows(self._mode)
+        if self._file_first_hunk[fi] >= 0:
+            self._set_current(self._file_first_hunk[fi], scroll=False)
+        self.scroll_to(y=self._file_rows[self._mode][fi], animate=False, immediate=True)
+
+    def _step_file(self, step: int) -> str | None:
+        files = self._diff.files
+        if not files:
+            return None
+        if self._current >= 0:
+            here = self._hunks[self._current][0]
+        else:
+            rows = self._current_rows()
+            top = min(int(self.scroll_y), len(rows) - 1)
+            here = max(rows[top][1], 0)
+        fi = min(max(here + step, 0), len(files) - 1)
+        self._goto_file(fi)
+        return files[fi].path
+
+    def _set_accepted(self, g: int, accepted: bool) -> None:
+        if self._accepted[g] == accepted:
+            return
+        self._accepted[g] = accepted
+        self._file_rejected[self._hunks[g][0]] += -1 if accepted else 1
+        self.refresh()
+        self.post_message(self.HunkToggled(self, self._ref(g), accepted))
+
+    # ------------------------------------------------------------------ rendering
+
+    def _style(self, name: str) -> Style:
+        try:
+            return self._styles[name]
+        except KeyError:
+            full = self.get_component_rich_style(f"diff-view--{name}")
+            if name in _FG_ONLY:
+                # Foreground-only components must not paint the widget background
+                # over the added/removed row colour. The full style has the
+                # alpha-blended colour; the partial one has just the attributes.
+                partial = self.get_component_rich_style(f"diff-view--{name}", partial=True)
+                style = Style(color=full.color) + partial.without_color
+            else:
+                style = full
+            self._styles[name] = style
+            return style
+
+    def _token_style(self, token: _TokenType) -> Style:
+        try:
+            return self._token_styles[token]
+        except KeyError:
+            pass
+        if not self._token_styles:
+            dark = getattr(self.app.current_theme, "dark", True)
+            self._pyg_theme = PygmentsSyntaxTheme("monokai" if dark else "default")
+        full = self._pyg_theme.get_style_for_token(token)
+        # Keep the foreground only: the row background shows added/removed.
+        style = Style(color=full.color, bold=full.bold, italic=full.italic)
+        self._token_styles[token] = style
+        return style
+
+    def _tokens(self, fi: int, g: int, li: int, line: DiffLine) -> list[tuple[str, Style]]:
+        key = (fi, g, li)
+        cached = self._token_cache.get(key)
+        if cached is not None:
+            return cached
+        text = clean_text(line.text)
+        lexer = lexer_for_path(self._diff.files[fi].path) if line.kind != "\\" else None
+        if lexer is None or not text:
+            result = [(text, Style.null())]
+        else:
+            result = []
+            token_style = self._token_style
+            try:
+                for token, value in lexer.get_tokens(text):
+                    if value:
+                        result.append((value.replace("\n", ""), token_style(token)))
+            except Exception:  # lexers can raise on odd input; show plain text
+                result = [(text, Style.null())]
+        self._token_cache.set(key, result)
+        return result
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: render one visible row (cached)."""
+        scroll_x, scroll_y = self.scroll_offset
+        rows = self._current_rows()
+        row_index = scroll_y + y
+        width = self.scrollable_content_region.width
+        if row_index >= len(rows) or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        row = rows[row_index]
+        kind, fi, g = row[0], row[1], row[2]
+        if kind == ROW_FILE:
+            state: object = self._file_rejected[fi]
+        elif g >= 0:
+            state = (g == self._current, self._accepted[g])
+        else:
+            state = None
+        x = scroll_x if self._mode == "unified" else 0
+        key = (row_index, width, self._mode, x, state)
+        strip = self._line_cache.get(key)
+        if strip is None:
+            # One Strip per row, built from a flat segment list: intermediate
+            # Strips carry their own caches and would multiply the objects the
+            # garbage collector has to walk (visible as page-down stalls).
+            strip = Strip(self._render_row(row, width, x), width)
+            self._line_cache.set(key, strip)
+        return strip
+
+    def _render_row(self, row: Row, width: int, scroll_x: int) -> list[Segment]:
+        kind, fi, g, a, b = row
+        base = self.rich_style
+        if kind == ROW_EMPTY:
+            return _fit([Segment(" No changes", base + self._style("summary"))], width, base)
+        f = self._diff.files[fi]
+        if kind == ROW_FILE:
+            return self._render_file_header(f, fi, width)
+        if kind == ROW_SUMMARY:
+            style = base + self._style("summary")
+            return _fit([Segment("   " + (file_summary(f) or ""), style)], width, base)
+        current = g == self._current
+        rejected = not self._accepted[g]
+        hunk = f.hunks[self._hunks[g][1]]
+        indicator = Segment("▌" if current else " ", base + self._style("current"))
+        if kind == ROW_HUNK:
+            style = base + self._style("hunk-header")
+            if current:
+                style += self._style("current")
+            mark = "✗ rejected  " if rejected else "✓ "
+            return _fit([indicator, Segment(f"{mark}{hunk.header}", style)], width, style)
+        if self._mode == "unified":
+            return self._render_unified(fi, g, hunk, a, width, scroll_x, indicator, rejected)
+        left_w = (width - 2) // 2
+        right_w = width - 2 - left_w
+        sep = Segment("│", base + self._style("separator"))
+        return [
+            indicator,
+            *self._split_side(fi, g, hunk, a, left_w, old_side=True, rejected=rejected),
+            sep,
+            *self._split_side(fi, g, hunk, b, right_w, old_side=False, rejected=rejected),
+        ]
+
+    def _render_file_header(self, f: FileDiff, fi: int, width: int) -> list[Segment]:
+        style = self.rich_style + self._style("file-header")
+        letter = STATUS_LETTERS.get(f.status, "?")
+        if f.old_path and f.old_path != f.path:
+            name = f"{f.old_path} → {f.path}"
+        else:
+            name = f.path
+        parts = [f" {letter} {name}"]
+        if f.binary:
+            parts.append("[binary]")
+        elif shows_hunks(f):
+            parts.append(f"+{f.additions} -{f.deletions}")
+        if f.mode_changed:
+            parts.append(f"mode {f.old_mode} → {f.new_mode}")
+        elif f.status == "added" and f.new_mode and f.new_mode != "100644":
+            parts.append(f"mode {f.new_mode}")
+        rejected = self._file_rejected[fi]
+        if rejected:
+            parts.append(f"({rejected}/{len(f.hunks)} hunks rejected)")
+        return _fit([Segment("  ".join(parts), style)], width, style)
+
+    def _line_segments(
+        self,
+        fi: int,
+        g: int,
+        li: int,
+        line: DiffLine,
+        bg: Style,
+        rejected: bool,
+    ) -> list[Segment]:
+        if line.kind == "\\":
+            return [Segment(clean_text(line.text), bg + self._style("summary"))]
+        extra = self._style("rejected") if rejected else None
+        segs = []
+        for text, tok in self._tokens(fi, g, li, line):
+            style = bg + tok
+            if extra is not None:
+                style += extra
+            segs.append(Segment(text, style))
+        return segs
+
+    def _line_bg(self, kind: str) -> tuple[Style, Style]:
+        """(row background, marker style) for a line kind."""
+        base = self.rich_style
+        if kind == "+":
+            bg = base + self._style("added")
+            return bg, bg + self._style("added-marker")
+        if kind == "-":
+            bg = base + self._style("removed")
+            return bg, bg + self._style("removed-marker")
+        return base, base
+
+    def _render_unified(
+        self,
+        fi: int,
+        g: int,
+        hunk: Hunk,
+        li: int,
+        width: int,
+        scroll_x: int,
+        indicator: Segment,
+        rejected: bool,
+    ) -> list[Segment]:
+        line = hunk.lines[li]
+        d = self._gutter_digits
+        bg, marker_style = self._line_bg(line.kind)
+        old = "" if line.old_no is None else str(line.old_no)
+        new = "" if line.new_no is None else str(line.new_no)
+        marker = line.kind if line.kind in "+-" else " "
+        if rejected and line.kind in "+-":
+            marker = "✗"
+        text_x = self._text_x()
+        head = [
+            indicator,
+            Segment(f" {old:>{d}} {new:>{d}} ", bg + self._style("gutter")),
+            Segment(f"{marker} ", marker_style),
+        ]
+        body = self._line_segments(fi, g, li, line, bg, rejected)
+        if scroll_x:
+            # The gutter stays put; only the code scrolls horizontally.
+            body = list(Segment.divide(body, [scroll_x, scroll_x + width]))[-1]
+        if width <= text_x:
+            return _fit(head, width, bg)
+        return head + _fit(body, width - text_x, bg)
+
+    def _split_side(
+        self,
+        fi: int,
+        g: int,
+        hunk: Hunk,
+        li: int,
+        width: int,
+        *,
+        old_side: bool,
+        rejected: bool,
+    ) -> list[Segment]:
+        if li < 0:
+            return [Segment(" " * width, self.rich_style + self._style("empty-side"))]
+        d = self._gutter_digits
+        line = hunk.lines[li]
+        bg, marker_style = self._line_bg(line.kind)
+        no = line.old_no if old_side else line.new_no
+        number = "" if no is None or line.kind == "\\" else str(no)
+        marker = line.kind if line.kind in "+-" else " "
+        if rejected and line.kind in "+-":
+            marker = "✗"
+        segs = [
+            Segment(f"{' ' if old_side else ''}{number:>{d}} ", bg + self._style("gutter")),
+            Segment(f"{marker} ", marker_style),
+            *self._line_segments(fi, g, li, line, bg, rejected),
+        ]
+        return _fit(segs, width, bg)
+
+
+def _fit(segments: list[Segment], width: int, style: Style) -> list[Segment]:
+    """Crop or pad a segment list to exactly ``width`` cells."""
+    return Segment.adjust_line_length(segments, width, style, pad=True)
+
+
+def _pair_lines(lines: list[DiffLine]) -> Iterable[tuple[int, int]]:
+    """Pair a hunk's lines for side-by-side display.
+
+    Context lines appear on both sides; a run of removals followed by a run of
+    additions is shown row by row (old left, new right). A "\\ No newline"
+    marker stays with the side of the line it annotates.
+    """
+    n = len(lines)
+    i = 0
+    while i < n:
+        kind = lines[i].kind
+        if kind == " ":
+            yield i, i
+            i += 1
+            continue
+        if kind == "\\":
+            yield i, i
+            i += 1
+            continue
+        dels: list[int] = []
+        while i < n and (lines[i].kind == "-" or (lines[i].kind == "\\" and dels)):
+            if lines[i].kind == "\\" and lines[i - 1].kind != "-":
+                break
+            dels.append(i)
+            i += 1
+        adds: list[int] = []
+        while i < n and (lines[i].kind == "+" or (lines[i].kind == "\\" and adds)):
+            if lines[i].kind == "\\" and lines[i - 1].kind != "+":
+                break
+            adds.append(i)
+            i += 1
+        for k in range(max(len(dels), len(adds))):
+            yield (dels[k] if k < len(dels) else -1), (adds[k] if k < len(adds) else -1)
