@@ -131,6 +131,7 @@ class Snapshotter:
         self._tmp = Path(tempfile.mkdtemp(prefix="llmflows-snap-"))
         # The temp index of the last snapshot, reused by restore(current=that snapshot).
         self._cached: _TreeBuild | None = None
+        self._index_memo: tuple[tuple[int, ...], tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -157,20 +158,29 @@ class Snapshotter:
         """
         if not ref.startswith("refs/"):
             raise SnapshotError(f"snapshot ref must be a full ref name (refs/...), got {ref!r}")
-        user_copy = self._copy_index()
-        # Runs in parallel with the working-tree scan: two cores, independent work.
-        index_job = self._pool.submit(self._index_commit, user_copy)
-        try:
+        key = self._index_key()
+        memo = self._index_memo
+        if key is not None and memo is not None and memo[0] == key:
+            # The user's index rarely changes during a run: same file (inode, size,
+            # mtime/ctime in ns) -> same tree; skip the copy and write-tree.
+            index_tree, index_commit = memo[1]
             build = self._build_tree(with_ignored=True)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                index_job.result()
-            _unlink(user_copy)
-            raise
-        try:
-            index_tree, index_commit = index_job.result()
-        finally:
-            _unlink(user_copy)
+        else:
+            user_copy = self._copy_index()
+            # Runs in parallel with the working-tree scan: two cores, independent work.
+            index_job = self._pool.submit(self._index_commit, user_copy)
+            try:
+                build = self._build_tree(with_ignored=True)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    index_job.result()
+                _unlink(user_copy)
+                raise
+            try:
+                index_tree, index_commit = index_job.result()
+            finally:
+                _unlink(user_copy)
+            self._index_memo = (key, (index_tree, index_commit)) if key is not None else None
         parents = ([parent_commit] if parent_commit else []) + [index_commit]
         full_message = _compose_message(message, index_tree, build.skipped)
         args = ["commit-tree", build.tree]
@@ -251,6 +261,7 @@ class Snapshotter:
         target = self.load(target_commit)
         if restore_index and not target.index_tree:
             raise SnapshotError(f"{target_commit} records no index tree; cannot restore the index")
+        stale_index = False  # index built by read-tree: no stat data to trust
         if current is not None:
             cur_tree, cur_skipped = current.tree, current.skipped
             cached = self._take_cache(cur_tree)
@@ -259,6 +270,7 @@ class Snapshotter:
             else:
                 index = self._new_tmp("restore-index")
                 self._git("read-tree", cur_tree, env={"GIT_INDEX_FILE": index})
+                stale_index = True
         else:
             build = self._build_tree(with_ignored=False)
             cur_tree, cur_skipped, index = build.tree, build.skipped, build.index_path
@@ -271,9 +283,19 @@ class Snapshotter:
                     if s.reason in ("too_large", "nested_repo")
                 }
             )
+            changes = self._tree_changes(cur_tree, target.tree)
+            written = [p for st, p in changes if st != "D"]
+            removed = [p for st, p in changes if st == "D"]
+            if stale_index:
+                # read-tree -m -u only trusts stat data; re-hash just the paths it will
+                # replace or delete. If the live file no longer matches ``current`` the
+                # entry differs from it and the merge refuses (nothing is overwritten).
+                touch = [p for st, p in changes if st != "A" and not _is_under_any(p, protected)]
+                if touch:
+                    data = b"\0".join(os.fsencode(p) for p in touch) + b"\0"
+                    self._git("update-index", "--remove", "-z", "--stdin", env=env, input=data)
             if protected:
                 self._protect(index, target.tree, protected)
-            written, removed = self._tree_changes(cur_tree, target.tree, protected)
             self._git(
                 "read-tree",
                 "-m",
@@ -367,8 +389,20 @@ class Snapshotter:
         tree = self._git("write-tree", env=env)
         return tree, self._git("commit-tree", tree, "-m", "llmflows: index", env=_IDENT)
 
+    def _index_key(self) -> tuple[int, ...] | None:
+        try:
+            st = os.stat(self.index_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def _build_tree(self, with_ignored: bool) -> _TreeBuild:
-        """add -A on a temp copy of the index (minus too-large files and nested repos)."""
+        """Tree of the live work tree, built on a temp copy of the user's index.
+
+        One ``git status`` (a single directory walk with a threaded, stat-cached
+        refresh) names every changed or untracked path; only those are re-hashed with
+        ``update-index`` -- cheaper than ``add -A``, which would walk the tree again.
+        """
         index = self._copy_index()
         env = {"GIT_INDEX_FILE": index}
         try:
@@ -382,23 +416,11 @@ class Snapshotter:
             ]
             if with_ignored:
                 args.append("--ignored=matching")
-            # status also refreshes the temp index's stat cache, which add -A then reuses.
             out = self._gitb(*args, env=env)
-            skipped, excluded, drop = self._classify(out)
-            if excluded:
-                spec = b"\0".join(
-                    [b"."] + [b":(exclude,literal)" + os.fsencode(p) for p in excluded]
-                )
-                self._git(
-                    "add",
-                    "-A",
-                    "--pathspec-from-file=-",
-                    "--pathspec-file-nul",
-                    env=env,
-                    input=spec,
-                )
-            else:
-                self._git("add", "-A", env=env)
+            skipped, update, drop = self._classify(out)
+            if update:
+                data = b"\0".join(os.fsencode(p) for p in update) + b"\0"
+                self._git("update-index", "--add", "--remove", "-z", "--stdin", env=env, input=data)
             if drop:
                 # Tracked files now too large: drop them so the tree never holds a stale copy.
                 data = b"\0".join(os.fsencode(p) for p in drop) + b"\0"
@@ -410,9 +432,10 @@ class Snapshotter:
         return _TreeBuild(tree=tree, skipped=skipped, index_path=index)
 
     def _classify(self, status_z: bytes) -> tuple[list[SkippedPath], list[str], list[str]]:
+        """Split ``status -z`` records into (skipped, paths to re-hash, paths to drop)."""
         skipped: list[SkippedPath] = []
-        excluded: list[str] = []  # left out of add -A
-        drop: list[str] = []  # tracked, must also leave the temp index
+        update: list[str] = []  # re-hash from the work tree (or remove when missing)
+        drop: list[str] = []  # tracked but too large now: leave the temp index
         ignored = 0
         for rec in status_z.split(b"\0"):
             if len(rec) < 4:
@@ -427,20 +450,24 @@ class Snapshotter:
                 if path.endswith("/"):
                     # -uall lists single files; a directory here is a nested repository.
                     skipped.append(SkippedPath(path.rstrip("/"), "nested_repo"))
-                    excluded.append(path.rstrip("/"))
                 elif self._too_large(path):
                     skipped.append(SkippedPath(path, "too_large"))
-                    excluded.append(path)
+                else:
+                    update.append(path)
                 continue
-            if xy[1:2] in (b"M", b"T", b"A") and self._too_large(path):
+            unmerged = b"U" in xy or xy in (b"DD", b"AA")
+            if xy[1:2] == b" " and not unmerged:
+                continue  # staged only: the index copy already has it
+            if self._too_large(path):
                 skipped.append(SkippedPath(path, "too_large"))
-                excluded.append(path)
                 drop.append(path)
+            else:
+                update.append(path)
         if ignored > _MAX_IGNORED_RECORDED:
             skipped.append(SkippedPath(f"... {ignored - _MAX_IGNORED_RECORDED} more", "ignored"))
         for sub in self._submodule_paths():
             skipped.append(SkippedPath(sub, "nested_repo"))
-        return skipped, excluded, drop
+        return skipped, update, drop
 
     def _too_large(self, path: str) -> bool:
         try:
@@ -475,15 +502,14 @@ class Snapshotter:
             info = b"\0".join(entries) + b"\0"
             self._git("update-index", "-z", "--index-info", env=env, input=info)
 
-    def _tree_changes(self, a: str, b: str, protected: list[str]) -> tuple[list[str], list[str]]:
+    def _tree_changes(self, a: str, b: str) -> list[tuple[str, str]]:
+        """(status, path) for every path that differs between trees a and b."""
         out = self._gitb("diff-tree", "-r", "-z", "--no-renames", "--name-status", a, b)
         parts = out.split(b"\0")
-        written: list[str] = []
-        removed: list[str] = []
-        for i in range(0, len(parts) - 1, 2):
-            status, path = parts[i], os.fsdecode(parts[i + 1])
-            (removed if status == b"D" else written).append(path)
-        return written, removed
+        return [
+            (parts[i].decode("ascii"), os.fsdecode(parts[i + 1]))
+            for i in range(0, len(parts) - 1, 2)
+        ]
 
     def _set_cache(self, build: _TreeBuild) -> None:
         if self._cached is not None:
