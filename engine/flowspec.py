@@ -316,6 +316,7 @@ class _Loader:
         self.lines: list[str] = []
         self.pending: list[_Pending] = []
         self.settings: dict[str, Any] = {}
+        self.graph_unreliable = False
 
     # -- helpers
     def err(self, where: Y | tuple[int, int] | None, msg: str, file: str | None = None) -> None:
@@ -459,6 +460,7 @@ class _Loader:
         nodes: dict[str, NodeSpec] = {}
         for spec in specs:
             if spec.id in nodes:
+                self.graph_unreliable = True
                 first = nodes[spec.id]
                 self.err(
                     spec.marks.get("id", (spec.line, spec.col)),
@@ -479,13 +481,15 @@ class _Loader:
             if start is not None and start not in nodes:
                 self.err(start_y, f"start node {start!r} does not exist{_suggest(start, nodes)}")
                 start = None
+            elif start is None:
+                self.graph_unreliable = True
         elif specs:
             start = specs[0].id
 
         self._check_outputs(specs)
         self._check_pending(nodes)
         graph_ok = self._check_edges(nodes)
-        if graph_ok and start is not None and start in nodes:
+        if graph_ok and not self.graph_unreliable and start is not None and start in nodes:
             self._check_graph(nodes, start)
 
         if self.issues or name is None or description is None or start is None:
@@ -586,7 +590,10 @@ class _Loader:
                 setattr(spec, fld, text)
                 setattr(spec, f"{fld}_path", tpath)
 
+        before = len(self.issues)
         spec.next = self._edges(y.get("next"), label)
+        if len(self.issues) != before:
+            self.graph_unreliable = True  # graph checks would only echo this problem
         for fld in ("on_error", "on_reject"):
             ty = y.get(fld)
             if ty is not None and allowed(fld):
