@@ -200,26 +200,36 @@ async def run_command(
         if pending:
             await emit(pending.removesuffix("\r"))
 
+    async def exited(limit: float | None) -> None:
+        # Not proc.wait(): on 3.11 it also waits for the pipes to close, which a
+        # background grandchild can keep open forever.
+        deadline = None if limit is None else time.monotonic() + limit
+        while proc.returncode is None:
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.02)
+
     timed_out = False
     reader = asyncio.ensure_future(pump())
     try:
         try:
             async with asyncio.timeout(timeout_s):
-                await proc.wait()
-                # Background children may keep the pipe open; give the reader a
-                # moment to reach EOF, then stop waiting for them.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
+                while not reader.done() and proc.returncode is None:
+                    await asyncio.wait({reader}, timeout=0.05)
+                if not reader.done():
+                    # Exited, but background children may hold the pipe open: give
+                    # the reader a moment to reach EOF, then stop waiting for them.
+                    await asyncio.wait({reader}, timeout=_DRAIN_AFTER_EXIT_S)
+                await exited(None)
         except TimeoutError:
             timed_out = True
         _killpg(pgid)
-        if not timed_out and reader.done():
+        if reader.done() and not reader.cancelled():
             reader.result()  # re-raise errors from on_line
-        if proc.returncode is None:
-            await proc.wait()
+        await exited(5.0)
         # After the kill, collect what is already buffered, but never hang.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
+        if not reader.done():
+            await asyncio.wait({reader}, timeout=_DRAIN_AFTER_EXIT_S)
     finally:
         # Also on cancellation or an on_line error: no process survives us.
         _killpg(pgid)
@@ -231,7 +241,7 @@ async def run_command(
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5)
+                await exited(5.0)
         transport = getattr(proc, "_transport", None)
         if transport is not None:
             transport.close()

@@ -484,7 +484,7 @@ class CommandPolicy:
                 raise ValueError(f"command policy {name!r} must be a list of strings")
         if config.get("defaults", True):
             lifted = set(allow)
-            allow = DEFAULT_ALLOW + [a for a in allow if a not in DEFAULT_DENY]
+            allow = DEFAULT_ALLOW + allow
             deny = [d for d in DEFAULT_DENY if d not in lifted] + deny
         return cls(allow=allow, deny=deny)
 
