@@ -1,0 +1,191 @@
+"""CheckpointService on real repositories: create, rewind, undo the rewind, diff, ordering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import CheckpointNotFoundError
+from engine.store import RunStore
+from tests.support.gitutil import git, user_git_state
+
+snapshots = pytest.importorskip("engine.snapshots")
+from engine.checkpoints import CheckpointService  # noqa: E402
+
+
+@pytest.fixture
+def svc(repo: Path):
+    store = RunStore.open(repo)
+    snap = snapshots.Snapshotter(repo)
+    yield CheckpointService(repo, store, snap)
+    snap.close()
+    store.close()
+
+
+def _worktree(repo: Path) -> dict[str, str]:
+    """Every non-ignored file's content (the .git dir and our store excluded)."""
+    out = {}
+    for p in sorted(repo.rglob("*")):
+        rel = p.relative_to(repo).as_posix()
+        if p.is_file() and not rel.startswith((".git/", ".llmflows/")):
+            out[rel] = p.read_text()
+    return out
+
+
+def _user_state(repo: Path) -> dict[str, object]:
+    """What a rewind to a user checkpoint must round-trip: files, staged and unstaged diffs."""
+    return {
+        "files": _worktree(repo),
+        "staged": git(repo, "diff", "--cached"),
+        "unstaged": git(repo, "diff"),
+        "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
+    }
+
+
+def _make_dirty(repo: Path) -> None:
+    (repo / "src" / "app.py").write_text("def add(a, b):\n    return a + b  # staged\n")
+    git(repo, "add", "src/app.py")
+    (repo / "src" / "app.py").write_text("def add(a, b):\n    return a + b  # unstaged\n")
+    (repo / "notes.txt").write_text("untracked\n")
+    (repo / "new_staged.py").write_text("x = 1\n")
+    git(repo, "add", "new_staged.py")
+
+
+def test_create_manual_checkpoint_records_git_then_row(svc: CheckpointService, repo: Path):
+    _make_dirty(repo)
+    before = user_git_state(repo)
+    cp = svc.create(None, None, "manual", "before refactor", None)
+    assert user_git_state(repo) == before  # HEAD, index, branches, stash, config untouched
+    assert cp["source"] == "manual" and cp["run_id"] is None and cp["message"] == "before refactor"
+    assert cp["ref"] == "refs/llmflows/manual/1" and cp["seq"] == 1
+    assert git(repo, "rev-parse", cp["ref"]).strip() == cp["commit_sha"]
+    assert git(repo, "rev-parse", f"{cp['commit_sha']}^{{tree}}").strip() == cp["tree_sha"]
+    # 3 files differ from HEAD: app.py, notes.txt, new_staged.py.
+    assert cp["files_changed"] == 3
+    # Our own .llmflows/ directory is not "user work that was skipped".
+    assert cp["partial"] is False and cp["skipped"] == []
+
+    (repo / "notes.txt").write_text("changed\n")
+    cp2 = svc.create(None, None, "manual", "second", {"cursor": "edit"})
+    assert cp2["parent_id"] == cp["id"] and cp2["ref"] == "refs/llmflows/manual/2"
+    assert cp2["files_changed"] == 1
+    assert svc.store.get_blob(cp2["state_hash"]) == {"cursor": "edit"}
+    assert [c["id"] for c in svc.list()] == [cp["id"], cp2["id"]]
+
+
+def test_ignored_files_make_a_checkpoint_partial(svc: CheckpointService, repo: Path):
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "debug.log").write_text("noise\n")
+    cp = svc.create(None, None, "manual", "with ignored", None)
+    assert cp["partial"] is True
+    assert {"path": "debug.log", "reason": "ignored"} in cp["skipped"]
+
+
+def test_rewind_restores_user_state_exactly_and_is_undoable(svc: CheckpointService, repo: Path):
+    _make_dirty(repo)
+    start_state = _user_state(repo)
+    head_before = user_git_state(repo)["head_commit"]
+    cp = svc.create(None, None, "manual", "my work", None)
+
+    # Someone (an agent) makes a mess: edits, deletes, creates, stages.
+    (repo / "README.md").write_text("# clobbered\n")
+    (repo / "src" / "app.py").unlink()
+    (repo / "junk.txt").write_text("junk\n")
+    git(repo, "add", "-A")
+    mess_state = _user_state(repo)
+
+    result = svc.rewind(cp["id"])
+    assert result["restored"] == cp["id"]
+    assert result["restore_index"] is True  # manual checkpoint: staged state comes back too
+    assert "junk.txt" in result["removed"]
+    assert {"README.md", "src/app.py"} <= set(result["written"])
+    assert _user_state(repo) == start_state
+    assert user_git_state(repo)["head_commit"] == head_before
+
+    undo = svc.get(result["undo_checkpoint"])
+    assert undo["source"] == "pre-restore" and undo["run_id"] is None
+
+    # Undo the rewind: back to the mess, exactly.
+    result2 = svc.rewind(result["undo_checkpoint"])
+    assert _user_state(repo) == mess_state
+    # ... and undo the undo.
+    svc.rewind(result2["undo_checkpoint"])
+    assert _user_state(repo) == start_state
+
+
+def test_rewind_to_run_step_checkpoint_keeps_the_index(svc: CheckpointService, repo: Path):
+    store = svc.store
+    git(repo, "rm", "-q", "--cached", "README.md")  # the user's staged change
+    staged = git(repo, "diff", "--cached")
+    rid = store.create_run("feature", "goal", "m", "review", {})
+    c0 = svc.create(rid, None, "start", "checkpoint 0", {"cursor": "start"})
+    store.update_run(rid, head_checkpoint_id=c0["id"])
+    assert c0["ref"] == f"refs/llmflows/{rid}/1"
+
+    sid = store.create_step(rid, "edit", "agent", 1, None, None, c0["id"])
+    (repo / "src" / "app.py").write_text("def add(a, b):\n    return b + a\n")
+    (repo / "src" / "extra.py").write_text("y = 2\n")
+    c1 = svc.create(rid, sid, "step", "edit done", {"cursor": "test"}, parent_id=c0["id"])
+    store.update_run(rid, head_checkpoint_id=c1["id"])
+    assert c1["parent_id"] == c0["id"] and c1["files_changed"] == 2
+
+    (repo / "src" / "app.py").write_text("broken\n")
+    result = svc.rewind(c1["id"])
+    assert result["restore_index"] is False
+    assert (repo / "src" / "app.py").read_text() == "def add(a, b):\n    return b + a\n"
+    assert git(repo, "diff", "--cached") == staged  # index untouched
+    pre = svc.get(result["undo_checkpoint"])
+    assert pre["run_id"] == rid and pre["source"] == "pre-restore"
+    assert pre["parent_id"] == c1["id"]
+    assert pre["state_hash"] == c1["state_hash"]  # undo target has resumable state
+    assert store.get_run(rid)["head_checkpoint_id"] == c1["id"]
+
+    # Rewinding to checkpoint 0 (a "start" checkpoint) forks the run from there.
+    svc.rewind(c0["id"])
+    assert not (repo / "src" / "extra.py").exists()
+    assert store.get_run(rid)["head_checkpoint_id"] == c0["id"]
+    c2 = svc.create(rid, None, "step", "fork", None)
+    assert c2["parent_id"] == c0["id"]
+
+
+def test_rewind_unknown_checkpoint(svc: CheckpointService):
+    with pytest.raises(CheckpointNotFoundError):
+        svc.rewind(404)
+    with pytest.raises(CheckpointNotFoundError):
+        svc.diff(404)
+
+
+def test_failed_snapshot_writes_no_row(svc: CheckpointService, monkeypatch):
+    svc.create(None, None, "manual", "ok", None)
+
+    def fail(*a, **kw):
+        raise RuntimeError("git exploded")
+
+    monkeypatch.setattr(svc.snapshotter, "snapshot", fail)
+    with pytest.raises(RuntimeError):
+        svc.create(None, None, "manual", "doomed", {"s": 1})
+    assert len(svc.list()) == 1
+    assert svc.store.db["blobs"].count == 0
+
+
+def test_existing_ref_is_never_overwritten(svc: CheckpointService, repo: Path):
+    # A ref left by an earlier store (e.g. history.db deleted) keeps its objects.
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-ref", "refs/llmflows/manual/1", head)
+    cp = svc.create(None, None, "manual", "m", None)
+    assert cp["ref"] == "refs/llmflows/manual/2"
+    assert git(repo, "rev-parse", "refs/llmflows/manual/1").strip() == head
+
+
+def test_diff_between_checkpoints_and_to_live_tree(svc: CheckpointService, repo: Path):
+    pytest.importorskip("engine.diffs")
+    a = svc.create(None, None, "manual", "a", None)
+    (repo / "README.md").write_text("# demo\nmore\n")
+    b = svc.create(None, None, "manual", "b", None)
+    d = svc.diff(a["id"], b["id"])
+    assert [f.path for f in d.files] == ["README.md"]
+    assert d.additions == 1
+    (repo / "new.txt").write_text("n\n")
+    live = svc.diff(b["id"])
+    assert [f.path for f in live.files] == ["new.txt"]
