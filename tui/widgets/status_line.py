@@ -1,0 +1,153 @@
+"""StatusLine: one line with run state, current node, autonomy, elapsed time and a message."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.widget import Widget
+
+from engine.events import Event, GateOpened, RunStatusChanged, StepStarted
+
+STATE_ICONS = {
+    "idle": ("○", "dim"),
+    "running": ("◐", "bold green"),
+    "paused": ("⏸", "bold yellow"),
+    "completed": ("✓", "bold green"),
+    "failed": ("✗", "bold red"),
+    "stopped": ("⊘", "bold yellow"),
+    "crashed": ("✗", "bold red"),
+}
+_FINAL = {"completed", "failed", "stopped", "crashed"}
+
+
+def fmt_elapsed(seconds: float) -> str:
+    """``MM:SS`` below an hour, ``H:MM:SS`` above."""
+    s = int(max(0, seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+class StatusLine(Widget):
+    """Run state · node · autonomy · elapsed (ticks every second) · message.
+
+    Public API: :meth:`apply_event` (RunStatusChanged, StepStarted, GateOpened),
+    :meth:`set_autonomy`, :meth:`set_message`, :meth:`text`; :attr:`state`,
+    :attr:`node`, :attr:`autonomy`, :attr:`message`, :attr:`elapsed`.
+
+    The clock starts at the first running state / step and stops when the run
+    reaches a final state. ``clock`` can be injected (tests).
+    """
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        autonomy: str = "review",
+        clock: Callable[[], float] = time.monotonic,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._clock = clock
+        self.state = "idle"
+        self.node: str | None = None
+        self.autonomy = autonomy
+        self.message = ""
+        self._started: float | None = None
+        self._ended: float | None = None
+
+    def on_mount(self) -> None:
+        # Only the elapsed time changes on its own; a 1 s tick is enough.
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self._started is not None and self._ended is None:
+            self.refresh()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started (frozen once it ends); 0 before."""
+        if self._started is None:
+            return 0.0
+        end = self._ended if self._ended is not None else self._clock()
+        return end - self._started
+
+    def set_autonomy(self, autonomy: str) -> None:
+        """Show the autonomy level (review / auto-edit / full)."""
+        self.autonomy = autonomy
+        self.refresh()
+
+    def set_message(self, message: str) -> None:
+        """Set the short message slot (empty string clears it)."""
+        self.message = message
+        self.refresh()
+
+    def reset(self) -> None:
+        """Back to idle with the clock stopped and cleared."""
+        self.state, self.node, self.message = "idle", None, ""
+        self._started = self._ended = None
+        self.refresh()
+
+    def apply_event(self, event: Event) -> None:
+        """Handle RunStatusChanged, StepStarted and GateOpened; ignore others."""
+        if isinstance(event, RunStatusChanged):
+            self.state = event.status
+            if event.node:
+                self.node = event.node
+            if event.status == "running":
+                self._start_clock()
+                self._ended = None
+            elif event.status in _FINAL:
+                if self._started is not None and self._ended is None:
+                    self._ended = self._clock()
+            self.message = event.reason
+        elif isinstance(event, StepStarted):
+            self._start_clock()
+            if self.state in ("idle", "paused"):
+                self.state = "running"
+            self.node = event.node
+            self.message = ""
+        elif isinstance(event, GateOpened):
+            self.state = "paused"
+            if event.node:
+                self.node = event.node
+            prompt = event.prompt.splitlines()[0] if event.prompt else ""
+            self.message = f"{event.kind}: {prompt}" if prompt else f"awaiting {event.kind}"
+        self.refresh()
+
+    def text(self) -> Text:
+        """The line's content (what :meth:`render` shows)."""
+        icon, style = STATE_ICONS.get(self.state, ("?", ""))
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{icon} {self.state}", style=style)
+        t.append("  node ", style="dim")
+        t.append(self.node or "—", style="bold")
+        t.append("  autonomy ", style="dim")
+        t.append(self.autonomy)
+        t.append("  ⏱ ", style="dim")
+        t.append(fmt_elapsed(self.elapsed))
+        if self.message:
+            t.append("  │ ", style="dim")
+            t.append(self.message)
+        return t
+
+    def render(self) -> Text:
+        return self.text()
+
+    def _start_clock(self) -> None:
+        if self._started is None:
+            self._started = self._clock()
