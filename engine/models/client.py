@@ -372,6 +372,10 @@ class ModelClient:
         }
         if tools:
             kwargs["tools"] = tools
+            # litellm checks tools for its MCP gateway by importing the optional `mcp`
+            # package (not a dependency: every call with tools would fail). We never
+            # use MCP tools, so skip that check.
+            kwargs["_skip_mcp_handler"] = True
         if s.temperature is not None:
             kwargs["temperature"] = s.temperature
         if s.max_output_tokens is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -64,10 +65,24 @@ def reply_tool_calls(
 
 
 def reply_status(
-    status: int, *, retry_after: str | None = None, message: str = "injected error"
+    status: int,
+    *,
+    retry_after: str | None = None,
+    message: str = "injected error",
+    echo_auth: bool = False,
 ) -> dict[str, Any]:
-    """An HTTP error status (429, 500, 503, 401...) with an OpenAI-style error body."""
-    return {"kind": "status", "status": status, "retry_after": retry_after, "message": message}
+    """An HTTP error status (429, 500, 503, 401...) with an OpenAI-style error body.
+
+    ``echo_auth`` puts the request's Authorization header into the error message,
+    like a careless server would, to prove the client redacts it.
+    """
+    return {
+        "kind": "status",
+        "status": status,
+        "retry_after": retry_after,
+        "message": message,
+        "echo_auth": echo_auth,
+    }
 
 
 def reply_sleep(seconds: float, then: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -171,6 +186,12 @@ class OpenAIServer(ThreadingHTTPServer):
         self._thread.start()
         return self
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (timeouts, truncation tests) are expected, not errors.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
     def stop(self) -> None:
         self.stopping.set()
         self.shutdown()
@@ -249,7 +270,10 @@ class _Handler(BaseHTTPRequestHandler):
             kind = b["kind"]
         if kind == "status":
             headers = {"retry-after": b["retry_after"]} if b.get("retry_after") is not None else {}
-            err = {"error": {"message": b["message"], "type": "server_error", "code": b["status"]}}
+            msg = b["message"]
+            if b.get("echo_auth"):
+                msg += f" (you sent Authorization: {self.headers.get('Authorization')})"
+            err = {"error": {"message": msg, "type": "server_error", "code": b["status"]}}
             self._send_json(b["status"], err, headers)
             return
         if kind == "malformed":
