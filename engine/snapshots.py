@@ -286,6 +286,12 @@ class Snapshotter:
             changes = self._tree_changes(cur_tree, target.tree)
             written = [p for st, p in changes if st != "D"]
             removed = [p for st, p in changes if st == "D"]
+            merge_from = cur_tree
+            if protected:
+                # Merge from a "current" tree whose protected entries equal the target's:
+                # the merge then sees nothing to do there and leaves those files alone.
+                self._protect(index, target.tree, protected)
+                merge_from = self._git("write-tree", env=env)
             if stale_index:
                 # read-tree -m -u only trusts stat data; re-hash just the paths it will
                 # replace or delete. If the live file no longer matches ``current`` the
@@ -294,14 +300,12 @@ class Snapshotter:
                 if touch:
                     data = b"\0".join(os.fsencode(p) for p in touch) + b"\0"
                     self._git("update-index", "--remove", "-z", "--stdin", env=env, input=data)
-            if protected:
-                self._protect(index, target.tree, protected)
             self._git(
                 "read-tree",
                 "-m",
                 "-u",
                 "--no-recurse-submodules",
-                cur_tree,
+                merge_from,
                 target.tree,
                 env=env,
             )
@@ -310,11 +314,13 @@ class Snapshotter:
         kept = [p for p in protected if _touches(p, written, removed)]
         if restore_index:
             assert target.index_tree is not None
-            # One-tree merge keeps stat data of unchanged entries; git writes the index
-            # through index.lock + rename, so it is replaced atomically.
-            self._git(
-                "read-tree", "-m", target.index_tree, env={"GIT_INDEX_FILE": str(self.index_path)}
-            )
+            # --reset: one-tree read that keeps stat data of identical entries and does
+            # not refuse over dirty files (the work tree was just set on purpose). git
+            # writes the index through index.lock + rename, so it is replaced atomically;
+            # the refresh only re-stats so the next `git status` stays cheap.
+            real = {"GIT_INDEX_FILE": str(self.index_path)}
+            self._git("read-tree", "--reset", target.index_tree, env=real)
+            self._git("update-index", "-q", "--refresh", env=real)
         return RestoreResult(
             written=[p for p in written if not _is_under_any(p, protected)],
             removed=[p for p in removed if not _is_under_any(p, protected)],
@@ -352,7 +358,7 @@ class Snapshotter:
             "detached": not head_raw.startswith("ref:"),
             "index_tree": index_tree,
             "index_sha256": hashlib.sha256(index_bytes).hexdigest() if index_bytes else None,
-            "branches": dict(line.split(" ", 1)[::-1] for line in refs.splitlines() if line),
+            "branches": dict(line.split(" ", 1) for line in refs.splitlines() if line),
             "stash": stash or None,
         }
 
