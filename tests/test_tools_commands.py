@@ -79,6 +79,7 @@ def test_allowed(cmd: str, tmp_path: Path) -> None:
         'echo "$(git reset --hard)"',
         "echo `sudo id`",
         "bash -c 'git push origin'",
+        "bash -lc 'git push origin'",
         "eval git push",
         "if true; then git push; fi",
         "( cd src && git clean -fd )",
@@ -292,6 +293,19 @@ async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await _wait_dead(int(pidfile.read_text()))
+
+
+async def test_on_line_error_stops_the_command(tmp_path: Path) -> None:
+    def on_line(line: str) -> None:
+        raise RuntimeError("subscriber broke")
+
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="subscriber broke"):
+        await run_command(
+            "echo $$ > sh.pid; echo hi; sleep 60", tmp_path, timeout_s=60, on_line=on_line
+        )
+    assert time.monotonic() - t0 < 10
+    assert await _wait_dead(int((tmp_path / "sh.pid").read_text()))
 
 
 async def test_env_has_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -584,8 +584,10 @@ class CommandPolicy:
                     takes = argv[0] in ("-n", "-I", "-P", "-L", "-d", "-s", "-E", "-a")
                     argv = argv[2:] if takes else argv[1:]
                 changed = True
-            elif base in _SHELLS and "-c" in argv[1:]:
-                idx = argv.index("-c")
+            elif base in _SHELLS and any(re.fullmatch(r"-[a-z]*c[a-z]*", a) for a in argv[1:]):
+                idx = next(
+                    i for i, a in enumerate(argv) if i and re.fullmatch(r"-[a-z]*c[a-z]*", a)
+                )
                 if idx + 1 < len(argv):
                     scripts.append(argv[idx + 1])
                 return [], scripts

@@ -37,7 +37,10 @@ class Workspace:
         Raises PathConfinementError when the path (after following symlinks)
         leaves the root or touches ``.git`` / ``.llmflows``.
         """
-        raw = os.fspath(path) if not isinstance(path, str) else path
+        try:
+            raw = os.fspath(path)
+        except TypeError:
+            raise PathConfinementError("path must be a string") from None
         if not isinstance(raw, str):
             raise PathConfinementError("path must be a string")
         if raw.strip() == "":
