@@ -26,6 +26,7 @@ from .events import (
     StepFinished,
     StepStarted,
 )
+from .flowspec import FlowRuntimeError
 from .journal import Journal
 from .nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
 from .runstate import END, FAIL, clone
@@ -211,6 +212,9 @@ class Executor:
             self._stop_in_flight()
             self._set_status("stopped", "stopped by the user")
             return RunOutcome("stopped", "stopped by the user")
+        except EngineError as e:  # e.g. a `when` expression that cannot be evaluated
+            self._set_status("failed", str(e))
+            return RunOutcome("failed", str(e))
 
     def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
         for s in reversed(self.store.steps_for(self.run_id)):
@@ -307,6 +311,15 @@ class Executor:
             return self._gate_node(node, cp, state, step)
         return await self._run_step(node, cp, state, task, step)
 
+    @staticmethod
+    def _max_iterations(node, state) -> int | None:
+        if node.max_iterations:
+            return node.max_iterations
+        if node.max_iterations_setting:
+            value = state.get("settings", {}).get(node.max_iterations_setting)
+            return int(value) if value else None
+        return None
+
     def _move_cursor(self, cp, state, node) -> None:
         """Advance to the next node without a step (e.g. an empty foreach)."""
         new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp["id"])
@@ -315,7 +328,9 @@ class Executor:
     def _foreach_items(self, node, state) -> list[dict[str, Any]] | None:
         if not node.foreach:
             return None
-        value = self.flow.eval_value(node.foreach, state)
+        from . import flowspec_jinja
+
+        value = flowspec_jinja.evaluate(node.foreach, self.flow._context(state))
         if not isinstance(value, list):
             return []
         return [
@@ -419,7 +434,7 @@ class Executor:
             return self._open_gate(
                 h.kind, node.id, h.prompt, step_id, cp["id"], {"step_id": step_id, **h.payload}
             )
-        except (StepFailed, ModelError, ToolError, TimeoutError) as e:
+        except (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError) as e:
             msg = f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
             return self._step_failed(node, cp, state, step_id, attempt, task, msg)
         finally:

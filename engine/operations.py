@@ -305,8 +305,8 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
         raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
     if target.get("run_id") not in (run_id, None) or not target.get("state_hash"):
         raise UsageError(f"checkpoint {checkpoint_id} does not belong to run {run_id}")
-    cur_cp, cur_state = _head(session, run)
-    result = session.checkpoints.rewind(checkpoint_id, run_state=cur_state, run_id=run_id)
+    # The service keeps the current tree *and* run state in a pre-restore checkpoint.
+    result = session.checkpoints.rewind(checkpoint_id)
     _close_open_gate(session, run_id, "rewound")
     _abandon_in_flight(session, run_id)
     session.store.update_run(run_id, head_checkpoint_id=checkpoint_id)

@@ -280,7 +280,7 @@ def run_details(session, run_id: str) -> dict[str, Any]:
 
     run = get_run(session, run_id)
     steps = session.store.steps_for(run_id)
-    tests = [e["data"] for e in session.store.events_for(run_id) if e["type"] == "test_result"]
+    tests = [e for e in session.store.events_for(run_id) if e["type"] == "test_result"]
     return {
         "run": _run_summary(session, run),
         "error": run.get("error"),
