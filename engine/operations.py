@@ -299,7 +299,7 @@ def _abandon_in_flight(session, run_id: str) -> None:
 
 def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
     """Restore a checkpoint's tree and make it the run's head (undoable)."""
-    run = get_run(session, run_id)
+    get_run(session, run_id)
     target = session.store.get_checkpoint(checkpoint_id)
     if target is None:
         raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
