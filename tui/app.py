@@ -1,0 +1,325 @@
+"""LlmflowsApp: the Textual front end over ``engine.controller.RunController``.
+
+The engine runs on its own thread (the controller). The app subscribes to the
+engine's events and re-posts each as a :class:`tui.messages.EngineEvent` on the
+UI thread; every controller call is awaited with ``asyncio.wrap_future`` inside
+a worker, so the UI never blocks on the model, git or tests. ``litellm`` is
+never imported here: the engine imports it lazily on its own thread.
+
+Screens: start (or "not a git repository"), main (live run / read-only), history,
+help; see ``tui/screens/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from tui.commands import ActionsProvider
+from tui.messages import EngineEvent, RunEnded
+from tui.screens.history import HistoryScreen
+from tui.screens.main import MainScreen
+from tui.screens.modals import HelpScreen
+from tui.screens.start import NoRepoScreen, StartScreen
+
+#: When set, the app writes ``time.time()`` to this file after its first frame (bench).
+FIRST_PAINT_ENV = "LLMFLOWS_TUI_FIRST_PAINT"
+DEMO_FLOW = "bugfix"
+DEMO_GOAL = "Fix the failing test in the sample project"
+
+
+class LlmflowsApp(App):
+    """The llmflows terminal app."""
+
+    TITLE = "llmflows"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+    HELP: ClassVar[list[tuple[str, str]]] = [
+        ("?", "this help"),
+        ("ctrl+p", "command palette: every action by name"),
+        ("ctrl+q", "quit (a running run is stopped at a consistent checkpoint)"),
+        ("mouse", "click panes, files, hunks, buttons; scroll with the wheel"),
+    ]
+
+    def __init__(
+        self,
+        cwd: str | os.PathLike[str] = ".",
+        *,
+        model: str | None = None,
+        autonomy: str = "review",
+        flow: str | None = None,
+        autostart: dict[str, Any] | None = None,
+        model_factory: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.cwd = str(cwd)
+        self.cli_model = model
+        self.autonomy = autonomy
+        self.default_flow = flow
+        self.autostart = autostart
+        self.model_factory = model_factory
+        self.clock = clock
+        self.controller: Any = None
+        self.repo_root: Path | None = None
+        self.live: MainScreen | None = None
+        self._first_paint_done = False
+
+    # ------------------------------------------------------------------ engine plumbing
+    async def engine_query(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """``fn(session, ...)`` on the engine thread, awaited without blocking the UI."""
+        return await asyncio.wrap_future(self.controller.query(fn, *args, **kw))
+
+    async def engine_op(self, name: str, *args: Any, **kw: Any) -> Any:
+        """``engine.operations.<name>(session, ...)`` on the engine thread."""
+        return await asyncio.wrap_future(self.controller.op(name, *args, **kw))
+
+    def _on_engine_thread_event(self, event: Any) -> None:
+        # Called on the engine thread: hop to the UI thread.
+        self.post_message(EngineEvent(event))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        live = self.live
+        if live is not None and live.is_attached:
+            live.on_engine_event(message)
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.push_screen(StartScreen())
+        if os.environ.get(FIRST_PAINT_ENV):
+            self.call_after_refresh(self._first_paint)
+        self.open_repo()
+
+    def _first_paint(self) -> None:
+        if self._first_paint_done:
+            return
+        self._first_paint_done = True
+        Path(os.environ[FIRST_PAINT_ENV]).write_text(f"{time.time()}\n")
+
+    @work(group="open", exclusive=True)
+    async def open_repo(self) -> None:
+        """Start the engine thread on ``self.cwd``; route to the right screen."""
+        from engine.controller import RunController
+        from engine.errors import NotAGitRepoError
+
+        if self.controller is None:
+            self.controller = RunController(self.cwd, model_factory=self.model_factory)
+            self.controller.subscribe(self._on_engine_thread_event)
+        try:
+            self.repo_root = Path(await asyncio.wrap_future(self.controller.open()))
+        except NotAGitRepoError as e:
+            await self._replace_top(NoRepoScreen(self.cwd, str(e)))
+            return
+        except Exception as e:
+            self.notify(f"could not open {self.cwd}: {e}", severity="error", timeout=30)
+            return
+        if not isinstance(self.screen, StartScreen):
+            await self._replace_top(StartScreen())
+        if self.autostart:
+            spec, self.autostart = self.autostart, None
+            try:
+                await self.start_run(
+                    spec["flow"],
+                    spec["goal"],
+                    model=self.cli_model,
+                    autonomy=self.autonomy,
+                    settings=spec.get("settings"),
+                )
+            except Exception as e:
+                self.notify(f"could not start the run: {e}", severity="error", timeout=30)
+
+    async def _replace_top(self, screen: Any) -> None:
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        await self.push_screen(screen)
+
+    def reopen(self, cwd: str | None = None, **changes: Any) -> None:
+        """Reopen on (another) folder, e.g. after `git init` or for the demo."""
+        self._reopen(cwd, changes)
+
+    @work(group="open", exclusive=True)
+    async def _reopen(self, cwd: str | None, changes: dict[str, Any]) -> None:
+        old, self.controller, self.live = self.controller, None, None
+        if old is not None:
+            await asyncio.to_thread(old.close)
+        if cwd is not None:
+            self.cwd = cwd
+        for k, v in changes.items():
+            setattr(self, k, v)
+        self.open_repo()
+
+    async def on_unmount(self) -> None:
+        if self.controller is not None:
+            await asyncio.to_thread(self.controller.close)
+
+    # ------------------------------------------------------------------ runs
+    async def start_run(
+        self,
+        flow: str,
+        goal: str,
+        *,
+        model: str | None = None,
+        autonomy: str = "review",
+        budget: float | None = None,
+        breakpoints: list[str] | None = None,
+        single_step: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> str:
+        """Check the model, create the run, show it live and execute it."""
+        if self.controller is not None and self.controller.busy:
+            raise RuntimeError("a run is already executing: stop it first (s)")
+
+        def create(session) -> str:
+            from dataclasses import asdict
+
+            from engine.models import check_model_usable, resolve_model_settings
+            from engine.operations import create_run
+
+            ms = resolve_model_settings(model, session.repo_root)
+            check_model_usable(ms)
+            return create_run(
+                session,
+                flow,
+                goal,
+                model=ms.model,
+                model_settings=asdict(ms),
+                autonomy=autonomy,
+                limits={"max_cost_usd": budget} if budget else None,
+                breakpoints=breakpoints,
+                single_step=single_step,
+                settings=settings,
+            )
+
+        run_id = await self.engine_query(create)
+        await self.show_live(run_id, execute=True)
+        return run_id
+
+    async def show_live(self, run_id: str, execute: bool = False) -> MainScreen:
+        """Make ``run_id`` the live run on screen (replacing screens above start)."""
+        while len(self.screen_stack) > 2:
+            await self.pop_screen()
+        screen = MainScreen(run_id)
+        self.live = screen
+        await self.push_screen(screen)
+        if execute:
+            screen.execute()
+        return screen
+
+    def execute_run(self, run_id: str) -> None:
+        """Continue ``run_id`` on the engine thread; the live screen gets RunEnded."""
+        self._execute(run_id)
+
+    @work(group="execute")
+    async def _execute(self, run_id: str) -> None:
+        try:
+            outcome = await asyncio.wrap_future(self.controller.execute(run_id))
+            msg = RunEnded(run_id, outcome=outcome)
+        except Exception as e:
+            msg = RunEnded(run_id, error=e)
+        live = self.live
+        if live is not None and live.run_id == run_id:
+            live.post_message(msg)
+
+    def resume_run(self, run_id: str) -> None:
+        """Open a paused / stopped / crashed run live and continue it."""
+        self._resume(run_id)
+
+    @work(group="resume", exclusive=True)
+    async def _resume(self, run_id: str) -> None:
+        if self.controller.busy:
+            self.notify("a run is executing: stop it first", severity="warning")
+            return
+
+        def prep(session) -> dict[str, Any]:
+            run = session.store.get_run(run_id)
+            if run["status"] == "stopped":
+                session.store.update_run(run_id, status="paused")
+            return {"gate": session.store.pending_gate(run_id), "run": run}
+
+        info = await self.engine_query(prep)
+        # With an open gate the screen shows it; without one, continue running.
+        await self.show_live(run_id, execute=info["gate"] is None)
+
+    def open_read_only(self, run_id: str) -> None:
+        """Show a past run read-only (from its stored events)."""
+        self.push_screen(MainScreen(run_id, read_only=True))
+
+    def fork_run(self, checkpoint_id: int) -> None:
+        """Start a new run from any checkpoint of an old one."""
+        self._fork(checkpoint_id)
+
+    @work(group="fork", exclusive=True)
+    async def _fork(self, checkpoint_id: int) -> None:
+        if self.controller.busy:
+            self.notify("a run is executing: stop it first", severity="warning")
+            return
+        try:
+            run_id = await self.engine_op("fork", checkpoint_id)
+        except Exception as e:
+            self.notify(f"fork failed: {e}", severity="error")
+            return
+        self.notify(f"forked run {run_id} from checkpoint {checkpoint_id}")
+        await self.show_live(run_id, execute=True)
+
+    def start_demo(self, directory: str | None = None) -> None:
+        """Copy the sample project somewhere and run the bugfix flow with its script."""
+        self._demo(directory)
+
+    @work(group="open", exclusive=True)
+    async def _demo(self, directory: str | None) -> None:
+        from engine.demo import prepare_demo
+
+        try:
+            demo = await asyncio.to_thread(prepare_demo, directory)
+        except Exception as e:
+            self.notify(f"could not prepare the demo: {e}", severity="error")
+            return
+        self.reopen(str(demo.repo), cli_model=demo.model, autostart=demo_autostart(demo))
+
+    # ------------------------------------------------------------------ screens
+    def action_history(self) -> None:
+        if self.controller is None or self.repo_root is None:
+            return
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(help_sections()))
+
+
+def demo_autostart(demo: Any) -> dict[str, Any]:
+    """What the app starts for an ``engine.demo.Demo``: flow, goal and flow settings."""
+    return {
+        "flow": getattr(demo, "flow", DEMO_FLOW),
+        "goal": getattr(demo, "goal", DEMO_GOAL),
+        "settings": getattr(demo, "settings", None),
+    }
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every key of every screen, for the help screen."""
+    from tui.screens.history import HistoryScreen
+    from tui.screens.start import NoRepoScreen, StartScreen
+
+    return [
+        ("Main screen (a run)", MainScreen.HELP),
+        ("Start screen", StartScreen.HELP),
+        ("History", HistoryScreen.HELP),
+        ("Not a git repository", NoRepoScreen.HELP),
+        ("Everywhere", LlmflowsApp.HELP),
+    ]

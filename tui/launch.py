@@ -1,0 +1,51 @@
+"""Start the full-screen app: ``llmflows-tui [-C DIR] [--model M] [--autonomy L] [--flow F]``
+or ``llmflows-tui demo [--dir PATH] [--autonomy L]``.
+
+``demo`` copies the sample project (a failing test) to ``--dir`` (default: a new
+temporary folder), and runs the bugfix flow on it with the scripted (offline)
+model, so the whole app can be tried without an API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llmflows-tui", description="supervised coding-agent runs")
+    p.add_argument("verb", nargs="?", choices=["demo"], help="demo: offline demo run")
+    p.add_argument("-C", dest="cwd", default=".", help="repository folder (default: .)")
+    p.add_argument("--dir", help="demo: where to put the sample project")
+    p.add_argument("--model", help="litellm model string, or scripted:PATH")
+    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default="review")
+    p.add_argument("--flow", help="flow preselected on the start screen")
+    return p
+
+
+def launch(argv: list[str]) -> int:
+    """Parse ``argv``, build :class:`tui.app.LlmflowsApp`, run it; return the exit code."""
+    args = build_parser().parse_args(argv)
+    from tui.app import LlmflowsApp, demo_autostart
+
+    if args.verb == "demo":
+        from engine.demo import prepare_demo
+
+        try:
+            demo = prepare_demo(args.dir)
+        except Exception as e:
+            print(f"llmflows-tui demo: {e}", file=sys.stderr)
+            return 2
+        app = LlmflowsApp(
+            str(demo.repo),
+            model=args.model or demo.model,
+            autonomy=args.autonomy,
+            autostart=demo_autostart(demo),
+        )
+    else:
+        app = LlmflowsApp(
+            os.path.abspath(args.cwd), model=args.model, autonomy=args.autonomy, flow=args.flow
+        )
+    app.run()
+    return int(app.return_code or 0)

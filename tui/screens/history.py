@@ -1,0 +1,138 @@
+"""History: past runs from the store; open read-only, resume, fork."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+RESUMABLE = ("paused", "crashed", "running", "stopped")
+
+
+def run_rows(session) -> list[dict[str, Any]]:
+    """One summary dict per run, newest first (runs on the engine thread)."""
+    from engine.cli.run_cmds import _run_summary
+
+    rows = []
+    for run in session.store.list_runs():
+        row = _run_summary(session, run)
+        tests = [e for e in session.store.events_for(run["id"]) if e.get("type") == "test_result"]
+        if tests:
+            t = tests[-1]
+            row["tests"] = f"{t.get('passed', 0)}✓ {t.get('failed', 0) + t.get('errors', 0)}✗"
+        else:
+            row["tests"] = "—"
+        rows.append(row)
+    return rows
+
+
+def _duration(row: dict[str, Any]) -> str:
+    a, b = row.get("created_at"), row.get("finished_at")
+    if not a or not b:
+        return "—"
+    s = max(0, int(float(b) - float(a)))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class HistoryScreen(Screen):
+    """Past runs in a table. enter opens read-only, r resumes, f forks from head."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open"),
+        Binding("r", "resume", "Resume"),
+        Binding("f", "fork", "Fork"),
+        Binding("g", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+    ]
+    HELP: ClassVar[list[tuple[str, str]]] = [
+        ("enter", "open the run read-only (plan, diffs, tests, cost)"),
+        ("r", "resume a paused, stopped or crashed run"),
+        ("f", "fork a new run from the run's head (in the read-only view: from any checkpoint)"),
+        ("g", "refresh"),
+        ("escape", "back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Runs in this repository", id="history-title")
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key in [
+            ("Goal", "goal"),
+            ("Flow", "flow"),
+            ("Status", "status"),
+            ("Steps", "steps"),
+            ("Cost", "cost"),
+            ("Duration", "duration"),
+            ("Tests", "tests"),
+        ]:
+            table.add_column(label, key=key)
+        table.focus()
+        self.action_refresh()
+
+    @work(group="history", exclusive=True)
+    async def action_refresh(self) -> None:
+        try:
+            self.rows = await self.app.engine_query(run_rows)
+        except Exception as e:
+            self.notify(f"could not read history: {e}", severity="error")
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in self.rows:
+            status = "crashed" if r["status"] == "running" else r["status"]
+            table.add_row(
+                r["goal"][:50],
+                r["flow"],
+                status,
+                str(r["steps"]),
+                f"${r['cost_usd']:.4f}",
+                _duration(r),
+                r["tests"],
+                key=r["id"],
+            )
+        if not self.rows:
+            self.query_one("#history-title", Static).update(
+                "No runs yet in this repository — escape goes back to start one."
+            )
+
+    def selected(self) -> dict[str, Any] | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.app.open_read_only(row["id"])
+
+    def action_resume(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        if row["status"] not in RESUMABLE:
+            self.notify(f"run is {row['status']}: nothing to resume (fork it instead)")
+            return
+        self.app.resume_run(row["id"])
+
+    def action_fork(self) -> None:
+        row = self.selected()
+        if row is not None and row.get("head_checkpoint_id"):
+            self.app.fork_run(int(row["head_checkpoint_id"]))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

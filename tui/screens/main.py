@@ -1,0 +1,745 @@
+"""The main screen: plan tree | diff viewer | tests + cost + model output, live.
+
+Engine events arrive as :class:`tui.messages.EngineEvent` (posted from the
+engine thread by the app) and are applied to the panes here. Every engine call
+goes through ``self.app.engine_call`` in a worker, so keys keep answering while
+the run is busy. Review keys act on the open gate; rewind/retry act on the
+checkpoint selected in the plan tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Log
+
+from tui.messages import EngineEvent, RunEnded, TreeChanged
+from tui.screens.modals import ConfirmModal, EditorModal, ReasonModal, RetryModal, language_for
+from tui.widgets.cost_meter import CostMeter
+from tui.widgets.diff_view import DiffView
+from tui.widgets.file_list import FileList
+from tui.widgets.plan_tree import PlanTree
+from tui.widgets.status_line import StatusLine
+from tui.widgets.test_output import TestOutput
+
+ICONS = {"running": "▶"}
+TERMINAL = ("completed", "failed", "stopped")
+
+
+def _ignore_path(path: str, root: str) -> bool:
+    rel = os.path.relpath(path, root)
+    first = rel.split(os.sep, 1)[0]
+    return first in (".git", ".llmflows") or rel.endswith("~") or "__pycache__" in rel
+
+
+class MainScreen(Screen):
+    """One run, live (or read-only for a finished run opened from history)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve"),
+        Binding("r", "reject", "Reject"),
+        Binding("e", "edit", "Edit"),
+        Binding("j", "next_hunk", "Next hunk", show=False, priority=True),
+        Binding("k", "prev_hunk", "Prev hunk", show=False, priority=True),
+        Binding("space", "toggle_hunk", "Toggle hunk", priority=True),
+        Binding("b", "rewind", "Rewind"),
+        Binding("u", "undo_rewind", "Undo rewind", show=False),
+        Binding("R", "retry", "Retry"),
+        Binding("c", "continue_run", "Continue"),
+        Binding("s", "stop", "Stop"),
+        Binding("B", "toggle_breakpoint", "Breakpoint", show=False),
+        Binding("S", "toggle_single_step", "Single-step", show=False),
+        Binding("f", "fork", "Fork", show=False),
+        Binding("h", "history", "History"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    HELP: ClassVar[list[tuple[str, str]]] = [
+        ("a", "approve the open gate (only accepted hunks are kept)"),
+        ("r", "reject with a reason (sent to the model)"),
+        ("j / k", "next / previous hunk"),
+        ("space", "accept / reject the current hunk"),
+        ("n / p", "next / previous file"),
+        ("v", "unified / split diff"),
+        ("e", "edit the current file ($EDITOR, or the in-app editor)"),
+        ("b", "rewind to the checkpoint selected in the plan tree"),
+        ("u", "undo the last rewind"),
+        ("R", "retry from the selected checkpoint with an instruction"),
+        ("c", "continue a paused run"),
+        ("s", "stop the run"),
+        ("B", "toggle a breakpoint on the selected flow node"),
+        ("S", "toggle single-step mode"),
+        ("f", "fork a new run from the selected checkpoint"),
+        ("h", "history of runs"),
+        ("escape", "back (read-only view)"),
+    ]
+
+    def __init__(self, run_id: str, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.read_only = read_only
+        self.run: dict[str, Any] = {}
+        self.status = "…"
+        self.node: str | None = None
+        self.gate: dict[str, Any] | None = None
+        self.diff_range: tuple[int | None, int | None] | None = None
+        self.edited = False
+        self.busy = False
+        self.breakpoints: set[str] = set()
+        self.single_step = False
+        self.last_undo: int | None = None
+        self.cp_parent: dict[int, int | None] = {}
+        self.started_at: float | None = None
+        self.tokens = 0
+        self.message = ""
+        self._replayed = False
+        self._max_seq = 0
+        self._pending: list[Any] = []
+        self._stop_watch: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield PlanTree(id="plan")
+            with Vertical(id="center"):
+                yield FileList(id="files")
+                yield DiffView(id="diff")
+            with Vertical(id="right"):
+                yield CostMeter(id="cost")
+                yield TestOutput(id="tests")
+                yield Log(id="tokens", max_lines=2000)
+        yield StatusLine(id="status", clock=self.app.clock)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#plan").border_title = "Plan"
+        self.query_one("#files").border_title = "Files"
+        self.query_one("#diff").border_title = "Diff"
+        self.query_one("#tests").border_title = "Tests"
+        self.query_one("#cost").border_title = "Cost"
+        self.query_one("#tokens").border_title = "Model output"
+        self.query_one("#plan").focus()
+        self.query_one("#status", StatusLine).set_autonomy(self.app.autonomy)
+        self.load()
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one("#diff", DiffView)
+
+    @property
+    def plan(self) -> Any:
+        return self.query_one("#plan")
+
+    # ------------------------------------------------------------------ loading
+    @work(group="load")
+    async def load(self) -> None:
+        """Show the flow, replay the run's stored events, then apply live ones."""
+        run_id = self.run_id
+
+        def snapshot(session) -> dict[str, Any]:
+            from engine.events import event_from_dict
+            from engine.flowspec import get_flow
+
+            run = session.store.get_run(run_id)
+            config = run.get("config") or {}
+            try:
+                flow = get_flow(config.get("flow_path") or run["flow"], session.repo_root)
+                nodes = [
+                    (n, flow.nodes[n].kind, flow.nodes[n].description) for n in flow.node_order()
+                ]
+            except Exception:
+                nodes = []
+            events = [event_from_dict(d) for d in session.store.events_for(run_id)]
+            return {
+                "run": run,
+                "nodes": nodes,
+                "events": events,
+                "gate": session.store.pending_gate(run_id),
+            }
+
+        try:
+            data = await self.app.engine_query(snapshot)
+        except Exception as e:
+            self.app.notify(f"could not load run {run_id}: {e}", severity="error")
+            return
+        self.run = data["run"]
+        config = self.run.get("config") or {}
+        self.breakpoints = set(config.get("breakpoints") or [])
+        self.single_step = bool(config.get("single_step"))
+        self.started_at = self.run.get("created_at")
+        self.status = self.run.get("status") or "…"
+        tree = self.plan
+        if data["nodes"]:
+            tree.set_flow_nodes(data["nodes"])
+        self.query_one("#status", StatusLine).set_autonomy(self.run.get("autonomy") or "review")
+        limits = config.get("limits") or {}
+        cost = self.query_one("#cost")
+        if hasattr(cost, "set_budget"):
+            cost.set_budget(limits.get("max_cost_usd"))
+        for ev in data["events"]:
+            self._max_seq = max(self._max_seq, ev.seq or 0)
+            self.apply(ev, replay=True)
+        self._replayed = True
+        for ev in self._pending:
+            if ev.seq is None or ev.seq > self._max_seq:
+                self.apply(ev)
+        self._pending.clear()
+        self.status = self.run.get("status") or self.status
+        if data["gate"] is not None and not self.read_only:
+            self._gate_opened(data["gate"])
+        elif self.read_only:
+            self._show_run_diff()
+        self._render_status()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        ev = message.event
+        if ev.run_id != self.run_id:
+            return
+        if not self._replayed:
+            self._pending.append(ev)
+            return
+        self.apply(ev)
+
+    # ------------------------------------------------------------------ events
+    def apply(self, ev: Any, replay: bool = False) -> None:
+        """Apply one engine event to the panes (live or replayed from the store)."""
+        t = ev.type
+        if t == "token":
+            self.tokens += 1
+            self.query_one("#tokens", Log).write(ev.text)
+            if self.tokens % 20 == 1:
+                self._render_status()
+            return
+        self.plan.apply_event(ev)
+        self.query_one("#status", StatusLine).apply_event(ev)
+        if t in ("test_output", "test_result"):
+            self.query_one("#tests").apply_event(ev)
+        elif t == "cost":
+            self.query_one("#cost").apply_event(ev)
+        elif t == "checkpoint":
+            self.cp_parent[ev.checkpoint_id] = ev.parent_id
+        elif t == "step_started":
+            self.node = ev.node
+            self.tokens = 0
+            log = self.query_one("#tokens", Log)
+            log.write_line(f"── {ev.node} (attempt {ev.attempt})")
+        elif t == "step_finished":
+            log = self.query_one("#tokens", Log)
+            log.write_line("")
+            if ev.error:
+                log.write_line(f"   {ev.status}: {ev.error}")
+        elif t == "run_status":
+            self.status = ev.status
+            if ev.node:
+                self.node = ev.node
+            if ev.reason:
+                self.message = ev.reason
+            if ev.status == "running":
+                self.gate = None
+        elif t == "diff_ready" and not replay:
+            if self.gate is None:
+                self._load_diff(ev.from_checkpoint, ev.to_checkpoint)
+        elif t == "gate_opened" and not replay and not self.read_only:
+            self._fetch_gate()
+        elif t == "gate_answered":
+            if self.gate is not None and self.gate.get("id") == ev.gate_id:
+                self.gate = None
+                self._stop_watching()
+        elif t == "log" and ev.level in ("warning", "error") and not replay:
+            self.notify(ev.message, severity="error" if ev.level == "error" else "warning")
+        if not replay:
+            self._render_status()
+            self.refresh_bindings()
+
+    @work(group="gate")
+    async def _fetch_gate(self) -> None:
+        gate = await self.app.engine_query(lambda s: s.store.pending_gate(self.run_id))
+        if gate is not None:
+            self._gate_opened(gate)
+
+    def _gate_opened(self, gate: dict[str, Any]) -> None:
+        self.gate = gate
+        self.status = "paused"
+        self.node = gate.get("node") or self.node
+        payload = gate.get("payload") or {}
+        if gate["kind"] == "review" and payload.get("base_checkpoint_id") is not None:
+            self._load_diff(payload["base_checkpoint_id"], None)
+        else:
+            self._show_run_diff()
+        self.diff_view.focus()
+        self._start_watching()
+        self._render_status()
+        self.refresh_bindings()
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        self.busy = False
+        if message.error is not None:
+            self.notify(f"run error: {message.error}", severity="error", timeout=10)
+        elif message.outcome is not None:
+            self.status = message.outcome.status
+            if message.outcome.status in TERMINAL:
+                self.message = message.outcome.reason or self.message
+                self._show_run_diff()
+        self._render_status()
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ diff
+    @work(group="diff", exclusive=True)
+    async def _load_diff(self, a: int | None, b: int | None, keep_rejected: bool = False) -> None:
+        if a is None:
+            return
+        diff = await self.app.engine_query(lambda s: s.checkpoints.diff(a, b))
+        self._set_diff(diff, (a, b), keep_rejected)
+
+    def _set_diff(self, diff: Any, rng: tuple[int | None, int | None], keep: bool) -> None:
+        view = self.diff_view
+        accepted = None
+        if keep and self.diff_range == rng:
+            rejected = view.rejected_hunks()
+            accepted = {
+                h
+                for f in diff.files
+                for h in (_ref(f.path, hk.index) for hk in f.hunks)
+                if h not in rejected
+            }
+        self.diff_range = rng
+        view.set_diff(diff, accepted)
+        self.query_one("#files", FileList).set_diff(diff)
+        self._sync_rejected()
+        label = f"Diff cp {rng[0]} → {'working tree' if rng[1] is None else f'cp {rng[1]}'}"
+        label += f"  +{diff.additions} -{diff.deletions}"
+        view.border_title = label
+
+    @work(group="diff", exclusive=True)
+    async def _show_run_diff(self) -> None:
+        """The whole change of the run so far: checkpoint 0 → working tree (or head)."""
+
+        def q(session) -> Any:
+            first = session.store.first_checkpoint(self.run_id)
+            if first is None:
+                return None
+            b = (
+                None
+                if not self.read_only
+                else session.store.get_run(self.run_id)["head_checkpoint_id"]
+            )
+            return first["id"], b, session.checkpoints.diff(first["id"], b)
+
+        res = await self.app.engine_query(q)
+        if res is not None:
+            self._set_diff(res[2], (res[0], res[1]), False)
+
+    @on(FileList.FileSelected)
+    def _file_selected(self, event: Any) -> None:
+        self.diff_view.jump_to_file(event.path)
+        self.diff_view.focus()
+
+    @on(PlanTree.CheckpointSelected)
+    def _checkpoint_highlighted(self, event: PlanTree.CheckpointSelected) -> None:
+        if self.gate is not None:
+            return  # the review diff stays while a gate is open
+        cp = event.checkpoint_id
+        if self.cp_parent.get(cp) is not None:
+            self._load_diff(self.cp_parent[cp], cp)
+
+    @on(DiffView.HunkToggled)
+    def _hunk_toggled(self, event: DiffView.HunkToggled) -> None:
+        self._sync_rejected()
+
+    @on(DiffView.CurrentHunkChanged)
+    def _current_hunk(self, event: DiffView.CurrentHunkChanged) -> None:
+        if event.ref is not None:
+            self.query_one("#files", FileList).highlight_path(event.ref.path)
+
+    def _sync_rejected(self) -> None:
+        counts: dict[str, int] = {}
+        for ref in self.diff_view.rejected_hunks():
+            counts[ref.path] = counts.get(ref.path, 0) + 1
+        self.query_one("#files", FileList).set_rejected_counts(counts)
+
+    # ------------------------------------------------------------------ watching
+    def _start_watching(self) -> None:
+        if self._stop_watch is not None or self.read_only:
+            return
+        self._stop_watch = asyncio.Event()
+        self._watch(self._stop_watch)
+
+    def _stop_watching(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.set()
+            self._stop_watch = None
+
+    @work(group="watch")
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Edits in the user's own editor while paused show up in the diff."""
+        from watchfiles import awatch
+
+        root = str(self.app.repo_root)
+        try:
+            async for changes in awatch(
+                root,
+                stop_event=stop,
+                watch_filter=lambda _c, p: not _ignore_path(p, root),
+                debounce=200,
+                step=50,
+            ):
+                paths = sorted({os.path.relpath(p, root) for _c, p in changes})
+                self.post_message(TreeChanged(paths))
+        except Exception:  # the watcher is a convenience; never take the screen down
+            return
+
+    def on_tree_changed(self, message: TreeChanged) -> None:
+        self.refresh_diff()
+
+    def refresh_diff(self) -> None:
+        """Recompute the diff on show against the live tree (keeps hunk choices)."""
+        if self.diff_range is not None and self.diff_range[1] is None:
+            self.edited = True
+            self._load_diff(self.diff_range[0], None, keep_rejected=True)
+
+    # ------------------------------------------------------------------ status
+    def _render_status(self) -> None:
+        """Extra status-line message (the StatusLine itself follows the events)."""
+        if self.read_only:
+            msg = "read-only: escape back · f fork from the selected checkpoint"
+        elif self.gate is not None:
+            prompt = (self.gate.get("prompt") or "").splitlines()
+            msg = f"{self.gate['kind']}: {prompt[0] if prompt else ''}"
+        elif self.status == "running" and self.tokens:
+            msg = f"streaming… {self.tokens} chunks"
+        elif self.message:
+            msg = self.message
+        else:
+            msg = ""
+        if self.single_step:
+            msg = f"[single-step] {msg}"
+        try:
+            status = self.query_one("#status", StatusLine)
+        except Exception:
+            return
+        if status.message != msg:
+            status.set_message(msg)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        at_gate = self.gate is not None
+        if self.read_only:
+            if action in ("approve", "reject", "edit", "rewind", "retry", "continue_run", "stop"):
+                return False
+            return True
+        if action in ("approve", "reject"):
+            return True if at_gate else None
+        if action == "continue_run":
+            return None if (self.busy or at_gate or self.status in TERMINAL) else True
+        if action == "stop":
+            return True if (self.busy or at_gate) else None
+        if action == "undo_rewind":
+            return True if self.last_undo is not None else None
+        if action in ("fork", "back"):
+            return False
+        return True
+
+    # ------------------------------------------------------------------ review
+    def _require_gate(self) -> dict[str, Any] | None:
+        if self.gate is None:
+            self.notify("Nothing to answer: the run is not waiting at a gate.")
+        return self.gate
+
+    def action_next_hunk(self) -> None:
+        self.diff_view.next_hunk()
+
+    def action_prev_hunk(self) -> None:
+        self.diff_view.prev_hunk()
+
+    def action_toggle_hunk(self) -> None:
+        self.diff_view.toggle_current_hunk()
+
+    def action_approve(self) -> None:
+        gate = self._require_gate()
+        if gate is None:
+            return
+        hunks = None
+        view = self.diff_view
+        if gate["kind"] == "review" and view.rejected_hunks():
+            if self.edited and self._tree_has_edits_hint():
+                self.notify(
+                    "Hunks are rejected and files were edited: per-hunk review keeps only "
+                    "accepted hunks of the model's change; your edits on top are kept as an edit.",
+                    severity="warning",
+                )
+            hunks = view.accepted_hunks()
+        self._answer("approve", hunks=hunks)
+
+    def _tree_has_edits_hint(self) -> bool:
+        return self.edited
+
+    def action_reject(self) -> None:
+        if self._require_gate() is None:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self._answer("reject", reason=reason)
+
+        self.app.push_screen(
+            ReasonModal("Reject: why? (the model sees this)", "e.g. keep the public API"), done
+        )
+
+    @work(group="answer")
+    async def _answer(self, decision: str, *, reason: str = "", hunks: Any = None) -> None:
+        gate = self.gate
+        if gate is None:
+            return
+        try:
+            await self.app.engine_op(
+                "answer_gate", self.run_id, decision, reason=reason, hunks=hunks
+            )
+        except Exception as e:
+            self.notify(f"could not {decision}: {e}", severity="error")
+            return
+        self.gate = None
+        self.edited = False
+        self._stop_watching()
+        kept = f" ({len(hunks)} hunk(s) kept)" if hunks is not None else ""
+        self.notify(f"{decision}d{kept}" if decision != "stop" else "stopped")
+        if decision != "stop":
+            self.execute()
+        self.refresh_bindings()
+
+    def execute(self) -> None:
+        """Continue the run from its head (in the engine thread)."""
+        if self.read_only:
+            return
+        self.busy = True
+        self.status = "running"
+        self.app.execute_run(self.run_id)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ edit
+    def action_edit(self) -> None:
+        path = self.diff_view.current_file()
+        if path is None:
+            self.notify("No file selected in the diff.")
+            return
+        self._edit(path)
+
+    @work(group="edit", exclusive=True)
+    async def _edit(self, rel: str) -> None:
+        full = Path(self.app.repo_root) / rel
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if editor:
+            try:
+                with self.app.suspend():
+                    subprocess.call([*shlex.split(editor), str(full)])
+            except Exception as e:  # suspend not supported (e.g. headless): in-app editor
+                self.notify(f"$EDITOR unavailable here ({e}); using the in-app editor")
+            else:
+                self.refresh_diff()
+                return
+        text = full.read_text(encoding="utf-8", errors="replace") if full.exists() else ""
+        new = await self.app.push_screen_wait(EditorModal(rel, text, language_for(rel)))
+        if new is not None and new != text:
+            full.parent.mkdir(parents=True, exist_ok=True)
+            full.write_text(new, encoding="utf-8")
+            self.notify(f"saved {rel}: your edit becomes part of this step")
+            self.refresh_diff()
+
+    # ------------------------------------------------------------------ rewind / retry
+    def _selected_cp(self) -> int | None:
+        cp = self.plan.selected_checkpoint()
+        if cp is None:
+            self.notify("Select a checkpoint (◆) in the plan tree first.")
+        return cp
+
+    def action_rewind(self) -> None:
+        if self.busy:
+            self.notify("Stop the run first (s).", severity="warning")
+            return
+        cp = self._selected_cp()
+        if cp is not None:
+            self._confirm_rewind(cp)
+
+    @work(group="rewind", exclusive=True)
+    async def _confirm_rewind(self, cp: int) -> None:
+        def q(session) -> Any:
+            run = session.store.get_run(self.run_id)
+            # head → target plus anything unsaved in the tree: what will change on disk
+            return session.checkpoints.diff(cp, None), run["head_checkpoint_id"]
+
+        diff, head = await self.app.engine_query(q)
+        body = Text()
+        body.append(f"Restore the working tree to checkpoint {cp} (head is {head}).\n")
+        body.append("Your current files are kept in an undo checkpoint first.\n\n")
+        if not diff.files:
+            body.append("No file changes: only the run's position moves.\n")
+        for f in diff.files:
+            # diff(cp, live): what the rewind takes away (+) and brings back (-)
+            body.append(f"  {f.path}", style="bold")
+            body.append(f"  -{f.additions} +{f.deletions} lines\n", style="dim")
+        ok = await self.app.push_screen_wait(ConfirmModal(f"Rewind to checkpoint {cp}?", body))
+        if ok:
+            await self._rewind(cp)
+
+    async def _rewind(self, cp: int) -> None:
+        try:
+            res = await self.app.engine_op("rewind", self.run_id, cp)
+        except Exception as e:
+            self.notify(f"rewind failed: {e}", severity="error")
+            return
+        self.gate = None
+        self._stop_watching()
+        self.last_undo = res.get("undo_checkpoint")
+        self.status = "paused"
+        self.notify(
+            f"Rewound to checkpoint {cp}. Undo checkpoint: {self.last_undo} (press u to undo)",
+            timeout=10,
+        )
+        self._show_run_diff()
+        self._render_status()
+        self.refresh_bindings()
+
+    def action_undo_rewind(self) -> None:
+        if self.last_undo is None:
+            self.notify("No rewind to undo.")
+            return
+        self._undo(self.last_undo)
+
+    @work(group="rewind", exclusive=True)
+    async def _undo(self, cp: int) -> None:
+        await self._rewind(cp)
+
+    def action_retry(self) -> None:
+        if self.busy:
+            self.notify("Stop the run first (s).", severity="warning")
+            return
+        cp = self._selected_cp()
+        if cp is not None:
+            self._retry(cp)
+
+    @work(group="retry", exclusive=True)
+    async def _retry(self, cp: int) -> None:
+        opts = await self.app.push_screen_wait(RetryModal(cp, self.run.get("model") or ""))
+        if opts is None:
+            return
+        try:
+            await self.app.engine_op(
+                "retry", cp, instruction=opts["instruction"], model=opts["model"]
+            )
+        except Exception as e:
+            self.notify(f"retry failed: {e}", severity="error")
+            return
+        self.gate = None
+        self._stop_watching()
+        self.notify(f"retrying from checkpoint {cp}")
+        self.execute()
+
+    # ------------------------------------------------------------------ run control
+    def action_stop(self) -> None:
+        if self.busy:
+            self.app.controller.stop()
+            self.notify("stopping…")
+        elif self.gate is not None:
+            self._answer("stop", reason="stopped by the user")
+        else:
+            self.notify("The run is not running.")
+
+    def action_continue_run(self) -> None:
+        if self.busy:
+            self.notify("The run is already running.")
+        elif self.gate is not None:
+            self.notify("The run waits at a gate: a approves, r rejects.")
+        elif self.status in ("completed", "failed"):
+            self.notify(f"The run has {self.status}.")
+        else:
+            self._continue()
+
+    @work(group="answer")
+    async def _continue(self) -> None:
+        if self.status == "stopped":
+            # a stopped run continues like `resume`: paused first, then execute
+            await self.app.engine_query(lambda s: s.store.update_run(self.run_id, status="paused"))
+        self.execute()
+
+    def action_toggle_breakpoint(self) -> None:
+        node = self._selected_flow_node()
+        if node is None:
+            self.notify("Select a flow node in the plan tree first.")
+            return
+        if node in self.breakpoints:
+            self.breakpoints.discard(node)
+        else:
+            self.breakpoints.add(node)
+        self._save_run_flags()
+        on_off = "on" if node in self.breakpoints else "off"
+        bps = ", ".join(sorted(self.breakpoints)) or "none"
+        self.notify(f"breakpoint {on_off}: {node} (breakpoints: {bps})")
+
+    def _selected_flow_node(self) -> str | None:
+        """The flow node under (or above) the plan tree's cursor."""
+        node = self.plan.cursor_node
+        while node is not None:
+            item = node.data
+            if item is not None and item.kind == "flow":
+                return str(item.key)
+            if item is not None and item.extra.get("node"):
+                return str(item.extra["node"])
+            node = node.parent
+        return None
+
+    def action_toggle_single_step(self) -> None:
+        self.single_step = not self.single_step
+        self._save_run_flags()
+        self.notify(f"single-step {'on' if self.single_step else 'off'}")
+        self._render_status()
+
+    @work(group="flags")
+    async def _save_run_flags(self) -> None:
+        # No engine operation updates breakpoints of an existing run; the executor
+        # reads them from the run config at each execute(), so we update the config.
+        bps, single = sorted(self.breakpoints), self.single_step
+
+        def q(session) -> None:
+            run = session.store.get_run(self.run_id)
+            config = dict(run.get("config") or {})
+            config["breakpoints"] = bps
+            config["single_step"] = single
+            session.store.update_run(self.run_id, config=config)
+
+        if not self.read_only:
+            await self.app.engine_query(q)
+
+    def action_history(self) -> None:
+        self.app.action_history()
+
+    def action_back(self) -> None:
+        if self.read_only:
+            self.dismiss()
+
+    def action_fork(self) -> None:
+        pass
+
+
+def _ref(path: str, index: int) -> Any:
+    from engine.diffmodel import HunkRef
+
+    return HunkRef(path, index)
+
+
+def _fmt_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,197 @@
+"""Modal dialogs: reason input, rewind confirmation, retry, in-app editor, help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+
+class ReasonModal(ModalScreen[str | None]):
+    """Ask for a line of text (a rejection reason); dismisses with it, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, placeholder: str = "", value: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="reason")
+            yield Label("enter: send · escape: cancel", classes="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self.dismiss(text)
+        else:
+            self.notify("Type a reason: it is sent to the model.", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RetryModal(ModalScreen[dict | None]):
+    """Edited instruction (and optional model) for a retry."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, checkpoint_id: int, model: str = "") -> None:
+        super().__init__()
+        self.checkpoint_id = checkpoint_id
+        self.model = model
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Retry from checkpoint {self.checkpoint_id}", classes="dialog-title")
+            yield Input(placeholder="instruction for the model (optional)", id="instruction")
+            yield Input(value=self.model, placeholder="model (blank: same)", id="model")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Retry", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def _result(self) -> dict:
+        model = self.query_one("#model", Input).value.strip()
+        return {
+            "instruction": self.query_one("#instruction", Input).value.strip(),
+            "model": model if model and model != self.model else None,
+        }
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(self._result())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self._result() if event.button.id == "ok" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes/no with a body (e.g. what a rewind will change)."""
+
+    BINDINGS = [
+        Binding("escape,n", "no", "No"),
+        Binding("y", "yes", "Yes"),
+    ]
+
+    def __init__(self, title: str, body: str | Text, yes: str = "Yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.body)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
+                yield Button("Cancel (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class EditorModal(ModalScreen[str | None]):
+    """In-app editor (used when $EDITOR is unset): ctrl+s saves, escape cancels."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, path: str, text: str, language: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+        self.language = language
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog editor"):
+            yield Label(
+                f"Editing {self.path} — ctrl+s save · escape cancel", classes="dialog-title"
+            )
+            try:
+                area = TextArea.code_editor(self.text, language=self.language, id="editor")
+            except Exception:  # language not available: plain text
+                area = TextArea.code_editor(self.text, id="editor")
+            yield area
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the app, grouped by screen."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        t = Text()
+        for title, keys in self.sections:
+            t.append(f"{title}\n", style="bold underline")
+            for key, desc in keys:
+                t.append(f"  {key:<12}", style="bold cyan")
+                t.append(f"{desc}\n")
+            t.append("\n")
+        with Vertical(classes="dialog wide help"):
+            yield Label("Keys — escape closes", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(t, id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def language_for(path: str) -> str | None:
+    """TextArea language name for a file path, when it has one."""
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return {
+        "py": "python",
+        "md": "markdown",
+        "json": "json",
+        "toml": "toml",
+        "yaml": "yaml",
+        "yml": "yaml",
+        "js": "javascript",
+        "rs": "rust",
+        "go": "go",
+        "html": "html",
+        "css": "css",
+        "sh": "bash",
+        "sql": "sql",
+    }.get(ext)
+
+
+def describe(obj: Any) -> str:  # pragma: no cover - tiny helper
+    return str(obj)

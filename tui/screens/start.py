@@ -1,0 +1,249 @@
+"""Start screen (flow, goal, model, autonomy, budget; resumable runs) and the
+"not a git repository" screen."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+AUTONOMY = [
+    ("review — pause after every change", "review"),
+    ("auto-edit — pause at gates and the end", "auto-edit"),
+    ("full — pause only at gates / budget", "full"),
+]
+
+
+class StartScreen(Screen):
+    """Pick a flow, say what to do, start (or resume a paused / crashed run)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "start", "Start run", priority=True),
+        Binding("ctrl+h", "history", "History"),
+        Binding("ctrl+d", "demo", "Offline demo"),
+    ]
+    HELP: ClassVar[list[tuple[str, str]]] = [
+        ("ctrl+s", "start the run (or press Start)"),
+        ("enter", "in the goal: start the run; in the resume list: resume that run"),
+        ("ctrl+h", "history of runs"),
+        ("ctrl+d", "offline demo (scripted model, sample project)"),
+        ("tab", "next field"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resumable: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="start"):
+            yield Static("llmflows — supervised autonomy for coding agents", id="start-title")
+            yield Static("", id="start-repo")
+            with Horizontal(classes="row"):
+                yield Label("Flow", classes="field-label")
+                yield Select([], id="flow", allow_blank=True, prompt="loading flows…")
+            with Horizontal(classes="row"):
+                yield Label("Goal", classes="field-label")
+                yield Input(placeholder="what should the agent do?", id="goal")
+            with Horizontal(classes="row"):
+                yield Label("Model", classes="field-label")
+                yield Input(id="model", placeholder="litellm model, or scripted:PATH")
+            with Horizontal(classes="row"):
+                yield Label("Autonomy", classes="field-label")
+                yield Select(AUTONOMY, id="autonomy", allow_blank=False, value="review")
+            with Horizontal(classes="row"):
+                yield Label("Budget $", classes="field-label")
+                yield Input(placeholder="max cost in USD (blank: none)", id="budget")
+            with Horizontal(classes="row buttons"):
+                yield Button("Start (ctrl+s)", variant="primary", id="start-run")
+                yield Button("History", id="open-history")
+                yield Button("Offline demo", id="demo", classes="hidden")
+            yield Static("", id="start-error")
+            yield Label("Paused or crashed runs — enter resumes:", id="resume-label")
+            yield OptionList(id="resume")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#resume-label").display = False
+        self.query_one("#resume").display = False
+        self.query_one("#goal").focus()
+        self.load()
+
+    @work(group="start-load", exclusive=True)
+    async def load(self) -> None:
+        app: Any = self.app
+        cli_model = app.cli_model
+
+        def q(session) -> dict[str, Any]:
+            from engine.flowspec import find_flows
+
+            out: dict[str, Any] = {"root": str(session.repo_root)}
+            try:
+                out["flows"] = [(f.name, f.description) for f in find_flows(session.repo_root)]
+            except Exception as e:
+                out["flows"], out["flows_error"] = [], str(e)
+            try:
+                from engine.models import resolve_model_settings
+
+                out["model"] = resolve_model_settings(cli_model, session.repo_root).model
+            except Exception as e:
+                out["model"], out["model_error"] = cli_model or "", str(e)
+            out["resumable"] = [
+                r
+                for r in session.store.list_runs()
+                if r["status"] in ("paused", "crashed", "running", "stopped")
+            ]
+            return out
+
+        try:
+            data = await app.engine_query(q)
+        except Exception as e:
+            self._error(f"could not read this repository: {e}")
+            return
+        self.query_one("#start-repo", Static).update(f"repository: {data['root']}")
+        flows = data["flows"]
+        sel = self.query_one("#flow", Select)
+        sel.set_options([(f"{n} — {d}" if d else n, n) for n, d in flows])
+        names = [n for n, _ in flows]
+        want = (
+            app.default_flow
+            if app.default_flow in names
+            else ("feature" if "feature" in names else None)
+        )
+        if want or names:
+            sel.value = want or names[0]
+        if data.get("flows_error"):
+            self._error(f"flows: {data['flows_error']}")
+        model = self.query_one("#model", Input)
+        if not model.value:
+            model.value = data["model"] or ""
+        if data.get("model_error"):
+            self._error(data["model_error"], offer_demo=True)
+        self.resumable = data["resumable"]
+        opts = self.query_one("#resume", OptionList)
+        opts.clear_options()
+        for r in self.resumable:
+            status = "crashed" if r["status"] == "running" else r["status"]
+            opts.add_option(Option(f"{status:<8} {r['flow']:<10} {r['goal'][:70]}", id=r["id"]))
+        self.query_one("#resume-label").display = bool(self.resumable)
+        opts.display = bool(self.resumable)
+
+    def _error(self, text: str, offer_demo: bool = False) -> None:
+        self.query_one("#start-error", Static).update(text)
+        self.query_one("#demo").set_class(not offer_demo, "hidden")
+
+    # ------------------------------------------------------------------ actions
+    @on(Input.Submitted, "#goal")
+    @on(Button.Pressed, "#start-run")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#open-history")
+    def _history_pressed(self) -> None:
+        self.action_history()
+
+    @on(Button.Pressed, "#demo")
+    def _demo_pressed(self) -> None:
+        self.action_demo()
+
+    @on(OptionList.OptionSelected, "#resume")
+    def _resume_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.app.resume_run(event.option.id)
+
+    def action_history(self) -> None:
+        self.app.action_history()
+
+    def action_demo(self) -> None:
+        self.app.start_demo()
+
+    def action_start(self) -> None:
+        flow = self.query_one("#flow", Select).value
+        goal = self.query_one("#goal", Input).value.strip()
+        model = self.query_one("#model", Input).value.strip()
+        autonomy = self.query_one("#autonomy", Select).value
+        budget_text = self.query_one("#budget", Input).value.strip()
+        if flow is Select.NULL or not flow:
+            self._error("Pick a flow.")
+            return
+        if not goal:
+            self._error("Say what the agent should do (goal).")
+            self.query_one("#goal").focus()
+            return
+        budget = None
+        if budget_text:
+            try:
+                budget = float(budget_text.lstrip("$"))
+            except ValueError:
+                self._error(f"budget must be a number of dollars, not {budget_text!r}")
+                return
+        self._error("")
+        self._start(str(flow), goal, model or None, str(autonomy), budget)
+
+    @work(group="start", exclusive=True)
+    async def _start(
+        self, flow: str, goal: str, model: str | None, autonomy: str, budget: float | None
+    ) -> None:
+        app: Any = self.app
+        try:
+            await app.start_run(flow, goal, model=model, autonomy=autonomy, budget=budget)
+        except Exception as e:
+            from engine.errors import ModelConfigError
+
+            self._error(f"{e}", offer_demo=isinstance(e, ModelConfigError))
+
+
+class NoRepoScreen(Screen):
+    """Shown outside a git repository: offer ``git init`` (or the demo)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "git_init", "git init here"),
+        Binding("d", "demo", "Offline demo"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+    HELP: ClassVar[list[tuple[str, str]]] = [
+        ("i", "run `git init` in this folder and continue"),
+        ("d", "offline demo in a temporary folder"),
+    ]
+
+    def __init__(self, cwd: str, message: str = "") -> None:
+        super().__init__()
+        self.cwd = cwd
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="norepo"):
+            yield Static(f"{self.cwd} is not inside a git repository.", classes="dialog-title")
+            yield Static(
+                "llmflows keeps every step of a run as a git snapshot, so it needs a repository.\n"
+                "Your files are not committed or changed by `git init`.",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("git init (i)", variant="primary", id="init")
+                yield Button("Offline demo (d)", id="demo")
+                yield Button("Quit (q)", id="quit")
+        yield Footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        action = {"init": "git_init", "demo": "demo", "quit": "app.quit"}[event.button.id or ""]
+        self.run_action(action)
+
+    def action_demo(self) -> None:
+        self.app.start_demo()
+
+    @work(group="init", exclusive=True, thread=True)
+    def action_git_init(self) -> None:
+        import subprocess
+
+        proc = subprocess.run(["git", "init", "-q", self.cwd], capture_output=True, text=True)
+        if proc.returncode != 0:
+            self.app.call_from_thread(
+                self.notify, f"git init failed: {proc.stderr.strip()}", severity="error"
+            )
+            return
+        self.app.call_from_thread(self.app.reopen)
