@@ -276,6 +276,7 @@ class DiffView(ScrollView, can_focus=True):
         self._hunk_rows: dict[str, list[int]] = {}
         self._file_rows: dict[str, list[int]] = {}
         self._current = -1
+        self._file_cursor = 0
         self._gutter_digits = 1
         self._max_text = 0
         self._line_cache: LRUCache[tuple, Strip] = LRUCache(512)
@@ -347,6 +348,7 @@ class DiffView(ScrollView, can_focus=True):
         self._token_cache.clear()
         self._build_rows(self._mode)
         self._current = 0 if hunks else -1
+        self._file_cursor = 0  # file that n/p step from (may have no hunks)
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.refresh()
@@ -370,14 +372,10 @@ class DiffView(ScrollView, can_focus=True):
         return self._ref(self._current) if self._current >= 0 else None
 
     def current_file(self) -> str | None:
-        """Path of the file under the current hunk (or at the top of the view)."""
-        if self._current >= 0:
-            return self._diff.files[self._hunks[self._current][0]].path
-        rows = self._current_rows()
-        top = int(self.scroll_y)
-        if 0 <= top < len(rows) and rows[top][0] != ROW_EMPTY:
-            return self._diff.files[rows[top][1]].path
-        return None
+        """Path of the current file (last jumped to with n/p/jump_to_file or of the current hunk)."""
+        if not self._diff.files:
+            return None
+        return self._diff.files[self._file_cursor].path
 
     def is_accepted(self, ref: HunkRef) -> bool:
         """Whether ``ref`` is accepted (KeyError if unknown)."""
@@ -614,6 +612,7 @@ class DiffView(ScrollView, can_focus=True):
             return
         changed = g != self._current
         self._current = g
+        self._file_cursor = self._hunks[g][0]
         if scroll:
             self._scroll_to_hunk(g)
         if changed:
@@ -634,6 +633,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def _goto_file(self, fi: int) -> None:
         self._build_rows(self._mode)
+        self._file_cursor = fi
         if self._file_first_hunk[fi] >= 0:
             self._set_current(self._file_first_hunk[fi], scroll=False)
         self.scroll_to(y=self._file_rows[self._mode][fi], animate=False, immediate=True)
@@ -642,13 +642,7 @@ class DiffView(ScrollView, can_focus=True):
         files = self._diff.files
         if not files:
             return None
-        if self._current >= 0:
-            here = self._hunks[self._current][0]
-        else:
-            rows = self._current_rows()
-            top = min(int(self.scroll_y), len(rows) - 1)
-            here = max(rows[top][1], 0)
-        fi = min(max(here + step, 0), len(files) - 1)
+        fi = min(max(self._file_cursor + step, 0), len(files) - 1)
         self._goto_file(fi)
         return files[fi].path
 
