@@ -12,8 +12,8 @@ from tests.support.gitutil import git, init_repo
 
 TRICKY = r"""diff --git a/my file.txt b/my file.txt
 index 7898192..422c2b7 100644
---- a/my file.txt	
-+++ b/my file.txt	
+--- a/my file.txt<TAB>
++++ b/my file.txt<TAB>
 @@ -1,3 +1,4 @@ def section():
  a
 -b
@@ -70,7 +70,7 @@ index 0000000..6666666
 @@ -0,0 +1 @@
 +target
 \ No newline at end of file
-"""
+""".replace("<TAB>", "\t")  # git appends a TAB to ---/+++ names with spaces
 
 
 def test_parse_tricky_diff():
