@@ -180,3 +180,12 @@ async def test_call_tool_reports_confinement_without_raising(ws: Workspace) -> N
         assert res.data["error"] == "path_refused"
         assert "repository" in res.content or ".git" in res.content
     assert not (ws.root / ".git" / "hooks" / "post-commit").exists()
+
+
+async def test_list_files_hides_escaping_symlinks(ws: Workspace, repo: Path, outside: Path) -> None:
+    (repo / "link.txt").symlink_to(outside / "secret.txt")
+    (repo / "ok_link.py").symlink_to("src/app.py")
+    res = await call_tool(ws, "list_files", {"pattern": "*"}, ToolContext())
+    files = res.content.splitlines()
+    assert "link.txt" not in files
+    assert "ok_link.py" in files
