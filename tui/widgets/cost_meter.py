@@ -155,7 +155,7 @@ class CostMeter(Widget):
             filled = min(BAR_WIDTH, round(min(fraction, 1.0) * BAR_WIDTH))
             t.append("█" * filled, style=self._component("cost-meter--bar"))
             t.append("░" * (BAR_WIDTH - filled), style=self._component("cost-meter--bar-empty"))
-            t.append(f" {fraction * 100:.0f}% of {fmt_usd(self.budget or 0)}")
+            t.append(f" {fraction * 100:.0f}% of ${self.budget or 0:.2f}")
             if fraction >= 1:
                 t.append(" over budget", style="bold red")
         for model, usage in sorted(self.per_model.items(), key=lambda kv: -kv[1].cost_usd):
