@@ -536,6 +536,7 @@ class _Loader:
             self.err(y, f"each node must be a mapping (id:, kind:, ...), got {_type_name(y)}")
             return None
         self._unknown_keys(y, NODE_KEYS, "node key")
+        y = _drop_nulls(y, keep=("id", "kind"))  # `on_error: null` etc. mean "not set"
         marks = {k.value: k.pos for k, _ in y.items()}
 
         id_y = y.get("id")
@@ -942,6 +943,17 @@ class _Loader:
                 first.marks.get("id", (first.line, first.col)),
                 f"unbounded loop {loop}: set max_iterations on one of these nodes",
             )
+
+
+def _drop_nulls(y: Y, keep: tuple[str, ...]) -> Y:
+    pairs = [
+        (k, v)
+        for k, v in y.items()
+        if k.value in keep or not (v.kind == "scalar" and v.value is None)
+    ]
+    out = Y("map", y.line, y.col, pairs, y.style, y.end_line, y.end_col)
+    out._index = {k.value: (k, v) for k, v in pairs}
+    return out
 
 
 def _file_lines(path: str) -> list[str]:

@@ -222,6 +222,12 @@ def test_missing_required_fields(tmp_path):
     assert only(found)[:2] == (4, 5) and "'command'" in found[0][2]
 
 
+def test_null_optional_fields_mean_unset(tmp_path):
+    spec = ok(tmp_path, MINIMAL + "    on_error: null\n    description: ~\n    model: null\n")
+    node = spec.nodes["a"]
+    assert node.on_error is None and node.description == "" and node.model is None
+
+
 def test_bad_names(tmp_path):
     found = issues(
         tmp_path, MINIMAL.replace("name: t", "name: Bad Name").replace("id: a", "id: end")
