@@ -190,11 +190,11 @@ class FlowSpec:
         return list(self.nodes)
 
     def _context(self, context: dict[str, Any]) -> dict[str, Any]:
-        ctx: dict[str, Any] = {
-            "flow": {"name": self.name, "description": self.description},
-            "settings": dict(self.settings),
-        }
+        ctx: dict[str, Any] = {"settings": dict(self.settings)}
         ctx.update(context)
+        # `flow` is always this flow ({{ flow }} prints the name, {{ flow.description }} works),
+        # even when run state stores just the name under "flow".
+        ctx["flow"] = _FlowRef(name=self.name, description=self.description)
         ctx.setdefault("state", dict(context))
         return ctx
 
@@ -236,6 +236,13 @@ class FlowSpec:
             if self.eval_when(edge, state):
                 return edge.to
         return "fail"  # unreachable for validated flows: the last edge is a default
+
+
+class _FlowRef(dict):
+    """``flow`` in templates: a dict {name, description} that renders as the name."""
+
+    def __str__(self) -> str:
+        return str(self.get("name", ""))
 
 
 @dataclass

@@ -45,7 +45,7 @@ FULL_CONTEXT = {
     "feedback": ["too broad", "keep the API"],
     "user_edits": [{"files": ["a.py"], "note": "renamed a variable"}],
     "instruction": "only touch a.py",
-    "iteration": 2,
+    "iteration": 1,
     "files": {"a.py": "def add(a, b):\n    return a - b\n"},
 }
 

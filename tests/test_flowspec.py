@@ -647,6 +647,8 @@ def test_render_missing_optional_values_are_empty(tmp_path):
     )
     assert out == "G|||pytest|t||0"
     assert spec.render("{{ state.goal }}", {"goal": "G"}) == "G"
+    # run state may store the flow's name under "flow"; templates still get the flow
+    assert spec.render("{{ flow }}: {{ flow.description }}", {"flow": "t"}) == "t: test flow"
 
 
 def test_render_errors_are_flow_runtime_errors(tmp_path):
