@@ -19,6 +19,11 @@ What is measured (headless, ``App.run_test(size=...)``, DiffView filling the scr
 * ``pagedown_pilot_ms``: ``await pilot.press("pagedown")`` end to end, which
   also includes the Pilot's own event-loop waits (an upper bound).
 
+* ``baseline_eager_ms`` (measured in the same run, same diff): building one
+  plain ``rich.text.Text`` per diff line, no highlighting - the floor cost of
+  any viewer that materializes every line up front. The machine is shared and
+  noisy; compare ``open_ms`` to this baseline rather than across runs.
+
 Targets: open <= 150 ms, page-down <= 16 ms.
 """
 
@@ -154,8 +159,15 @@ async def run(lines: int, size: tuple[int, int], presses: int) -> dict:
     # on screen stays alive, as in the app (a heap full of old diffs would
     # only make the garbage collector's full passes slower).
     first = build_diff(lines, seed=0)
+    from rich.text import Text
+
+    t0 = time.perf_counter()
+    eager = [Text(ln.text) for f in first.files for h in f.hunks for ln in h.lines]
+    baseline_eager_ms = (time.perf_counter() - t0) * 1000
+    del eager
     app = BenchApp()
     result: dict = {
+        "baseline_eager_ms": baseline_eager_ms,
         "lines": sum(len(h.lines) for f in first.files for h in f.hunks),
         "files": len(first.files),
         "hunks": sum(len(f.hunks) for f in first.files),
@@ -261,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(target <= {OPEN_TARGET_MS:.0f}) {'OK' if r['open_ok'] else 'SLOW'}"
     )
     print(f"open (set_diff + full compositor pass), median: {r['open_screen_ms']:.1f} ms")
+    print(
+        f"baseline (same run): one plain rich Text per line, eager: {r['baseline_eager_ms']:.1f} ms"
+    )
     print(
         f"page-down (action + render_line of viewport), median over {args.presses}: "
         f"{r['pagedown_ms']:.2f} ms, p95 {r['pagedown_p95_ms']:.2f} ms, max "
