@@ -108,6 +108,7 @@ class MainScreen(Screen):
         self._max_seq = 0
         self._pending: list[Any] = []
         self._stop_watch: asyncio.Event | None = None
+        self._col = 0
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -218,7 +219,7 @@ class MainScreen(Screen):
         t = ev.type
         if t == "token":
             self.tokens += 1
-            self.query_one("#tokens", Log).write(ev.text)
+            self._write_tokens(ev.text)
             if self.tokens % 20 == 1:
                 self._render_status()
             return
@@ -233,19 +234,15 @@ class MainScreen(Screen):
         elif t == "step_started":
             self.node = ev.node
             self.tokens = 0
-            log = self.query_one("#tokens", Log)
-            log.write_line(f"── {ev.node} (attempt {ev.attempt})")
+            self._token_line(f"── {ev.node} (attempt {ev.attempt})")
         elif t == "step_finished":
-            log = self.query_one("#tokens", Log)
-            log.write_line("")
             if ev.error:
-                log.write_line(f"   {ev.status}: {ev.error}")
+                self._token_line(f"   {ev.status}: {ev.error}")
         elif t == "run_status":
             self.status = ev.status
             if ev.node:
                 self.node = ev.node
-            if ev.reason:
-                self.message = ev.reason
+            self.message = ev.reason
             if ev.status == "running":
                 self.gate = None
         elif t == "diff_ready" and not replay:
@@ -262,6 +259,30 @@ class MainScreen(Screen):
         if not replay:
             self._render_status()
             self.refresh_bindings()
+
+    def _token_line(self, line: str) -> None:
+        log = self.query_one("#tokens", Log)
+        if self._col:
+            log.write("\n")
+        log.write(line + "\n")
+        self._col = 0
+
+    def _write_tokens(self, text: str) -> None:
+        """Append streamed text, wrapping at the pane width (Log does not wrap)."""
+        log = self.query_one("#tokens", Log)
+        width = max(20, log.scrollable_content_region.width - 1)
+        out: list[str] = []
+        for ch in text:
+            if ch == "\n":
+                out.append(ch)
+                self._col = 0
+                continue
+            if self._col >= width:
+                out.append("\n")
+                self._col = 0
+            out.append(ch)
+            self._col += 1
+        log.write("".join(out))
 
     @work(group="gate")
     async def _fetch_gate(self) -> None:
@@ -290,7 +311,7 @@ class MainScreen(Screen):
         elif message.outcome is not None:
             self.status = message.outcome.status
             if message.outcome.status in TERMINAL:
-                self.message = message.outcome.reason or self.message
+                self.message = message.outcome.reason or f"run {message.outcome.status}"
                 self._show_run_diff()
         self._render_status()
         self.refresh_bindings()

@@ -1,0 +1,384 @@
+"""Functional tests of the TUI: real temp git repos, the scripted model, App.run_test + Pilot.
+
+A tiny project flow (one agent node ``edit``) is written into each repo; the
+scripted model answers its calls. A recording model factory wraps the real
+``ModelClient`` so tests can assert what the model was sent.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tui.app import LlmflowsApp
+
+SIZE = (140, 40)
+ORIGINAL = "".join(f"line {i}\n" for i in range(1, 31))
+# Two changes far apart: two hunks.
+CHANGED = ORIGINAL.replace("line 2\n", "line 2 CHANGED\n").replace("line 28\n", "line 28 CHANGED\n")
+
+TINY_FLOW = """\
+name: tiny
+description: One editing step
+nodes:
+  - id: edit
+    kind: agent
+    description: Edit the file
+    tools: [read_file, write_file, finish]
+    prompt: "Do this: {{ goal }}"
+    next: end
+"""
+
+
+def _edit_entries(content: str, summary: str = "done") -> list[dict[str, Any]]:
+    return [
+        {
+            "node": "edit",
+            "text": "Editing data.txt",
+            "tool_calls": [
+                {"name": "write_file", "arguments": {"path": "data.txt", "content": content}}
+            ],
+        },
+        {"node": "edit", "tool_calls": [{"name": "finish", "arguments": {"summary": summary}}]},
+    ]
+
+
+def make_repo(tmp_path: Path, entries: list[dict[str, Any]]) -> tuple[Path, str]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    import os
+
+    env = {**os.environ, **env}
+    (repo / "data.txt").write_text(ORIGINAL)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=repo, check=True, env=env)
+    flows = repo / ".llmflows" / "flows"
+    flows.mkdir(parents=True)
+    (flows / "tiny.yaml").write_text(TINY_FLOW)
+    script = tmp_path / "script.yaml"
+    script.write_text(yaml.safe_dump({"responses": entries}, sort_keys=False))
+    return repo, f"scripted:{script}"
+
+
+class Recorder:
+    """Model factory wrapping the real ModelClient; keeps every message list sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def __call__(self, settings: dict[str, Any]) -> Any:
+        from engine.models import ModelClient, ModelSettings
+
+        client = ModelClient(ModelSettings(**settings))
+        original = client.complete
+        calls = self.calls
+
+        async def complete(messages, **kw):
+            calls.append([dict(m) for m in messages])
+            return await original(messages, **kw)
+
+        client.complete = complete  # type: ignore[method-assign]
+        return client
+
+    def user_prompts(self) -> list[str]:
+        return [str(m.get("content")) for c in self.calls for m in c if m.get("role") == "user"]
+
+
+async def wait_for(pilot, cond, timeout: float = 20.0) -> None:
+    """Let the app run until ``cond()`` holds (no timing assertions: just a bound)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await pilot.pause(0.05)
+        try:
+            if cond():
+                return
+        except Exception:
+            pass
+    raise AssertionError(f"condition not reached in {timeout}s")
+
+
+def main_screen(app):
+    from tui.screens.main import MainScreen
+
+    for s in reversed(app.screen_stack):
+        if isinstance(s, MainScreen):
+            return s
+    return None
+
+
+def at_gate(app) -> bool:
+    s = main_screen(app)
+    return s is not None and s.gate is not None and bool(s.diff_view.diff.files)
+
+
+def finished(app, status: str = "completed") -> bool:
+    s = main_screen(app)
+    return s is not None and s.status == status and not s.busy
+
+
+def new_app(repo: Path, model: str, recorder: Recorder | None = None, **kw) -> LlmflowsApp:
+    return LlmflowsApp(
+        str(repo),
+        model=model,
+        autostart={"flow": "tiny", "goal": "change data.txt"},
+        model_factory=recorder,
+        clock=lambda: 1000.0,
+        **kw,
+    )
+
+
+async def test_approve_keeps_the_change(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        assert screen.gate["kind"] == "review"
+        assert [f.path for f in screen.diff_view.diff.files] == ["data.txt"]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    assert (repo / "data.txt").read_text() == CHANGED
+
+
+async def test_partial_hunk_accept_keeps_only_accepted_hunks(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        assert len(screen.diff_view.all_hunks()) == 2
+        await pilot.press("j")  # second hunk
+        await pilot.press("space")  # reject it
+        assert {h.index for h in screen.diff_view.rejected_hunks()} == {1}
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    text = (repo / "data.txt").read_text()
+    assert "line 2 CHANGED" in text
+    assert "line 28 CHANGED" not in text
+
+
+async def test_reject_with_reason_reaches_the_model(tmp_path):
+    reason = "keep line 28 exactly as it was"
+    entries = _edit_entries(CHANGED) + _edit_entries(CHANGED.replace("28 CHANGED", "28"))
+    repo, model = make_repo(tmp_path, entries)
+    rec = Recorder()
+    app = new_app(repo, model, rec)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        first_gate = main_screen(app).gate["id"]
+        assert not any(reason in p for p in rec.user_prompts())
+        await pilot.press("r")
+        await pilot.pause()
+        for ch in reason:
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate["id"] != first_gate)
+        # the second attempt's prompt carries the reason
+        assert reason in rec.user_prompts()[-1]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    assert "line 28 CHANGED" not in (repo / "data.txt").read_text()
+    assert "line 2 CHANGED" in (repo / "data.txt").read_text()
+
+
+async def test_rewind_and_undo(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        start_cp = min(screen.plan.checkpoint_ids())
+        assert (repo / "data.txt").read_text() == CHANGED
+        screen.plan.focus()
+        assert screen.plan.select_checkpoint(start_cp)
+        await pilot.pause()
+        await pilot.press("b")
+        from tui.screens.modals import ConfirmModal
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        body = str(app.screen.body)
+        assert "data.txt" in body
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.last_undo is not None)
+        assert (repo / "data.txt").read_text() == ORIGINAL
+        assert screen.gate is None
+        undo = screen.last_undo
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen.last_undo != undo)
+        assert (repo / "data.txt").read_text() == CHANGED
+
+
+async def test_retry_with_instruction(tmp_path):
+    instruction = "only touch line 2"
+    only2 = ORIGINAL.replace("line 2\n", "line 2 CHANGED\n")
+    entries = _edit_entries(CHANGED) + _edit_entries(only2)
+    repo, model = make_repo(tmp_path, entries)
+    rec = Recorder()
+    app = new_app(repo, model, rec)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        first_gate = screen.gate["id"]
+        screen.plan.focus()
+        assert screen.plan.select_checkpoint(min(screen.plan.checkpoint_ids()))
+        await pilot.pause()
+        await pilot.press("R")
+        from tui.screens.modals import RetryModal
+
+        await wait_for(pilot, lambda: isinstance(app.screen, RetryModal))
+        for ch in instruction:
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate["id"] != first_gate)
+        assert instruction in rec.user_prompts()[-1]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    assert (repo / "data.txt").read_text() == only2
+
+
+async def test_history_resume_of_a_paused_run(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        run_id = main_screen(app).run_id
+    # A new session of the app: the run is paused at its gate.
+    app2 = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app2.run_test(size=SIZE) as pilot:
+        from tui.screens.history import HistoryScreen
+        from tui.screens.start import StartScreen
+
+        await wait_for(
+            pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
+        )
+        assert [r["id"] for r in app2.screen.resumable] == [run_id]
+        await pilot.press("ctrl+h")
+        await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
+        assert app2.screen.rows[0]["status"] == "paused"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: at_gate(app2))
+        assert main_screen(app2).run_id == run_id
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app2))
+    assert (repo / "data.txt").read_text() == CHANGED
+
+
+async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+        await pilot.press("h")
+        from tui.screens.history import HistoryScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
+        assert app.screen.rows[0]["status"] == "completed"
+        await pilot.press("enter")
+        from tui.screens.main import MainScreen
+
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, MainScreen)
+                and app.screen.read_only
+                and app.screen.diff_view.diff.files
+            ),
+        )
+        ro = app.screen
+        assert [f.path for f in ro.diff_view.diff.files] == ["data.txt"]
+        assert ro.plan.node_status("edit") == "done"
+        await pilot.press("question_mark")
+        from tui.screens.modals import HelpScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = str(app.screen.query_one("#help-text").render())
+        for key in ("approve", "reject", "rewind", "retry", "single-step", "history"):
+            assert key in text.lower()
+
+
+async def test_edit_in_app_editor_becomes_part_of_the_step(tmp_path, monkeypatch):
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("e")
+        from tui.screens.modals import EditorModal
+
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorModal))
+        area = app.screen.query_one("TextArea")
+        area.text = CHANGED + "my own line\n"
+        await pilot.press("ctrl+s")
+        screen = main_screen(app)
+        await wait_for(
+            pilot,
+            lambda: any(
+                ln.text == "my own line"
+                for f in screen.diff_view.diff.files
+                for h in f.hunks
+                for ln in h.lines
+            ),
+        )
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    assert (repo / "data.txt").read_text().endswith("my own line\n")
+
+
+async def test_not_a_repo_offers_git_init(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    app = LlmflowsApp(str(folder), clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        from tui.screens.start import NoRepoScreen, StartScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, NoRepoScreen))
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+    assert (folder / ".git").is_dir()
+
+
+async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):
+    repo, _ = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model="scripted:/nonexistent/script.yaml", clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        from tui.screens.start import StartScreen
+
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, StartScreen)
+                and app.screen.query_one("#model").value.startswith("scripted:")
+            ),
+        )
+        app.screen.query_one("#goal").value = "do it"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not app.screen.query_one("#demo").has_class("hidden"))
+        assert "script" in str(app.screen.query_one("#start-error").render()).lower()
+
+
+@pytest.mark.parametrize("key", ["j", "k", "space"])
+async def test_review_keys_are_harmless_without_a_gate(tmp_path, key):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+        await pilot.press(key, "a", "r")
+        assert main_screen(app).gate is None
