@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .budget import Limits, Usage, check_before_step
+from .crashpoints import crash_point
 from .errors import BudgetExceededError, EngineError, ModelError, ToolError
 from .events import (
     CheckpointMade,
@@ -73,11 +74,7 @@ class Executor:
         self.autonomy = self.run.get("autonomy") or "review"
         self.workspace = Workspace(session.repo_root)
         policy_cfg = self.config.get("policy") or {}
-        self.policy = (
-            CommandPolicy(allow=policy_cfg.get("allow"), deny=policy_cfg.get("deny"))
-            if policy_cfg
-            else CommandPolicy()
-        )
+        self.policy = CommandPolicy.from_config(policy_cfg) if policy_cfg else CommandPolicy()
         self.tool_context = ToolContext(policy=self.policy, autonomy=self.autonomy)
         self._model_factory = model_factory
         self._clients: dict[str, Any] = {}
@@ -105,9 +102,10 @@ class Executor:
         out: list[int] = []
         for e in self.store.effects_for_run(self.run_id):
             if e["kind"] == "llm" and e["status"] == "done":
-                idx = (e.get("result") or {}).get("script_index")
-                if idx is not None and idx not in out:
-                    out.append(idx)
+                result = e.get("result") or {}
+                for idx in [*(result.get("script_consumed") or []), result.get("script_index")]:
+                    if idx is not None and idx not in out:
+                        out.append(idx)
         return out
 
     def model_for(self, override: str | None):
@@ -460,10 +458,14 @@ class Executor:
             work["touched"] = sorted(set(work.get("touched", [])) | ctx.files_touched)
         work["instruction"] = ""
         label = f"{node.id}" + (f" [{task['id']}]" if task else "") + f" #{attempt}"
+        crash_point("before-checkpoint")
         new_cp = self._checkpoint(step_id, "step", label, work, cp["id"])
+        crash_point("after-checkpoint")
         files_changed = int(new_cp.get("files_changed") or 0)
-        self.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
-        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        with self.store.transaction():
+            self.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
+            self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        crash_point("after-head")
         self.usage.steps += 1
         self.metrics.steps += 1
         self.emit(

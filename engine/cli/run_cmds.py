@@ -33,6 +33,13 @@ def register(sub) -> None:
         help="pause before this node (repeatable)",
     )
     p.add_argument("--step", action="store_true", help="single-step: pause before every node")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a flow setting, e.g. --set test_command='make test'",
+    )
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(func=cmd_run)
 
@@ -84,6 +91,18 @@ def _limits(args) -> dict[str, Any]:
         "max_steps": args.max_steps,
         "max_tokens": args.max_tokens,
     }
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            from ..errors import UsageError
+
+            raise UsageError(f"--set needs KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
 
 
 def _open(args, write: bool = True):
@@ -213,6 +232,7 @@ def cmd_run(args) -> int:
             limits=_limits(args),
             breakpoints=args.breakpoint,
             single_step=args.step,
+            settings=_settings(args.set),
         )
         if not args.json:
             print(f"run {run_id}: {args.flow} — {args.goal}", flush=True)

@@ -113,8 +113,10 @@ async def call_model(
     except BudgetExceededError:
         raise
     resp = ModelResponse.from_dict(result)
-    if resp.script_index is not None and resp.script_index not in ctx.script_consumed:
-        ctx.script_consumed.append(resp.script_index)
+    # Injected-error entries are consumed too, not only the answering one.
+    for idx in [*getattr(resp, "script_consumed", []), resp.script_index]:
+        if idx is not None and idx not in ctx.script_consumed:
+            ctx.script_consumed.append(idx)
     if ctx.journal.executed > executed_before:
         ctx.usage.cost_usd += resp.cost_usd
         ctx.usage.tokens_in += resp.tokens_in
@@ -172,7 +174,7 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
     name, args = call.name, call.arguments if isinstance(call.arguments, dict) else {}
     if name == "run_command":
         command = str(args.get("command", ""))
-        verdict = ctx.tool_context.policy.classify(command)
+        verdict = ctx.tool_context.policy.classify(command, ctx.workspace.root)
         refused = ctx.refused_commands.get(command)
         if refused is not None:
             res = {"ok": False, "content": f"The user refused to run this command: {refused}"}

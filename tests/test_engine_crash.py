@@ -1,0 +1,156 @@
+"""SIGKILL a real `llmflows-tui run` subprocess at several points, then resume.
+
+No done effect may run twice, nothing may be lost, and the DB must pass
+integrity_check and never point at a missing git object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.store import RunStore
+from tests.support.gitutil import git, init_repo
+
+FLOW = str(Path(__file__).parent / "flows" / "crashy.yaml")
+
+
+def _script(path: Path, counter: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "responses": [
+                    {
+                        "node": "edit",
+                        "tool_calls": [
+                            {"name": "write_file", "arguments": {"path": "a.txt", "content": "A\n"}}
+                        ],
+                    },
+                    {
+                        "node": "edit",
+                        "tool_calls": [
+                            {
+                                "name": "run_command",
+                                "arguments": {"command": f"echo tool >> {counter}"},
+                            }
+                        ],
+                    },
+                    {
+                        "node": "edit",
+                        "tool_calls": [{"name": "finish", "arguments": {"summary": "done"}}],
+                    },
+                    {"node": "summary", "text": "All good."},
+                ]
+            }
+        )
+    )
+    return path
+
+
+def _cli(repo: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("LLMFLOWS_CRASH_AT", None)
+    if crash:
+        env["LLMFLOWS_CRASH_AT"] = crash
+    return subprocess.run(
+        [sys.executable, "-m", "tui.entry", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _run_id(repo: Path) -> str:
+    out = _cli(repo, "runs", "--json")
+    return json.loads(out.stdout)[0]["id"]
+
+
+def _check_store(repo: Path) -> None:
+    with RunStore.open(repo, write=False) as store:
+        assert store.integrity_check() == "ok"
+        for cp in store.list_checkpoints():
+            git(repo, "cat-file", "-e", cp["commit_sha"])
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        "done-llm:1",  # right after the first model answer was journaled
+        "done-tool:1",  # after write_file, before its step's checkpoint
+        "done-tool:2",  # after the command ran
+        "before-checkpoint:1",
+        "after-checkpoint:1",  # git + DB checkpoint made, head not moved yet
+        "after-head:2",  # between steps
+        "done-command:1",  # after the flow's run command
+    ],
+)
+def test_sigkill_then_resume_runs_every_effect_once(tmp_path: Path, crash: str):
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    counter = tmp_path / "counter.txt"
+    script = _script(tmp_path / "script.yaml", counter)
+    first = _cli(
+        repo,
+        "run",
+        FLOW,
+        "count things",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        "--set",
+        f"counter={counter}",
+        crash=crash,
+    )
+    assert first.returncode == -9, first.stdout + first.stderr  # really killed
+    _check_store(repo)
+    run_id = _run_id(repo)
+    second = _cli(repo, "resume", run_id)
+    if second.returncode == 3:  # crashed mid-effect: the human is asked first
+        assert "crash" in second.stdout
+        second = _cli(repo, "resume", run_id, "--approve")
+    assert second.returncode == 0, second.stdout + second.stderr
+    lines = counter.read_text().splitlines()
+    assert sorted(lines) == ["run", "tool"], lines  # each side effect exactly once
+    assert (repo / "a.txt").read_text() == "A\n"
+    _check_store(repo)
+    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    assert show["run"]["status"] == "completed"
+
+
+def test_sigkill_mid_effect_restores_tree_and_asks(tmp_path: Path):
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    counter = tmp_path / "counter.txt"
+    script = _script(tmp_path / "script.yaml", counter)
+    # killed after the command's intent was journaled, before it ran
+    first = _cli(
+        repo,
+        "run",
+        FLOW,
+        "count things",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        "--set",
+        f"counter={counter}",
+        crash="intent-tool:2",
+    )
+    assert first.returncode == -9
+    assert (repo / "a.txt").exists()  # written by the step before the crash
+    run_id = _run_id(repo)
+    second = _cli(repo, "resume", run_id)
+    assert second.returncode == 3 and "died" in second.stdout
+    # the tree went back to the last checkpoint (a.txt is kept in a checkpoint)
+    assert not (repo / "a.txt").exists()
+    third = _cli(repo, "resume", run_id, "--approve")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert counter.read_text().splitlines() == ["tool", "run"]
+    assert (repo / "a.txt").read_text() == "A\n"
+    _check_store(repo)
