@@ -208,8 +208,17 @@ class Snapshotter:
 
     def load(self, commit: str) -> Snapshot:
         """Read back a snapshot commit (tree, index tree, skipped paths) by id or ref."""
-        sha = self._git("rev-parse", "--verify", "-q", f"{commit}^{{commit}}")
-        raw = str(run_git(self._repo, "cat-file", "commit", sha, strip=False))
+        # One cat-file resolves the name and returns the object (rev-parse + cat-file
+        # would be two processes on the restore path).
+        out = self._gitb("cat-file", "--batch", input=f"{commit}^{{commit}}\n".encode())
+        first, _, rest = out.partition(b"\n")
+        fields = first.split()
+        if len(fields) != 3 or fields[1] != b"commit":
+            raise GitCommandError(
+                ["git", "cat-file", "--batch", commit], 128, f"not a commit: {commit}"
+            )
+        sha = fields[0].decode("ascii")
+        raw = rest[: int(fields[2])].decode("utf-8", "surrogateescape")
         head, _, body = raw.partition("\n\n")
         tree = ""
         parents: list[str] = []
@@ -283,9 +292,9 @@ class Snapshotter:
                     if s.reason in ("too_large", "nested_repo")
                 }
             )
-            changes = self._tree_changes(cur_tree, target.tree)
-            written = [p for st, p in changes if st != "D"]
-            removed = [p for st, p in changes if st == "D"]
+            # The change list is only needed up front to re-hash a stale index; otherwise
+            # compute it on the helper thread while read-tree does the real work.
+            changes_job = self._pool.submit(self._tree_changes, cur_tree, target.tree)
             merge_from = cur_tree
             if protected:
                 # Merge from a "current" tree whose protected entries equal the target's:
@@ -293,6 +302,7 @@ class Snapshotter:
                 self._protect(index, target.tree, protected)
                 merge_from = self._git("write-tree", env=env)
             if stale_index:
+                changes = changes_job.result()
                 # read-tree -m -u only trusts stat data; re-hash just the paths it will
                 # replace or delete. If the live file no longer matches ``current`` the
                 # entry differs from it and the merge refuses (nothing is overwritten).
@@ -309,8 +319,13 @@ class Snapshotter:
                 target.tree,
                 env=env,
             )
+            changes = changes_job.result()
         finally:
+            with contextlib.suppress(Exception):
+                changes_job.result()  # never leave it running past the temp index
             _unlink(index)
+        written = [p for st, p in changes if st != "D"]
+        removed = [p for st, p in changes if st == "D"]
         kept = [p for p in protected if _touches(p, written, removed)]
         if restore_index:
             assert target.index_tree is not None
