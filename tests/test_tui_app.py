@@ -121,7 +121,7 @@ def main_screen(app):
 
 def at_gate(app) -> bool:
     s = main_screen(app)
-    return s is not None and s.gate is not None and bool(s.diff_view.diff.files)
+    return s is not None and s.gate is not None and s.gate_ready
 
 
 def finished(app, status: str = "completed") -> bool:

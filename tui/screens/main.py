@@ -109,6 +109,7 @@ class MainScreen(Screen):
         self._pending: list[Any] = []
         self._stop_watch: asyncio.Event | None = None
         self._col = 0
+        self.gate_ready = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -292,6 +293,7 @@ class MainScreen(Screen):
 
     def _gate_opened(self, gate: dict[str, Any]) -> None:
         self.gate = gate
+        self.gate_ready = False
         self.status = "paused"
         self.node = gate.get("node") or self.node
         payload = gate.get("payload") or {}
@@ -337,6 +339,8 @@ class MainScreen(Screen):
             }
         self.diff_range = rng
         view.set_diff(diff, accepted)
+        # The review diff of an open gate is on screen (tests and keys can rely on it).
+        self.gate_ready = self.gate is not None and rng[1] is None
         self.query_one("#files", FileList).set_diff(diff)
         self._sync_rejected()
         label = f"Diff cp {rng[0]} → {'working tree' if rng[1] is None else f'cp {rng[1]}'}"

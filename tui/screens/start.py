@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -105,7 +106,10 @@ class StartScreen(Screen):
         except Exception as e:
             self._error(f"could not read this repository: {e}")
             return
-        self.query_one("#start-repo", Static).update(f"repository: {data['root']}")
+        # Only the folder's name: the full path is in the tooltip (keeps the screen short).
+        repo_label = self.query_one("#start-repo", Static)
+        repo_label.update(f"repository: {Path(data['root']).name}")
+        repo_label.tooltip = data["root"]
         flows = data["flows"]
         sel = self.query_one("#flow", Select)
         sel.set_options([(f"{n} — {d}" if d else n, n) for n, d in flows])

@@ -1,0 +1,92 @@
+"""Snapshot tests (pytest-textual-snapshot) of the start, main-at-gate, history and help screens.
+
+Deterministic content: fresh temp repos (same checkpoint ids), the scripted model
+(same tokens and cost), a frozen clock (elapsed 00:00), no cursor blink.
+Update with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from tests.test_tui_app import CHANGED, _edit_entries, at_gate, make_repo, wait_for
+from tui.app import LlmflowsApp
+
+SIZE = (120, 36)
+
+
+def _no_blink(app) -> None:
+    from textual.widgets import Input
+
+    for w in app.screen.query(Input):
+        w.cursor_blink = False
+
+
+def test_start_screen(snap_compare, tmp_path):
+    repo, _ = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model="scripted:/tmp/demo-script.yaml", clock=lambda: 1000.0)
+
+    async def before(pilot):
+        from tui.screens.start import StartScreen
+
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, StartScreen)
+                and app.screen.query_one("#model").value == "scripted:/tmp/demo-script.yaml"
+            ),
+        )
+        _no_blink(app)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def _gate_app(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    return LlmflowsApp(
+        str(repo),
+        model=model,
+        autostart={"flow": "tiny", "goal": "change data.txt"},
+        clock=lambda: 1000.0,
+    )
+
+
+def test_main_screen_at_gate(snap_compare, tmp_path):
+    app = _gate_app(tmp_path)
+
+    async def before(pilot):
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("j", "space")  # one hunk rejected: shows the review state
+        app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_history_screen(snap_compare, tmp_path):
+    app = _gate_app(tmp_path)
+
+    async def before(pilot):
+        from tui.screens.history import HistoryScreen
+
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
+        app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_help_screen(snap_compare, tmp_path):
+    repo, _ = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model="scripted:/tmp/demo-script.yaml", clock=lambda: 1000.0)
+
+    async def before(pilot):
+        from tui.screens.modals import HelpScreen
+
+        await pilot.pause(0.5)
+        app.action_help()
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
