@@ -159,7 +159,7 @@ class CheckpointService:
                 )
                 base_tree = parent["tree_sha"] if parent else self._head_tree(repo)
                 files_changed = self._count_changes(repo, base_tree, snap.tree)
-            crash_point("checkpoint:after_git")
+            crash_point("checkpoint.after_git")
             skipped = _skipped_dicts(list(snap.skipped))
             # 2. one transaction: blob + row (+ the manual line's head).
             with self.store.transaction():
@@ -182,7 +182,7 @@ class CheckpointService:
                 )
                 if run_id is None:
                     self._meta_set(_MANUAL_HEAD_KEY, str(cid))
-                crash_point("checkpoint:in_transaction")
+                crash_point("checkpoint.in_transaction")
             return self.get(cid), snap
 
     def _reserve_ref(self, repo: Any, namespace: str) -> str:
