@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,18 @@ def test_diff_between_checkpoints_and_to_live_tree(svc: CheckpointService, repo:
     (repo / "new.txt").write_text("n\n")
     live = svc.diff(b["id"])
     assert [f.path for f in live.files] == ["new.txt"]
+
+
+def test_same_size_edit_in_the_same_instant_as_the_index_is_captured(
+    svc: CheckpointService, repo: Path
+):
+    # "Racy git": a file rewritten with the same size and the same mtime as the
+    # index must still be seen as modified (the snapshot must not trust stat data
+    # the copied index cannot vouch for).
+    index = repo / ".git" / "index"
+    readme = repo / "README.md"
+    readme.write_text("# DEMO\n")  # same size as "# demo\n"
+    st = index.stat()
+    os.utime(readme, ns=(st.st_atime_ns, st.st_mtime_ns))
+    cp = svc.create(None, None, "manual", "racy", None)
+    assert git(repo, "show", f"{cp['commit_sha']}:README.md") == "# DEMO\n"

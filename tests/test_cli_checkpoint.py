@@ -37,7 +37,7 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_checkpoint_rewind_round_trip_in_subprocesses(repo: Path):
-    (repo / "README.md").write_text("# mine\n")
+    (repo / "README.md").write_text("# mine, edited\n")
     p = cli("-C", str(repo), "checkpoint", "-m", "my edits")
     assert p.returncode == 0, p.stderr
     cid = int(p.stdout.strip())
@@ -50,7 +50,7 @@ def test_checkpoint_rewind_round_trip_in_subprocesses(repo: Path):
     assert f"Restored checkpoint {cid}" in p.stdout
     assert "written  README.md" in p.stdout and "removed  extra.txt" in p.stdout
     undo = int(p.stdout.rsplit("rewind ", 1)[1].strip())
-    assert (repo / "README.md").read_text() == "# mine\n"
+    assert (repo / "README.md").read_text() == "# mine, edited\n"
     assert not (repo / "extra.txt").exists()
 
     p = cli("-C", str(repo), "rewind", str(undo), "--json")
