@@ -235,6 +235,8 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     state["feedback"].append(reason)
     target = node.on_reject or _previous_node(session, run["id"], node.id) or node.id
     state["cursor"] = {"node": target, "item": 0}
+    # A person asked for another try: the loop bound starts afresh for it.
+    state["iterations"][target] = 0
     if step_id:
         session.store.finish_step(step_id, "rejected", error=reason)
     _new_head(

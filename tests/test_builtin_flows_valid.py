@@ -131,7 +131,7 @@ def test_bugfix_node_ids_and_edges():
     assert spec.next_node("locate", {}) == "fix"
     assert spec.next_node("fix", {}) == "test"
     assert spec.next_node("test", red) == "fix" and spec.next_node("test", green) == "regress"
-    assert spec.next_node("regress", red) == "fix" and spec.next_node("regress", green) == "review"
+    assert spec.next_node("regress", red) == "fix" and spec.next_node("regress", green) == "summary"
     assert spec.nodes["review"].on_reject == "fix" and spec.next_node("review", {}) == "summary"
     assert spec.next_node("summary", {}) == "end"
     assert spec.nodes["fix"].max_iterations == 3 and spec.nodes["fix"].on_error == "review"
