@@ -25,10 +25,10 @@ from textual.binding import Binding, BindingType
 
 from tui.commands import ActionsProvider
 from tui.messages import EngineEvent, RunEnded
-from tui.screens.history import HistoryScreen
-from tui.screens.main import MainScreen
-from tui.screens.modals import HelpScreen
 from tui.screens.start import NoRepoScreen, StartScreen
+
+# The main/history/help screens (diff viewer, pygments, DataTable) are imported
+# when first shown: the first frame only needs the start screen.
 
 #: When set, the app writes ``time.time()`` to this file after its first frame (bench).
 FIRST_PAINT_ENV = "LLMFLOWS_TUI_FIRST_PAINT"
@@ -75,7 +75,7 @@ class LlmflowsApp(App):
         self.clock = clock
         self.controller: Any = None
         self.repo_root: Path | None = None
-        self.live: MainScreen | None = None
+        self.live: Any = None
         self._first_paint_done = False
 
     # ------------------------------------------------------------------ engine plumbing
@@ -101,7 +101,8 @@ class LlmflowsApp(App):
         self.push_screen(StartScreen())
         if os.environ.get(FIRST_PAINT_ENV):
             self.call_after_refresh(self._first_paint)
-        self.open_repo()
+        # Start the engine after the first frame: opening the store competes for the GIL.
+        self.call_after_refresh(self.open_repo)
 
     def _first_paint(self) -> None:
         if self._first_paint_done:
@@ -128,6 +129,8 @@ class LlmflowsApp(App):
             return
         if not isinstance(self.screen, StartScreen):
             await self._replace_top(StartScreen())
+        else:
+            self.screen.load()  # it mounted before the engine was open
         if self.autostart:
             spec, self.autostart = self.autostart, None
             try:
@@ -207,8 +210,10 @@ class LlmflowsApp(App):
         await self.show_live(run_id, execute=True)
         return run_id
 
-    async def show_live(self, run_id: str, execute: bool = False) -> MainScreen:
+    async def show_live(self, run_id: str, execute: bool = False) -> Any:
         """Make ``run_id`` the live run on screen (replacing screens above start)."""
+        from tui.screens.main import MainScreen
+
         while len(self.screen_stack) > 2:
             await self.pop_screen()
         screen = MainScreen(run_id)
@@ -255,6 +260,8 @@ class LlmflowsApp(App):
 
     def open_read_only(self, run_id: str) -> None:
         """Show a past run read-only (from its stored events)."""
+        from tui.screens.main import MainScreen
+
         self.push_screen(MainScreen(run_id, read_only=True))
 
     def fork_run(self, checkpoint_id: int) -> None:
@@ -291,12 +298,16 @@ class LlmflowsApp(App):
 
     # ------------------------------------------------------------------ screens
     def action_history(self) -> None:
+        from tui.screens.history import HistoryScreen
+
         if self.controller is None or self.repo_root is None:
             return
         if not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen())
 
     def action_help(self) -> None:
+        from tui.screens.modals import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(help_sections()))
@@ -314,7 +325,7 @@ def demo_autostart(demo: Any) -> dict[str, Any]:
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """Every key of every screen, for the help screen."""
     from tui.screens.history import HistoryScreen
-    from tui.screens.start import NoRepoScreen, StartScreen
+    from tui.screens.main import MainScreen
 
     return [
         ("Main screen (a run)", MainScreen.HELP),

@@ -110,6 +110,8 @@ class MainScreen(Screen):
         self._stop_watch: asyncio.Event | None = None
         self._col = 0
         self.gate_ready = False
+        self._token_buf: list[str] = []
+        self._token_flush_pending = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -219,10 +221,12 @@ class MainScreen(Screen):
         """Apply one engine event to the panes (live or replayed from the store)."""
         t = ev.type
         if t == "token":
+            # Streams can be thousands of events a second: batch the pane writes.
             self.tokens += 1
-            self._write_tokens(ev.text)
-            if self.tokens % 20 == 1:
-                self._render_status()
+            self._token_buf.append(ev.text)
+            if not self._token_flush_pending:
+                self._token_flush_pending = True
+                self.set_timer(0.05, self._flush_tokens)
             return
         self.plan.apply_event(ev)
         self.query_one("#status", StatusLine).apply_event(ev)
@@ -261,7 +265,15 @@ class MainScreen(Screen):
             self._render_status()
             self.refresh_bindings()
 
+    def _flush_tokens(self) -> None:
+        self._token_flush_pending = False
+        if self._token_buf:
+            text, self._token_buf = "".join(self._token_buf), []
+            self._write_tokens(text)
+            self._render_status()
+
     def _token_line(self, line: str) -> None:
+        self._flush_tokens()
         log = self.query_one("#tokens", Log)
         if self._col:
             log.write("\n")

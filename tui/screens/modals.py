@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, Static
 
 
 class ReasonModal(ModalScreen[str | None]):
@@ -127,6 +127,8 @@ class EditorModal(ModalScreen[str | None]):
         self.language = language
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # heavy; only when editing
+
         with Vertical(classes="dialog editor"):
             yield Label(
                 f"Editing {self.path} — ctrl+s save · escape cancel", classes="dialog-title"
@@ -138,10 +140,10 @@ class EditorModal(ModalScreen[str | None]):
             yield area
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        self.query_one("#editor").focus()
 
     def action_save(self) -> None:
-        self.dismiss(self.query_one(TextArea).text)
+        self.dismiss(self.query_one("#editor").text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

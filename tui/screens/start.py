@@ -78,6 +78,8 @@ class StartScreen(Screen):
     @work(group="start-load", exclusive=True)
     async def load(self) -> None:
         app: Any = self.app
+        if app.controller is None or app.repo_root is None:
+            return  # the app calls load() again once the engine is open
         cli_model = app.cli_model
 
         def q(session) -> dict[str, Any]:
