@@ -398,8 +398,11 @@ def apply_hunks(
     *,
     context: int = 3,
     max_file_lines: int = 20000,
+    paths: set[str] | None = None,
 ) -> list[str]:
     """Set the working tree to ``base`` plus only the ``accepted`` hunks of diff(base, target).
+
+    With ``paths``, only files whose (new) path is in it are written; others are left alone.
 
     Only files that differ between base and target are written (or removed); the
     index and HEAD are not touched. Hunk indices are those of ``diff_commits`` with the
@@ -415,6 +418,8 @@ def apply_hunks(
     plans: list[tuple[FileDiff, str]] = []
     wanted: list[str] = []
     for f in diff.files:
+        if paths is not None and f.path not in paths:
+            continue
         old_path = f.old_path or f.path
         whole = (
             f.status in ("added", "deleted", "type_changed")

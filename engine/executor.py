@@ -341,8 +341,10 @@ class Executor:
         state["cursor"] = {"node": self.next_node(node, state), "item": 0}
 
     def _breakpoint(self, node, cp, state) -> RunOutcome | None:
-        breakpoints = set(self.config.get("breakpoints") or [])
-        wanted = node.breakpoint or node.id in breakpoints or self.config.get("single_step")
+        # Re-read: the person may change breakpoints while the run executes.
+        config = self.store.get_run(self.run_id).get("config") or {}
+        breakpoints = set(config.get("breakpoints") or [])
+        wanted = node.breakpoint or node.id in breakpoints or config.get("single_step")
         if not wanted:
             return None
         last = self.store.last_gate(self.run_id)
@@ -353,7 +355,7 @@ class Executor:
             and last["status"] == "answered"
         ):
             return None  # the person said continue at this very point
-        label = "single-step" if self.config.get("single_step") else "breakpoint"
+        label = "single-step" if config.get("single_step") else "breakpoint"
         return self._open_gate(
             "breakpoint", node.id, f"Paused before '{node.id}' ({label}).", None, cp["id"], {}
         )

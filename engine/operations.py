@@ -122,13 +122,14 @@ def answer_gate(
         raise UsageError(f"unknown decision {decision!r}")
     if decision == "reject" and not reason.strip():
         raise UsageError("a rejection needs a reason (it is sent to the model)")
+    if decision != "stop":
+        # The handler runs first: if it refuses (e.g. an edit clashes with rejected
+        # hunks) the gate stays open and nothing is recorded.
+        _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, hunks, note)
     session.store.answer_gate(gate["id"], decision, reason, {"hunks": _hunks_list(hunks)})
     _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason))
     if decision == "stop":
         _set_status(session, run_id, "stopped", reason or "stopped by the user")
-        return gate
-    handler = _GATE_HANDLERS[gate["kind"]]
-    handler(session, run, gate, decision, reason, hunks, note)
     return gate
 
 
@@ -155,23 +156,9 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
     base_id = payload.get("base_checkpoint_id")
     if decision == "approve":
         if hunks is not None and base_id is not None:
-            from .diffs import apply_hunks
-
-            base = session.store.get_checkpoint(base_id)
-            target = session.store.get_checkpoint(gate["checkpoint_id"])
-            apply_hunks(session.repo_root, base["commit_sha"], target["commit_sha"], hunks)
-            kept = len(hunks)
-            _new_head(
-                session,
-                run["id"],
-                gate.get("step_id"),
-                "review",
-                f"kept {kept} hunk(s)",
-                state,
-                cp["id"],
-            )
-            run = get_run(session, run["id"])
-        _capture_user_edits(session, run, note)
+            _approve_some_hunks(session, run, gate, base_id, hunks, note)
+        else:
+            _capture_user_edits(session, run, note)
         if payload.get("final"):
             run = get_run(session, run["id"])
             cp, state = _head(session, run)
@@ -197,6 +184,46 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
     _new_head(
         session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
     )
+
+
+def _approve_some_hunks(session, run, gate, base_id, hunks, note) -> None:
+    """Keep only the accepted hunks of the step, without losing the person's own edits."""
+    from .diffs import apply_hunks
+
+    step_diff = session.checkpoints.diff(base_id, gate["checkpoint_id"])
+    offered: set[HunkRef] = set()
+    for f in step_diff.files:
+        if f.hunks:
+            offered |= {HunkRef(f.path, h.index) for h in f.hunks}
+        else:  # whole-file changes (binary, mode, symlink) cannot be split: keep them
+            hunks = set(hunks) | {HunkRef(f.path, 0)}
+            offered.add(HunkRef(f.path, 0))
+    rejected_files = {ref.path for ref in offered - set(hunks)}
+    if not rejected_files:
+        _capture_user_edits(session, run, note)
+        return
+    live = session.checkpoints.diff(gate["checkpoint_id"], None)
+    edited = {f.path for f in live.files} | {f.old_path for f in live.files if f.old_path}
+    clash = sorted(rejected_files & edited)
+    if clash:
+        raise UsageError(
+            "you edited " + ", ".join(clash) + " and also rejected hunks in it; "
+            "accept all of its hunks (and keep your edit) or undo your edit first"
+        )
+    # Save the person's edits first (an `edit` checkpoint), then drop the rejected
+    # hunks, touching only the files that have some.
+    _capture_user_edits(session, run, note)
+    run = get_run(session, run["id"])
+    cp, state = _head(session, run)
+    base = session.store.get_checkpoint(base_id)
+    target = session.store.get_checkpoint(gate["checkpoint_id"])
+    apply_hunks(
+        session.repo_root, base["commit_sha"], target["commit_sha"], set(hunks),
+        paths=rejected_files,
+    )
+    kept = len(set(hunks) & offered)
+    _new_head(session, run["id"], gate.get("step_id"), "review",
+              f"kept {kept} of {len(offered)} hunk(s)", state, cp["id"])
 
 
 def _last_editing_node(session, run_id: str) -> str | None:
@@ -394,3 +421,24 @@ def set_model(session, run_id: str, model: str) -> None:
     settings["model"] = model
     config["model_settings"] = settings
     session.store.update_run(run_id, config=config, model=model)
+
+
+def set_run_flags(
+    session, run_id: str, *, breakpoints: list[str] | None = None, single_step: bool | None = None
+) -> dict[str, Any]:
+    """Change a run's breakpoints and/or single-step mode (takes effect at the next node)."""
+    run = get_run(session, run_id)
+    config = dict(run.get("config") or {})
+    if breakpoints is not None:
+        config["breakpoints"] = sorted(set(breakpoints))
+    if single_step is not None:
+        config["single_step"] = bool(single_step)
+    session.store.update_run(run_id, config=config)
+    return {"breakpoints": config.get("breakpoints", []), "single_step": config.get("single_step")}
+
+
+def reopen(session, run_id: str) -> None:
+    """Make a stopped or crashed run continuable (what `resume` does before executing)."""
+    run = get_run(session, run_id)
+    if run["status"] in ("stopped", "crashed"):
+        session.store.update_run(run_id, status="paused")

@@ -10,7 +10,7 @@ import pytest
 
 from engine import operations as ops
 from engine.diffmodel import HunkRef
-from engine.errors import ModelError
+from engine.errors import ModelError, UsageError
 from engine.executor import Executor
 from engine.session import Session
 from tests.support.fake_model import FakeModel, say, tool
@@ -335,3 +335,49 @@ def test_user_stop_leaves_consistent_checkpoint(project: Path):
         cps = s.store.list_checkpoints(run_id)
         assert cps[-1]["source"] in ("stop", "step")
         git(project, "cat-file", "-e", cps[-1]["commit_sha"])
+
+
+def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
+    lines = [f"line {i}\n" for i in range(1, 41)]
+    repo = init_repo(tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS,
+                                      "big.txt": "".join(lines), "other.txt": "x\n"})
+    edited = list(lines)
+    edited[1] = "line 2 CHANGED\n"
+    edited[35] = "line 36 CHANGED\n"
+    model = FakeModel(plan_then_tasks())
+    model.script["implement"][0] = say(
+        tool("write_file", path="big.txt", content="".join(edited)),
+        tool("write_file", path="other.txt", content="y\n"),
+    )
+    with Session.open(repo) as s:
+        run_id = start(s, autonomy="review")
+        out = run(s, run_id, model)
+        assert out.gate["kind"] == "review"
+        (repo / "other.txt").write_text("y, and my own line\n")  # the person's edit
+        ops.answer_gate(s, run_id, "approve",
+                        hunks={HunkRef("big.txt", 1), HunkRef("other.txt", 0)})
+        assert (repo / "other.txt").read_text() == "y, and my own line\n"
+        text = (repo / "big.txt").read_text()
+        assert "line 36 CHANGED" in text and "line 2 CHANGED" not in text
+        sources = [c["source"] for c in s.store.list_checkpoints(run_id)]
+        assert sources[-2:] == ["edit", "review"]
+
+
+def test_edit_clashing_with_rejected_hunk_is_refused_and_gate_stays_open(tmp_path: Path):
+    lines = [f"line {i}\n" for i in range(1, 41)]
+    repo = init_repo(tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS,
+                                      "big.txt": "".join(lines)})
+    edited = list(lines)
+    edited[1] = "line 2 CHANGED\n"
+    edited[35] = "line 36 CHANGED\n"
+    model = FakeModel(plan_then_tasks())
+    model.script["implement"][0] = say(tool("write_file", path="big.txt", content="".join(edited)))
+    with Session.open(repo) as s:
+        run_id = start(s, autonomy="review")
+        run(s, run_id, model)
+        mine = "".join(edited) + "my line\n"
+        (repo / "big.txt").write_text(mine)
+        with pytest.raises(UsageError, match="you edited big.txt"):
+            ops.answer_gate(s, run_id, "approve", hunks={HunkRef("big.txt", 1)})
+        assert (repo / "big.txt").read_text() == mine  # nothing lost
+        assert s.store.pending_gate(run_id) is not None  # still waiting

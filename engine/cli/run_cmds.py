@@ -252,8 +252,8 @@ def cmd_resume(args) -> int:
             ops.answer_gate(session, run["id"], "approve")
         elif args.reject is not None:
             ops.answer_gate(session, run["id"], "reject", reason=args.reject)
-        elif run["status"] == "stopped":
-            session.store.update_run(run["id"], status="paused")
+        else:
+            ops.reopen(session, run["id"])
         return _execute(session, run["id"], args.json)
 
 

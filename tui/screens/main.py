@@ -705,7 +705,7 @@ class MainScreen(Screen):
     async def _continue(self) -> None:
         if self.status == "stopped":
             # a stopped run continues like `resume`: paused first, then execute
-            await self.app.engine_query(lambda s: s.store.update_run(self.run_id, status="paused"))
+            await self.app.engine_op("reopen", self.run_id)
         self.execute()
 
     def action_toggle_breakpoint(self) -> None:
@@ -742,19 +742,13 @@ class MainScreen(Screen):
 
     @work(group="flags")
     async def _save_run_flags(self) -> None:
-        # No engine operation updates breakpoints of an existing run; the executor
-        # reads them from the run config at each execute(), so we update the config.
-        bps, single = sorted(self.breakpoints), self.single_step
-
-        def q(session) -> None:
-            run = session.store.get_run(self.run_id)
-            config = dict(run.get("config") or {})
-            config["breakpoints"] = bps
-            config["single_step"] = single
-            session.store.update_run(self.run_id, config=config)
-
         if not self.read_only:
-            await self.app.engine_query(q)
+            await self.app.engine_op(
+                "set_run_flags",
+                self.run_id,
+                breakpoints=sorted(self.breakpoints),
+                single_step=self.single_step,
+            )
 
     def action_history(self) -> None:
         self.app.action_history()
@@ -764,7 +758,12 @@ class MainScreen(Screen):
             self.dismiss()
 
     def action_fork(self) -> None:
-        pass
+        """Start a new run from the checkpoint selected in the plan tree."""
+        cp = self.plan.selected_checkpoint()
+        if cp is None:
+            self.notify("Select a checkpoint in the plan tree first.")
+            return
+        self.app.fork_run(cp)
 
 
 def _ref(path: str, index: int) -> Any:
