@@ -56,6 +56,13 @@ class Metrics:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+_STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
+
+
+def _message(node, e: BaseException) -> str:
+    return f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
+
+
 class Executor:
     """Runs one run of a flow against one session (repo + store)."""
 
@@ -304,9 +311,20 @@ class Executor:
             self._complete_node(node, state)
             self._move_cursor(cp, state, node)
             return None
-        task = items[cursor.get("item", 0)] if items is not None else None
+        index = cursor.get("item", 0)
+        task = items[index] if items is not None else None
         if node.kind == "gate":
             return self._gate_node(node, cp, state, step)
+        if step is not None and task is not None and step.get("task_id") != task.get("id"):
+            self.store.update_step(step["id"], status="abandoned")  # left over from a batch
+            step = None
+        if (
+            step is None
+            and items is not None
+            and node.kind == "llm"
+            and (node.concurrency or 1) > 1
+        ):
+            return await self._run_batch(node, cp, state, items, index)
         return await self._run_step(node, cp, state, task, step)
 
     @staticmethod
@@ -379,7 +397,8 @@ class Executor:
         )
         return self._open_gate("gate", node.id, prompt, step_id, cp["id"], {"step_id": step_id})
 
-    async def _run_step(self, node, cp, state, task, step) -> RunOutcome | None:
+    def _begin_step(self, node, cp, task, step) -> tuple[int, int, int | None, int | None]:
+        """Create (or re-enter) a step row and announce it: (id, attempt, parent, replay)."""
         task_id = task.get("id") if task else None
         replay_from = None
         if step is None:
@@ -403,10 +422,13 @@ class Executor:
                 task_id=task_id,
             )
         )
+        return step_id, attempt, parent, replay_from
+
+    def _context(self, node, step_id, state, task, replay_from) -> StepContext:
         work = clone(state)
         if task is not None:
             work["task"] = task
-        ctx = StepContext(
+        return StepContext(
             run_id=self.run_id,
             step_id=step_id,
             node=node,
@@ -425,21 +447,60 @@ class Executor:
             approved_commands=set(self.config.get("approved_commands") or []),
             refused_commands=dict(self.config.get("refused_commands") or {}),
         )
+
+    async def _call_runner(self, node, ctx) -> Any:
         t0 = time.perf_counter()
         try:
             runner = RUNNERS[node.kind](ctx)
-            output = await (asyncio.wait_for(runner, node.timeout) if node.timeout else runner)
+            return await (asyncio.wait_for(runner, node.timeout) if node.timeout else runner)
+        finally:
+            self.metrics.runner_time += time.perf_counter() - t0
+
+    async def _run_step(self, node, cp, state, task, step) -> RunOutcome | None:
+        step_id, attempt, _parent, replay_from = self._begin_step(node, cp, task, step)
+        ctx = self._context(node, step_id, state, task, replay_from)
+        try:
+            output = await self._call_runner(node, ctx)
         except NeedsHuman as h:
             self.store.update_step(step_id, status="paused")
             return self._open_gate(
                 h.kind, node.id, h.prompt, step_id, cp["id"], {"step_id": step_id, **h.payload}
             )
-        except (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError) as e:
-            msg = f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
-            return self._step_failed(node, cp, state, step_id, attempt, task, msg)
-        finally:
-            self.metrics.runner_time += time.perf_counter() - t0
-        return self._step_done(node, cp, work, step_id, attempt, task, output, ctx)
+        except _STEP_ERRORS as e:
+            return self._step_failed(node, cp, state, step_id, attempt, task, _message(node, e))
+        return self._step_done(node, cp, ctx.state, step_id, attempt, task, output, ctx)
+
+    async def _run_batch(self, node, cp, state, items, start) -> RunOutcome | None:
+        """Run up to ``concurrency`` foreach items of a read-only node at once.
+
+        Only ``llm`` nodes get here: they never touch the working tree, so their
+        model calls may overlap. Results are checkpointed one by one, in order.
+        """
+        batch = items[start : start + max(1, int(node.concurrency or 1))]
+        begun = [(task, *self._begin_step(node, cp, task, None)) for task in batch]
+        contexts = [self._context(node, sid, state, task, rp) for task, sid, _a, _p, rp in begun]
+        results = await asyncio.gather(
+            *(self._call_runner(node, ctx) for ctx in contexts), return_exceptions=True
+        )
+        for i, ((task, sid, attempt, _p, _r), ctx, res) in enumerate(
+            zip(begun, contexts, results, strict=True)
+        ):
+            cur_cp, cur_state = self.head()
+            if isinstance(res, BaseException):
+                if not isinstance(res, _STEP_ERRORS):
+                    raise res
+                # Later items' steps are dropped and run again after this one's retry
+                # or error path (their answers stay in the journal).
+                for _t, later, *_ in begun[i + 1 :]:
+                    self.store.update_step(later, status="abandoned")
+                return self._step_failed(
+                    node, cur_cp, cur_state, sid, attempt, task, _message(node, res)
+                )
+            ctx.state = {**clone(cur_state), "task": task}
+            outcome = self._step_done(node, cur_cp, ctx.state, sid, attempt, task, res, ctx)
+            if outcome is not None:
+                return outcome
+        return None
 
     def _step_done(self, node, cp, work, step_id, attempt, task, output, ctx) -> RunOutcome | None:
         key = node.output or node.id

@@ -85,6 +85,7 @@ def create_run(
     if unknown:
         raise UsageError(f"breakpoint on unknown node(s): {', '.join(unknown)}")
     config = {
+        "policy": _project_policy(session.repo_root),
         "flow_path": str(flow.path) if flow.source != "builtin" else None,
         "limits": limits or {},
         "model_settings": model_settings or {"model": model},
@@ -97,6 +98,22 @@ def create_run(
     _new_head(session, run_id, None, "start", "checkpoint 0: your work before the run", state, None)
     session.store.update_run(run_id, status="paused")
     return run_id
+
+
+def _project_policy(repo_root) -> dict[str, Any]:
+    """The ``[policy]`` table of ``.llmflows/config.toml`` (command allow/deny lists)."""
+    import tomllib
+
+    path = repo_root / ".llmflows" / "config.toml"
+    if not path.is_file():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("policy") or {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from None
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [policy] must be a table with allow/deny lists")
+    return {k: table[k] for k in ("allow", "deny", "defaults") if k in table}
 
 
 def answer_gate(
@@ -218,12 +235,22 @@ def _approve_some_hunks(session, run, gate, base_id, hunks, note) -> None:
     base = session.store.get_checkpoint(base_id)
     target = session.store.get_checkpoint(gate["checkpoint_id"])
     apply_hunks(
-        session.repo_root, base["commit_sha"], target["commit_sha"], set(hunks),
+        session.repo_root,
+        base["commit_sha"],
+        target["commit_sha"],
+        set(hunks),
         paths=rejected_files,
     )
     kept = len(set(hunks) & offered)
-    _new_head(session, run["id"], gate.get("step_id"), "review",
-              f"kept {kept} of {len(offered)} hunk(s)", state, cp["id"])
+    _new_head(
+        session,
+        run["id"],
+        gate.get("step_id"),
+        "review",
+        f"kept {kept} of {len(offered)} hunk(s)",
+        state,
+        cp["id"],
+    )
 
 
 def _last_editing_node(session, run_id: str) -> str | None:

@@ -339,8 +339,10 @@ def test_user_stop_leaves_consistent_checkpoint(project: Path):
 
 def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
     lines = [f"line {i}\n" for i in range(1, 41)]
-    repo = init_repo(tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS,
-                                      "big.txt": "".join(lines), "other.txt": "x\n"})
+    repo = init_repo(
+        tmp_path / "p",
+        {"calc.py": CALC, "test_calc.py": TESTS, "big.txt": "".join(lines), "other.txt": "x\n"},
+    )
     edited = list(lines)
     edited[1] = "line 2 CHANGED\n"
     edited[35] = "line 36 CHANGED\n"
@@ -354,8 +356,9 @@ def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
         out = run(s, run_id, model)
         assert out.gate["kind"] == "review"
         (repo / "other.txt").write_text("y, and my own line\n")  # the person's edit
-        ops.answer_gate(s, run_id, "approve",
-                        hunks={HunkRef("big.txt", 1), HunkRef("other.txt", 0)})
+        ops.answer_gate(
+            s, run_id, "approve", hunks={HunkRef("big.txt", 1), HunkRef("other.txt", 0)}
+        )
         assert (repo / "other.txt").read_text() == "y, and my own line\n"
         text = (repo / "big.txt").read_text()
         assert "line 36 CHANGED" in text and "line 2 CHANGED" not in text
@@ -365,8 +368,9 @@ def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
 
 def test_edit_clashing_with_rejected_hunk_is_refused_and_gate_stays_open(tmp_path: Path):
     lines = [f"line {i}\n" for i in range(1, 41)]
-    repo = init_repo(tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS,
-                                      "big.txt": "".join(lines)})
+    repo = init_repo(
+        tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS, "big.txt": "".join(lines)}
+    )
     edited = list(lines)
     edited[1] = "line 2 CHANGED\n"
     edited[35] = "line 36 CHANGED\n"
@@ -381,3 +385,95 @@ def test_edit_clashing_with_rejected_hunk_is_refused_and_gate_stays_open(tmp_pat
             ops.answer_gate(s, run_id, "approve", hunks={HunkRef("big.txt", 1)})
         assert (repo / "big.txt").read_text() == mine  # nothing lost
         assert s.store.pending_gate(run_id) is not None  # still waiting
+
+
+def test_foreach_concurrency_limit_for_read_only_nodes(project: Path):
+    in_flight = {"now": 0, "max": 0}
+
+    class SlowModel(FakeModel):
+        async def complete(self, messages, **kw):
+            if (kw.get("metadata") or {}).get("node") == "review":
+                in_flight["now"] += 1
+                in_flight["max"] = max(in_flight["max"], in_flight["now"])
+                await asyncio.sleep(0.2)
+                in_flight["now"] -= 1
+            return await super().complete(messages, **kw)
+
+    tasks = [{"title": f"task {i}"} for i in range(1, 6)]
+    model = SlowModel(
+        {
+            "plan": [say(tool("submit_plan", tasks=tasks))],
+            "review": [say(text=f"ok {i}") for i in range(1, 6)],
+        }
+    )
+    flow = str(Path(__file__).parent / "flows" / "fanout.yaml")
+    with Session.open(project) as s:
+        run_id = ops.create_run(s, flow, "fan out", model="fake/model", autonomy="full")
+        out = run(s, run_id, model)
+        assert out.status == "completed"
+        assert in_flight["max"] == 3  # never more than the limit, and really concurrent
+        steps = [x for x in s.store.steps_for(run_id) if x["node"] == "review"]
+        assert [x["task_id"] for x in steps] == ["t1", "t2", "t3", "t4", "t5"]
+        assert all(x["status"] == "done" and x["checkpoint_id"] for x in steps)
+        head = s.store.get_checkpoint(s.store.get_run(run_id)["head_checkpoint_id"])
+        outputs = s.store.get_blob(head["state_hash"])["outputs"]["review"]
+        assert sorted(outputs.values()) == [f"ok {i}" for i in range(1, 6)]
+
+
+def test_project_policy_allows_a_command_without_a_gate(project: Path):
+    cmd = "touch MADE_BY_COMMAND"
+    (project / ".llmflows").mkdir(exist_ok=True)
+    (project / ".llmflows" / "config.toml").write_text('[policy]\nallow = ["touch *"]\n')
+    model = FakeModel(plan_then_tasks())
+    model.script["implement"][0] = say(tool("run_command", command=cmd))
+    model.script["implement"].insert(1, say(tool("write_file", path="NOTES.md", content="n\n")))
+    with Session.open(project) as s:
+        run_id = start(s, autonomy="auto-edit")
+        out = run(s, run_id, model)
+        assert out.gate["kind"] == "gate"  # no command gate: the project allows it
+        assert (project / "MADE_BY_COMMAND").exists()
+    # without the project policy the same command needs a person
+    (project / ".llmflows" / "config.toml").unlink()
+    (project / "MADE_BY_COMMAND").unlink()
+    model = FakeModel(plan_then_tasks())
+    model.script["implement"][0] = say(tool("run_command", command=cmd))
+    with Session.open(project) as s:
+        run_id = start(s, autonomy="auto-edit")
+        assert run(s, run_id, model).gate["kind"] == "command"
+        assert not (project / "MADE_BY_COMMAND").exists()
+
+
+def test_node_timeout_fails_the_attempt_and_retries(project: Path, tmp_path: Path):
+    flow = tmp_path / "slow.yaml"
+    flow.write_text(
+        "name: slow\ndescription: a step that times out\nnodes:\n"
+        "  - id: think\n    kind: llm\n    prompt: think\n    timeout: 0.3\n    retries: 1\n"
+        "    next: end\n"
+    )
+
+    class SlowOnce(FakeModel):
+        slept = False
+
+        async def complete(self, messages, **kw):
+            if not SlowOnce.slept:
+                SlowOnce.slept = True
+                await asyncio.sleep(5)
+            return await super().complete(messages, **kw)
+
+    model = SlowOnce({"think": [say(text="fast now")]})
+    with Session.open(project) as s:
+        run_id = ops.create_run(s, str(flow), "think", model="fake/model", autonomy="full")
+        out = run(s, run_id, model)
+        assert out.status == "completed"
+        steps = s.store.steps_for(run_id)
+        assert [(x["attempt"], x["status"]) for x in steps] == [(1, "failed"), (2, "done")]
+        assert "timed out" in steps[0]["error"]
+
+
+def test_max_tokens_limit_stops_before_the_call(project: Path):
+    model = FakeModel(plan_then_tasks())
+    with Session.open(project) as s:
+        run_id = start(s, limits={"max_tokens": 1500})
+        out = run(s, run_id, model)
+        assert out.status == "stopped" and "token budget" in out.reason
+        assert s.store.get_run(run_id)["status"] == "stopped"

@@ -234,6 +234,12 @@ class MainScreen(Screen):
             self.query_one("#tests").apply_event(ev)
         elif t == "cost":
             self.query_one("#cost").apply_event(ev)
+            self._end_token_line()  # one model answer per line block
+        elif t == "tool_call":
+            args = ", ".join(
+                f"{k}={str(v)[:30]}".replace("\n", "⏎") for k, v in ev.arguments.items()
+            )
+            self._token_line(f"  → {ev.name}({args})" + ("" if ev.ok else "  ✗ " + ev.summary[:60]))
         elif t == "checkpoint":
             self.cp_parent[ev.checkpoint_id] = ev.parent_id
         elif t == "step_started":
@@ -271,6 +277,12 @@ class MainScreen(Screen):
             text, self._token_buf = "".join(self._token_buf), []
             self._write_tokens(text)
             self._render_status()
+
+    def _end_token_line(self) -> None:
+        self._flush_tokens()
+        if self._col:
+            self.query_one("#tokens", Log).write("\n")
+            self._col = 0
 
     def _token_line(self, line: str) -> None:
         self._flush_tokens()
