@@ -241,9 +241,10 @@ class Executor:
 
     def _recover_if_crashed(self) -> RunOutcome | None:
         """A run left 'running' by a dead process: restore and decide how to continue."""
-        if self.run["status"] != "running":
+        if self.run["status"] == "running":  # opened without Session.open's check
+            self._set_status("crashed", "the process running this run died")
+        if self.run["status"] != "crashed":
             return None
-        self._set_status("crashed", "the process running this run died")
         cp, state = self.head()
         step = self._in_flight_step(cp["id"])
         if step is None:

@@ -465,7 +465,10 @@ def set_run_flags(
 
 
 def reopen(session, run_id: str) -> None:
-    """Make a stopped or crashed run continuable (what `resume` does before executing)."""
+    """Make a stopped run continuable (what `resume` does before executing).
+
+    Crashed runs are left as they are: the executor's recovery handles them.
+    """
     run = get_run(session, run_id)
-    if run["status"] in ("stopped", "crashed"):
+    if run["status"] == "stopped":
         session.store.update_run(run_id, status="paused")

@@ -33,7 +33,22 @@ class Session:
         except BaseException:
             store.close()
             raise
-        return cls(root, store, snap, service, EventBus(store if write else None))
+        session = cls(root, store, snap, service, EventBus(store if write else None))
+        if write:
+            session.mark_crashed_runs()
+        return session
+
+    def mark_crashed_runs(self) -> list[str]:
+        """Runs left 'running' by a dead process are 'crashed' (we hold the writer lock)."""
+        from .events import RunStatusChanged
+
+        crashed = [r["id"] for r in self.store.list_runs() if r["status"] == "running"]
+        for run_id in crashed:
+            self.store.update_run(run_id, status="crashed", error="the process running it died")
+            self.bus.emit(
+                RunStatusChanged(run_id=run_id, status="crashed", reason="the process died")
+            )
+        return crashed
 
     def close(self) -> None:
         try:

@@ -111,6 +111,8 @@ def test_sigkill_then_resume_runs_every_effect_once(tmp_path: Path, crash: str):
     assert first.returncode == -9, first.stdout + first.stderr  # really killed
     _check_store(repo)
     run_id = _run_id(repo)
+    listed = json.loads(_cli(repo, "runs", "--json").stdout)[0]
+    assert listed["status"] == "crashed"  # detected, even by a read-only listing
     second = _cli(repo, "resume", run_id)
     if second.returncode == 3:  # crashed mid-effect: the human is asked first
         assert "crash" in second.stdout

@@ -276,6 +276,16 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def effective_status(session, run: dict[str, Any]) -> str:
+    """'running' only while a live process holds the writer lock; else it crashed."""
+    if run["status"] != "running":
+        return run["status"]
+    from ..store.lock import pid_alive, read_holder_pid
+
+    holder = read_holder_pid(session.store.lock_path)
+    return "running" if holder and pid_alive(holder) else "crashed"
+
+
 def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:
     steps = session.store.steps_for(run["id"])
     cost = session.store.run_cost(run["id"])
@@ -283,7 +293,7 @@ def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:
         "id": run["id"],
         "flow": run["flow"],
         "goal": run["goal"],
-        "status": run["status"],
+        "status": effective_status(session, run),
         "model": run["model"],
         "autonomy": run["autonomy"],
         "steps": len(steps),
