@@ -19,7 +19,6 @@ from .budget import Limits, Usage, check_before_step
 from .crashpoints import crash_point
 from .errors import BudgetExceededError, EngineError, ModelError, ToolError
 from .events import (
-    CheckpointMade,
     DiffReady,
     GateOpened,
     LogMessage,
@@ -143,23 +142,22 @@ class Executor:
         return cp, self.store.get_blob(cp["state_hash"])
 
     def _checkpoint(self, step_id, source, message, state, parent_id) -> dict[str, Any]:
+        from .operations import record_checkpoint
+
         t0 = time.perf_counter()
-        cp = self.session.checkpoints.create(
-            self.run_id, step_id, source, message, state, parent_id=parent_id
-        )
-        self.metrics.checkpoint_time += time.perf_counter() - t0
-        self.emit(
-            CheckpointMade(
-                checkpoint_id=cp["id"],
-                parent_id=parent_id,
-                source=source,
-                message=message,
-                step_id=step_id,
-                files_changed=int(cp.get("files_changed") or 0),
-                partial=bool(cp.get("partial")),
+        try:
+            return record_checkpoint(
+                self.session,
+                self.run_id,
+                step_id,
+                source,
+                message,
+                state,
+                parent_id,
+                move_head=False,
             )
-        )
-        return cp
+        finally:
+            self.metrics.checkpoint_time += time.perf_counter() - t0
 
     def _open_gate(self, kind, node, prompt, step_id, checkpoint_id, payload) -> RunOutcome:
         gate_id = self.store.open_gate(

@@ -24,19 +24,11 @@ from typing import Any
 from . import flowspec_jinja as fj
 from .errors import EngineError, FlowIssue, FlowValidationError, UsageError
 from .flowspec_yaml import TooLarge, Y, parse_yaml
+from .tools.schemas import TOOL_NAMES as _TOOL_NAMES
 
 KINDS = ("llm", "plan", "agent", "run", "gate")
 TARGETS = ("end", "fail")  # reserved edge targets: complete the run / fail it
-TOOL_NAMES = (
-    "read_file",
-    "list_files",
-    "search",
-    "write_file",
-    "edit_file",
-    "run_command",
-    "submit_plan",
-    "finish",
-)
+TOOL_NAMES = tuple(_TOOL_NAMES)  # the public agent tools (engine/tools/schemas.py)
 DEFAULT_TOOLS = {
     "agent": [
         "read_file",

@@ -33,11 +33,15 @@ def _emit(session, run_id: str, event) -> None:
     session.bus.emit(event)
 
 
-def _new_head(session, run_id, step_id, source, message, state, parent_id) -> dict[str, Any]:
+def record_checkpoint(
+    session, run_id, step_id, source, message, state, parent_id, *, move_head: bool = True
+) -> dict[str, Any]:
+    """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
     from .events import CheckpointMade
 
     cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
-    session.store.update_run(run_id, head_checkpoint_id=cp["id"])
+    if move_head:
+        session.store.update_run(run_id, head_checkpoint_id=cp["id"])
     _emit(
         session,
         run_id,
@@ -52,6 +56,9 @@ def _new_head(session, run_id, step_id, source, message, state, parent_id) -> di
         ),
     )
     return cp
+
+
+_new_head = record_checkpoint
 
 
 def _set_status(session, run_id: str, status: str, reason: str = "") -> None:

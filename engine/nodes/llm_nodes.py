@@ -10,6 +10,7 @@ from typing import Any
 from ..budget import check_before_call
 from ..errors import BudgetExceededError
 from ..events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
+from ..flowspec import DEFAULT_TOOLS
 from ..journal import digest
 from ..runstate import template_context
 from .base import NeedsHuman, StepContext, StepFailed
@@ -20,16 +21,6 @@ DEFAULT_SYSTEM = (
     "edit_file needs an exact, unique snippet of the current text. "
     "Tests decide success, so run them when it helps. Call finish(summary) when done."
 )
-AGENT_TOOLS = [
-    "read_file",
-    "list_files",
-    "search",
-    "write_file",
-    "edit_file",
-    "run_command",
-    "finish",
-]
-PLAN_TOOLS = ["read_file", "list_files", "search", "submit_plan"]
 _FILE_CAP = 20_000
 _FILES_TOTAL_CAP = 100_000
 
@@ -255,7 +246,7 @@ async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> d
 
 
 async def run_agent_node(ctx: StepContext) -> Any:
-    names = list(getattr(ctx.node, "tools", None) or AGENT_TOOLS)
+    names = list(getattr(ctx.node, "tools", None) or DEFAULT_TOOLS["agent"])
     if "finish" not in names:
         names.append("finish")
     out = await _tool_loop(ctx, names, "finish")
@@ -286,7 +277,7 @@ def normalize_tasks(raw: Any) -> list[dict[str, Any]]:
 
 
 async def run_plan_node(ctx: StepContext) -> Any:
-    names = list(getattr(ctx.node, "tools", None) or PLAN_TOOLS)
+    names = list(getattr(ctx.node, "tools", None) or DEFAULT_TOOLS["plan"])
     if "submit_plan" not in names:
         names.append("submit_plan")
     out = await _tool_loop(ctx, names, "submit_plan")
