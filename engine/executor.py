@@ -198,6 +198,9 @@ class Executor:
             return RunOutcome("paused", gate["prompt"], gate)
         if self.run["status"] in ("completed", "failed"):
             return RunOutcome(self.run["status"], self.run.get("error") or "")
+        stopped_gate = self._reopen_stopped_gate()
+        if stopped_gate is not None:
+            return stopped_gate
         recovered = self._recover_if_crashed()
         if recovered is not None:
             return recovered
@@ -218,6 +221,26 @@ class Executor:
         except EngineError as e:  # e.g. a `when` expression that cannot be evaluated
             self._set_status("failed", str(e))
             return RunOutcome("failed", str(e))
+
+    def _reopen_stopped_gate(self) -> RunOutcome | None:
+        """A gate the person answered with 'stop' is asked again when the run continues.
+
+        Stopping is not an answer: without this a stopped review gate would let the
+        unreviewed step pass on resume (its head already moved past the step).
+        """
+        last = self.store.last_gate(self.run_id)
+        if last is None or last.get("decision") != "stop":
+            return None
+        if last["checkpoint_id"] != self.store.get_run(self.run_id)["head_checkpoint_id"]:
+            return None  # the person moved the run since (rewind, retry)
+        return self._open_gate(
+            last["kind"],
+            last["node"],
+            last["prompt"],
+            last["step_id"],
+            last["checkpoint_id"],
+            last.get("payload") or {},
+        )
 
     def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
         for s in reversed(self.store.steps_for(self.run_id)):
