@@ -31,6 +31,11 @@ class RunController:
             target=self._loop.run_forever, name="llmflows-engine", daemon=True
         )
         self._task: asyncio.Task | None = None
+        # The executing run, set on the *calling* thread when execute() is called, so
+        # `busy`, a second execute() and stop() see it before the engine thread starts it.
+        self._exec_lock = threading.Lock()
+        self._exec: tuple[str, concurrent.futures.Future] | None = None
+        self._stop_requested = False
         self._subs: list[Callable[[Event], None]] = []
         self._thread.start()
 
@@ -63,7 +68,8 @@ class RunController:
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        with self._exec_lock:
+            return self._exec is not None and not self._exec[1].done()
 
     # -- runs ----------------------------------------------------------------
     def create_run(self, flow: str, goal: str, **kw: Any) -> concurrent.futures.Future:
@@ -72,24 +78,46 @@ class RunController:
         return self.call(lambda: operations.create_run(self.session, flow, goal, **kw))
 
     def execute(self, run_id: str) -> concurrent.futures.Future:
-        """Continue ``run_id`` from its head until it completes, fails, stops or pauses."""
+        """Continue ``run_id`` from its head until it completes, fails, stops or pauses.
+
+        One run executes at a time: calling this again for the same run while it
+        executes returns the same future; for another run it raises UsageError.
+        """
+        from .errors import UsageError
         from .executor import Executor
 
         async def run() -> Any:
-            executor = Executor(self.session, run_id, model_factory=self._model_factory)
             self._task = asyncio.current_task()
             try:
+                if self._stop_requested:  # stop() came before the engine thread got here
+                    self._task.cancel()
+                executor = Executor(self.session, run_id, model_factory=self._model_factory)
                 return await executor.execute()
             finally:
                 self._task = None
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop)
+        with self._exec_lock:
+            if self._exec is not None and not self._exec[1].done():
+                if self._exec[0] == run_id:
+                    return self._exec[1]
+                raise UsageError(f"run {self._exec[0]} is executing: stop it first")
+            self._stop_requested = False
+            fut = asyncio.run_coroutine_threadsafe(run(), self._loop)
+            self._exec = (run_id, fut)
+            return fut
 
     def stop(self) -> None:
         """Cancel the executing run; it ends 'stopped' with a consistent checkpoint."""
-        task = self._task
-        if task is not None:
-            self._loop.call_soon_threadsafe(task.cancel)
+        with self._exec_lock:
+            if self._exec is None or self._exec[1].done():
+                return
+            self._stop_requested = True
+
+        def cancel() -> None:
+            if self._task is not None:
+                self._task.cancel()
+
+        self._loop.call_soon_threadsafe(cancel)
 
     def op(self, name: str, *args: Any, **kw: Any) -> concurrent.futures.Future:
         """Call ``engine.operations.<name>(session, *args, **kw)`` on the engine thread."""

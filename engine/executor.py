@@ -206,6 +206,9 @@ class Executor:
             return recovered
         self._set_status("running")
         try:
+            # A cancellation (user stop) requested before the run got going takes
+            # effect here, before any model call or command.
+            await asyncio.sleep(0)
             while True:
                 outcome = await self._advance()
                 if outcome is not None:
