@@ -58,6 +58,11 @@ class Metrics:
 _STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
 
 
+def replay_key(node_id: str, task_id: str | None) -> str:
+    """Key of ``config["replay_llm"]``: which node/task's next attempt reuses answers."""
+    return f"{node_id}/{task_id or ''}"
+
+
 def _message(node, e: BaseException) -> str:
     return f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
 
@@ -289,8 +294,7 @@ class Executor:
             StepFinished(step_id=step["id"], node=step["node"], status="crashed", error="crash")
         )
         if all(e.get("idempotent") for e in open_effects):
-            self.config["replay_llm_from"] = step["id"]
-            self.store.update_run(self.run_id, config=self.config)
+            self._reuse_answers_of(step)
             return None
         kinds = ", ".join(sorted({e["kind"] for e in open_effects}))
         return self._open_gate(
@@ -422,6 +426,35 @@ class Executor:
         )
         return self._open_gate("gate", node.id, prompt, step_id, cp["id"], {"step_id": step_id})
 
+    def _edit_config(self, fn) -> None:
+        """Read-modify-write the run's config (the person may change it meanwhile)."""
+        config = dict(self.store.get_run(self.run_id).get("config") or {})
+        fn(config)
+        self.store.update_run(self.run_id, config=config)
+        self.config = config
+
+    def _reuse_answers_of(self, step: dict[str, Any]) -> None:
+        """The next attempt of this step's node/task replays the step's model answers."""
+        key = replay_key(step["node"], step.get("task_id"))
+        self._edit_config(lambda c: c.setdefault("replay_llm", {}).__setitem__(key, step["id"]))
+
+    def _take_reusable_answers(self, node_id: str, task_id: str | None) -> int | None:
+        replay = dict(self.config.get("replay_llm") or {})
+        key = replay_key(node_id, task_id)
+        legacy = self.config.get("replay_llm_from")  # written by older versions
+        if key not in replay and legacy is None:
+            return None
+        found: dict[str, Any] = {}
+
+        def take(c: dict[str, Any]) -> None:
+            found["id"] = (c.get("replay_llm") or {}).get(key) or c.get("replay_llm_from")
+            c.pop("replay_llm_from", None)
+            rest = {k: v for k, v in (c.get("replay_llm") or {}).items() if k != key}
+            c["replay_llm"] = rest
+
+        self._edit_config(take)
+        return found.get("id")
+
     def _begin_step(self, node, cp, task, step) -> tuple[int, int, int | None, int | None]:
         """Create (or re-enter) a step row and announce it: (id, attempt, parent, replay)."""
         task_id = task.get("id") if task else None
@@ -431,9 +464,7 @@ class Executor:
             step_id = self.store.create_step(
                 self.run_id, node.id, node.kind, attempt, parent, task_id, cp["id"]
             )
-            replay_from = self.config.pop("replay_llm_from", None)
-            if replay_from is not None:
-                self.store.update_run(self.run_id, config=self.config)
+            replay_from = self._take_reusable_answers(node.id, task_id)
         else:
             step_id, attempt, parent = step["id"], step["attempt"], step.get("parent_step_id")
             self.store.update_step(step_id, status="running")
@@ -504,9 +535,16 @@ class Executor:
         batch = items[start : start + max(1, int(node.concurrency or 1))]
         begun = [(task, *self._begin_step(node, cp, task, None)) for task in batch]
         contexts = [self._context(node, sid, state, task, rp) for task, sid, _a, _p, rp in begun]
-        results = await asyncio.gather(
-            *(self._call_runner(node, ctx) for ctx in contexts), return_exceptions=True
-        )
+        try:
+            results = await asyncio.gather(
+                *(self._call_runner(node, ctx) for ctx in contexts), return_exceptions=True
+            )
+        except asyncio.CancelledError:
+            # Stopped mid-batch: the answers already received are reused when the
+            # items run again, never asked (and paid) twice.
+            for _task, sid, *_ in begun:
+                self._set_aside(sid)
+            raise
         for i, ((task, sid, attempt, _p, _r), ctx, res) in enumerate(
             zip(begun, contexts, results, strict=True)
         ):
@@ -517,7 +555,7 @@ class Executor:
                 # Later items' steps are dropped and run again after this one's retry
                 # or error path (their answers stay in the journal).
                 for _t, later, *_ in begun[i + 1 :]:
-                    self.store.update_step(later, status="abandoned")
+                    self._set_aside(later)
                 return self._step_failed(
                     node, cur_cp, cur_state, sid, attempt, task, _message(node, res)
                 )
@@ -526,6 +564,11 @@ class Executor:
             if outcome is not None:
                 return outcome
         return None
+
+    def _set_aside(self, step_id: int) -> None:
+        """Drop a batch item's step; its next attempt reuses the step's model answers."""
+        self.store.update_step(step_id, status="abandoned")
+        self._reuse_answers_of(self.store.get_step(step_id))
 
     def _step_done(self, node, cp, work, step_id, attempt, task, output, ctx) -> RunOutcome | None:
         key = node.output or node.id
