@@ -210,15 +210,20 @@ async def test_rewind_and_undo(tmp_path):
 
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         body = str(app.screen.body)
-        assert "data.txt" in body
+        # says what happens to the file, in words (not a bare "-2 +2")
+        assert "data.txt  loses 2 lines, gets back 2 lines" in body, body
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.last_undo is not None)
         assert (repo / "data.txt").read_text() == ORIGINAL
         assert screen.gate is None
         undo = screen.last_undo
+        # the undo checkpoint is in the plan tree, selectable like any other
+        assert undo in screen.plan.checkpoint_ids()
+        app.clear_notifications()
         await pilot.press("u")
         await wait_for(pilot, lambda: screen.last_undo != undo)
         assert (repo / "data.txt").read_text() == CHANGED
+        assert any("Rewind undone" in n.message for n in app._notifications)
 
 
 async def test_retry_with_instruction(tmp_path):
@@ -301,6 +306,9 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         )
         ro = app.screen
         assert [f.path for f in ro.diff_view.diff.files] == ["data.txt"]
+        # the past run's own duration, not "00:00" from replaying its events today
+        span = ro.run["finished_at"] - ro.run["created_at"]
+        assert span > 0 and ro.query_one("#status").elapsed == pytest.approx(span)
         assert ro.plan.node_status("edit") == "done"
         await pilot.press("question_mark")
         from tui.screens.modals import HelpScreen

@@ -101,3 +101,183 @@ async def test_fork_from_history_starts_a_new_run(tmp_path):
         forked = runs[0]
         first_cp = store.list_checkpoints(forked["id"])[0]
     assert first_cp["source"] == "start" and "forked" in first_cp["message"]
+
+
+# ---------------------------------------------------------------- found by hands-on use
+
+
+def _footer_keys(app) -> dict[str, object]:
+    """Footer keys shown on the current screen: key display → FooterKey widget."""
+    from textual.widgets._footer import FooterKey
+
+    return {
+        k.key_display or k.key: k
+        for k in app.screen.query(FooterKey)
+        if not k.has_class("-command-palette")
+    }
+
+
+async def test_footer_fits_at_120_columns_and_shows_what_can_be_done(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.pause(0.2)
+        keys = _footer_keys(app)
+        for key in ("a", "r", "space", "e", "b", "R", "s", "h", "?"):
+            assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
+        palette = app.screen.query_one(".-command-palette")
+        for key in keys.values():
+            # every key is fully on screen, left of the "^p Commands" key
+            assert key.region.right <= palette.region.x, key.key
+        assert "c" not in keys  # continue means nothing at a gate
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+        await pilot.pause(0.2)
+        keys = _footer_keys(app)
+        assert "a" not in keys and "r" not in keys and "s" not in keys
+        assert "f" in keys and "b" in keys  # a finished run can be forked or rewound
+
+
+async def test_continue_after_stop_runs_again(tmp_path):
+    entries = _edit_entries(CHANGED)
+    entries[0]["latency"] = 1.0  # time to press s while the model "thinks"
+    repo, model = make_repo(tmp_path, entries)
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: main_screen(app) is not None and main_screen(app).busy)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: finished(app, "stopped"))
+        await pilot.pause(0.2)
+        assert "c" in _footer_keys(app)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    assert (repo / "data.txt").read_text() == CHANGED
+
+
+async def test_reject_notification_is_plain_english(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED) + _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("r")
+        await pilot.press(*"keep it short", "enter")
+        await wait_for(pilot, lambda: any("reject" in n.message for n in app._notifications))
+        messages = [n.message for n in app._notifications]
+        assert not any("rejectd" in m for m in messages), messages
+        assert any(m.startswith("rejected") for m in messages), messages
+
+
+def test_streamed_model_text_wraps_at_word_boundaries():
+    from tui.screens.main import StreamWrap
+
+    text = (
+        "Each line is taxed and rounded on its own. I'll add a test where per-line "
+        "rounding drifts.\n    indented stays indented\n" + "x" * 45 + " end"
+    )
+    wrap = StreamWrap()
+    out = "".join(wrap.feed(text[i : i + 3], 20) for i in range(0, len(text), 3))
+    out += wrap.flush(20)
+    lines = out.split("\n")
+    assert all(len(line) <= 20 for line in lines), lines
+    words = set(text.split())
+    for line in lines:  # every piece is a whole word, except the cut 45-letter one
+        assert all(w in words or set(w) == {"x"} for w in line.split()), line
+    assert "    indented stays " in lines
+    assert lines[-1].endswith("end")
+
+
+async def test_start_screen_shows_flow_file_errors_with_file_line_col(tmp_path):
+    from tui.app import LlmflowsApp
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    (repo / ".llmflows" / "flows" / "broken.yaml").write_text(
+        "name: broken\ndescription: half written\nnodes:\n  - id: a\n    kind: agnt\n"
+        "    prompt: hi\n    next: end\n"
+    )
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#model").value,
+        )
+        await pilot.pause(0.2)
+        error = str(app.screen.query_one("#start-error").render())
+        assert ".llmflows/flows/broken.yaml:5:11: unknown node kind 'agnt'" in error, error
+        assert app.screen.query_one("#start-error").region.y < 36  # scrolled into view
+        assert app.screen.query_one("#flow").value != "broken"  # a valid flow is preselected
+
+
+async def test_start_screen_refuses_empty_goal_and_bad_budget(tmp_path):
+    from tui.app import LlmflowsApp
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#model").value,
+        )
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "goal" in str(app.screen.query_one("#start-error").render())
+        app.screen.query_one("#goal").value = "do it"
+        app.screen.query_one("#budget").value = "ten bucks"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "budget must be a number" in str(app.screen.query_one("#start-error").render())
+        assert isinstance(app.screen, StartScreen)  # nothing started
+
+
+async def test_command_palette_lists_app_actions_and_runs_them(tmp_path):
+    from tui.commands import ActionsProvider
+
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        main_screen(app).plan.focus()  # a Tree: many generic cursor bindings
+        await pilot.pause()
+        titles = [t for t, *_ in ActionsProvider(app.screen)._commands()]
+        for title in ("Approve", "Reject", "Edit", "Rewind", "Retry", "Stop", "History", "Help"):
+            assert title in titles, titles
+        assert not {"Cursor Up", "Scroll Left", "Page Down", "Cursor to parent"} & set(titles)
+        main_screen(app).diff_view.focus()
+        await pilot.pause()
+        titles = [t for t, *_ in ActionsProvider(app.screen)._commands()]
+        assert "Next file" in titles and "Unified/split" in titles  # not in the footer
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"approve")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: finished(app))
+    assert (repo / "data.txt").read_text() == CHANGED
+
+
+async def test_start_screen_keys_work_while_typing_the_goal(tmp_path, monkeypatch):
+    from tui.app import LlmflowsApp
+    from tui.screens.modals import HelpScreen
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    demos: list[object] = []
+    monkeypatch.setattr(app, "start_demo", lambda directory=None: demos.append(directory))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#model").value,
+        )
+        assert app.focused is app.screen.query_one("#goal")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+        await pilot.press("ctrl+d")  # offline demo, not delete-right in the goal
+        await pilot.pause()
+        assert demos == [None]

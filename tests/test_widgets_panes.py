@@ -207,8 +207,46 @@ async def test_test_output_streams_and_summarizes():
         assert log.line_count == 0 and pane.failing == [] and pane.passed == 0
         assert not failing.display
         pane.apply_event(ResultEvent(step_id=7, command="pytest", exit_code=0, passed=4))
-        assert pane.summary_text().startswith("✓ PASS 4 passed, 0 failed")
+        assert pane.summary_text().startswith("✓ PASS 4 passed, 0 failed  (")  # no 0 counts
         assert summary.has_class("-passed")
+
+
+async def test_test_output_ends_on_its_last_line_after_the_failing_list_changes():
+    """The failing list above the log grows/shrinks the log: the newest output stays in view."""
+    pane = TestOutput()
+    app = OneWidget(pane)
+    async with app.run_test(size=(60, 16)) as pilot:
+        for i in range(40):
+            pane.apply_event(OutputLine(step_id=1, line=f"line {i}"))
+        failing = [f"tests/test_x.py::test_{i}" for i in range(4)]
+        pane.apply_event(
+            ResultEvent(
+                step_id=1, command="pytest", exit_code=1, passed=1, failed=4, failing=failing
+            )
+        )
+        await pilot.pause()
+        log = pane.log_widget
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+        for i in range(40):
+            pane.apply_event(OutputLine(step_id=2, line=f"again {i}"))
+        pane.apply_event(ResultEvent(step_id=2, command="pytest", exit_code=0, passed=5))
+        await pilot.pause()
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y  # "again 39" is on screen, not hidden below
+
+
+async def test_failing_test_ids_fold_instead_of_leaving_a_lone_cross():
+    pane = TestOutput()
+    app = OneWidget(pane)
+    async with app.run_test(size=(30, 16)) as pilot:
+        long_id = "tests/test_rounding.py::test_total_is_rounded_once_not_per_line"
+        pane.apply_event(
+            ResultEvent(step_id=1, command="pytest", exit_code=1, failed=1, failing=[long_id])
+        )
+        await pilot.pause()
+        lines = str(app.query_one("#test-failing").render()).splitlines()
+        assert lines[0].startswith("✗ tests/test_rounding")
+        assert len(lines) > 1 and "".join(line.strip() for line in lines[1:]) in long_id
 
 
 def cost(
@@ -281,6 +319,24 @@ async def test_cost_meter_figures_and_budget_bar():
         meter.set_budget(None)
         assert meter.budget_fraction is None and not meter.has_class("-over")
         await pilot.pause()
+
+
+async def test_cost_meter_fits_a_narrow_pane():
+    """At 120 columns the meter has ~27 cells: budget bar and percentage stay on one line."""
+    meter = CostMeter()
+    app = OneWidget(meter)
+    async with app.run_test(size=(29, 12)) as pilot:
+        meter.set_budget(1.0)
+        meter.apply_event(
+            cost(1, "scripted:/tmp/demo/.git/llmflows-demo-script.yaml", 0.35, 0.35, run_in=1300)
+        )
+        await pilot.pause()
+        width = meter.content_size.width
+        lines = meter.text().plain.splitlines()
+        assert lines[1] == "tokens in 1.3k  out 0"  # no "cached 0"
+        assert lines[2].startswith("budget ") and lines[2].endswith(" 35% of $1.00")
+        assert len(lines) == 3  # one model: no per-model line repeating the run line
+        assert all(len(line) <= width for line in lines), (width, lines)
 
 
 def test_formatters():

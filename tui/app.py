@@ -44,11 +44,13 @@ class LlmflowsApp(App):
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
+        # "?" is text while an input has focus (start screen): f1 always opens the help.
+        Binding("f1", "help", "Help", show=False),
         Binding("ctrl+p", "command_palette", "Commands", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     HELP: ClassVar[list[tuple[str, str]]] = [
-        ("?", "this help"),
+        ("? / f1", "this help (f1 also while typing in a field)"),
         ("ctrl+p", "command palette: every action by name"),
         ("ctrl+q", "quit (a running run is stopped at a consistent checkpoint)"),
         ("mouse", "click panes, files, hunks, buttons; scroll with the wheel"),

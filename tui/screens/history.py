@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 RESUMABLE = ("paused", "crashed", "running", "stopped")
+TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
 
 
 def run_rows(session) -> list[dict[str, Any]]:
@@ -61,7 +62,7 @@ class HistoryScreen(Screen):
         self.rows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Static("Runs in this repository", id="history-title")
+        yield Static(TITLE, id="history-title")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -89,10 +90,13 @@ class HistoryScreen(Screen):
             return
         table = self.query_one(DataTable)
         table.clear()
+        # the goal gets what the other columns leave (about 60 cells)
+        goal_width = max(30, self.app.size.width - 64)
         for r in self.rows:
             status = "crashed" if r["status"] == "running" else r["status"]
+            goal = " ".join(r["goal"].split())
             table.add_row(
-                r["goal"][:50],
+                goal if len(goal) <= goal_width else goal[: goal_width - 1] + "…",
                 r["flow"],
                 status,
                 str(r["steps"]),

@@ -55,13 +55,13 @@ class MainScreen(Screen):
         Binding("k", "prev_hunk", "Prev hunk", show=False, priority=True),
         Binding("space", "toggle_hunk", "Toggle hunk", priority=True),
         Binding("b", "rewind", "Rewind"),
-        Binding("u", "undo_rewind", "Undo rewind", show=False),
+        Binding("u", "undo_rewind", "Undo rewind"),
         Binding("R", "retry", "Retry"),
         Binding("c", "continue_run", "Continue"),
         Binding("s", "stop", "Stop"),
         Binding("B", "toggle_breakpoint", "Breakpoint", show=False),
         Binding("S", "toggle_single_step", "Single-step", show=False),
-        Binding("f", "fork", "Fork", show=False),
+        Binding("f", "fork", "Fork"),
         Binding("h", "history", "History"),
         Binding("escape", "back", "Back", show=False),
     ]
@@ -108,7 +108,7 @@ class MainScreen(Screen):
         self._max_seq = 0
         self._pending: list[Any] = []
         self._stop_watch: asyncio.Event | None = None
-        self._col = 0
+        self._wrap = StreamWrap()
         self.gate_ready = False
         self._token_buf: list[str] = []
         self._token_flush_pending = False
@@ -205,6 +205,10 @@ class MainScreen(Screen):
             self._gate_opened(data["gate"])
         elif self.read_only:
             self._show_run_diff()
+            # replayed events would time the run by today's clock: use its stored times
+            self.query_one("#status", StatusLine).set_span(
+                self.run.get("created_at"), self.run.get("finished_at")
+            )
         self._render_status()
 
     def on_engine_event(self, message: EngineEvent) -> None:
@@ -280,34 +284,23 @@ class MainScreen(Screen):
 
     def _end_token_line(self) -> None:
         self._flush_tokens()
-        if self._col:
-            self.query_one("#tokens", Log).write("\n")
-            self._col = 0
+        log = self.query_one("#tokens", Log)
+        log.write(self._wrap.flush(self._token_width()))
+        if self._wrap.col:
+            log.write("\n")
+            self._wrap.col = 0
 
     def _token_line(self, line: str) -> None:
-        self._flush_tokens()
+        self._end_token_line()
+        self.query_one("#tokens", Log).write(line + "\n")
+
+    def _token_width(self) -> int:
         log = self.query_one("#tokens", Log)
-        if self._col:
-            log.write("\n")
-        log.write(line + "\n")
-        self._col = 0
+        return max(20, log.scrollable_content_region.width - 1)
 
     def _write_tokens(self, text: str) -> None:
-        """Append streamed text, wrapping at the pane width (Log does not wrap)."""
-        log = self.query_one("#tokens", Log)
-        width = max(20, log.scrollable_content_region.width - 1)
-        out: list[str] = []
-        for ch in text:
-            if ch == "\n":
-                out.append(ch)
-                self._col = 0
-                continue
-            if self._col >= width:
-                out.append("\n")
-                self._col = 0
-            out.append(ch)
-            self._col += 1
-        log.write("".join(out))
+        """Append streamed text, wrapped at word boundaries to the pane (Log does not wrap)."""
+        self.query_one("#tokens", Log).write(self._wrap.feed(text, self._token_width()))
 
     @work(group="gate")
     async def _fetch_gate(self) -> None:
@@ -482,20 +475,32 @@ class MainScreen(Screen):
             status.set_message(msg)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what can be done now is active (and shown in the footer and the palette).
+
+        The footer has room for about ten keys at 120 columns: keys that do nothing in
+        the current state are hidden rather than dimmed.
+        """
         at_gate = self.gate is not None
+        idle = not self.busy
         if self.read_only:
             if action in ("approve", "reject", "edit", "rewind", "retry", "continue_run", "stop"):
                 return False
+            if action in ("toggle_hunk", "undo_rewind", "toggle_breakpoint", "toggle_single_step"):
+                return False
             return True
-        if action in ("approve", "reject"):
-            return True if at_gate else None
+        if action in ("approve", "reject", "toggle_hunk"):
+            return at_gate
         if action == "continue_run":
-            return None if (self.busy or at_gate or self.status in TERMINAL) else True
+            return idle and not at_gate and self.status not in ("completed", "failed", "…")
         if action == "stop":
-            return True if (self.busy or at_gate) else None
+            return self.busy or at_gate
         if action == "undo_rewind":
-            return True if self.last_undo is not None else None
-        if action in ("fork", "back"):
+            return idle and self.last_undo is not None
+        if action == "fork":
+            return idle and not at_gate  # at a gate: decide first (keeps the footer short)
+        if action in ("edit", "rewind", "retry"):
+            return idle
+        if action == "back":
             return False
         return True
 
@@ -561,7 +566,12 @@ class MainScreen(Screen):
         self.edited = False
         self._stop_watching()
         kept = f" ({len(hunks)} hunk(s) kept)" if hunks is not None else ""
-        self.notify(f"{decision}d{kept}" if decision != "stop" else "stopped")
+        done = {
+            "approve": "approved",
+            "reject": "rejected (the reason goes to the model)",
+            "stop": "stopped",
+        }
+        self.notify(done.get(decision, decision) + kept)
         if decision != "stop":
             self.execute()
         self.refresh_bindings()
@@ -633,27 +643,41 @@ class MainScreen(Screen):
         if not diff.files:
             body.append("No file changes: only the run's position moves.\n")
         for f in diff.files:
-            # diff(cp, live): what the rewind takes away (+) and brings back (-)
             body.append(f"  {f.path}", style="bold")
-            body.append(f"  -{f.additions} +{f.deletions} lines\n", style="dim")
+            body.append(f"  {rewind_effect(f)}\n", style="dim")
         ok = await self.app.push_screen_wait(ConfirmModal(f"Rewind to checkpoint {cp}?", body))
         if ok:
             await self._rewind(cp)
 
-    async def _rewind(self, cp: int) -> None:
+    async def _rewind(self, cp: int, undo: bool = False) -> None:
         try:
             res = await self.app.engine_op("rewind", self.run_id, cp)
         except Exception as e:
-            self.notify(f"rewind failed: {e}", severity="error")
+            self.notify(f"{'undo' if undo else 'rewind'} failed: {e}", severity="error")
             return
         self.gate = None
         self._stop_watching()
         self.last_undo = res.get("undo_checkpoint")
         self.status = "paused"
-        self.notify(
-            f"Rewound to checkpoint {cp}. Undo checkpoint: {self.last_undo} (press u to undo)",
-            timeout=10,
-        )
+        if self.last_undo is not None:
+            # The engine announces no event for its pre-restore checkpoint: show it, so it
+            # can be selected (and rewound to) like any other.
+            from engine.events import CheckpointMade
+
+            self.plan.apply_event(
+                CheckpointMade(
+                    checkpoint_id=self.last_undo,
+                    parent_id=None,
+                    source="pre-restore",
+                    message=f"your files before going to checkpoint {cp}",
+                )
+            )
+        if undo:
+            msg = f"Rewind undone: files are back as they were (checkpoint {cp})."
+        else:
+            msg = f"Rewound to checkpoint {cp}. Your files before it are in checkpoint "
+            msg += f"{self.last_undo}: u undoes, c continues from here."
+        self.notify(msg, timeout=10)
         self._show_run_diff()
         self._render_status()
         self.refresh_bindings()
@@ -666,7 +690,7 @@ class MainScreen(Screen):
 
     @work(group="rewind", exclusive=True)
     async def _undo(self, cp: int) -> None:
-        await self._rewind(cp)
+        await self._rewind(cp, undo=True)
 
     def action_retry(self) -> None:
         if self.busy:
@@ -776,6 +800,78 @@ class MainScreen(Screen):
             self.notify("Select a checkpoint in the plan tree first.")
             return
         self.app.fork_run(cp)
+
+
+class StreamWrap:
+    """Word wrapping for text that arrives in pieces (model tokens).
+
+    :meth:`feed` returns what can be written now: whole words, with a newline put
+    before a word that would cross ``width``; the word still being streamed waits
+    for its end (or :meth:`flush`). Words longer than a line are cut.
+    """
+
+    def __init__(self) -> None:
+        self.col = 0
+        self.word = ""
+        self.soft = False  # the current line began with a wrap (not a newline)
+
+    def _place(self, width: int) -> str:
+        word, self.word = self.word, ""
+        if not word:
+            return ""
+        out = []
+        if self.col and self.col + len(word) > width:
+            out.append("\n")
+            self.col = 0
+        while self.col + len(word) > width:
+            cut = width - self.col
+            out.append(word[:cut] + "\n")
+            word, self.col = word[cut:], 0
+        out.append(word)
+        self.col += len(word)
+        self.soft = False
+        return "".join(out)
+
+    def feed(self, text: str, width: int) -> str:
+        out: list[str] = []
+        for ch in text:
+            if ch == "\n":
+                out.append(self._place(width) + "\n")
+                self.col, self.soft = 0, False
+            elif ch in " \t":
+                out.append(self._place(width))
+                if self.col >= width:
+                    out.append("\n")  # the space ends the line
+                    self.col, self.soft = 0, True
+                elif self.col or not self.soft:  # indentation kept, not after a soft break
+                    out.append(" ")
+                    self.col += 1
+            else:
+                self.word += ch
+                if len(self.word) >= width:
+                    out.append(self._place(width))
+        return "".join(out)
+
+    def flush(self, width: int) -> str:
+        return self._place(width)
+
+
+def rewind_effect(f: Any) -> str:
+    """What a rewind does to one file, from ``diff(target, working tree)``."""
+    if f.status == "added":  # exists now, not at the checkpoint
+        return "deleted (it did not exist then)"
+    if f.status == "deleted":
+        return "restored (deleted since)"
+    if f.status == "renamed":
+        return f"renamed back to {f.old_path}"
+    if f.binary:
+        return "restored to its earlier content (binary)"
+    parts = []
+    if f.additions:
+        parts.append(f"loses {f.additions} line{'s' if f.additions != 1 else ''}")
+    if f.deletions:
+        parts.append(f"gets back {f.deletions} line{'s' if f.deletions != 1 else ''}")
+    return ", ".join(parts) or "mode restored"
 
 
 def _ref(path: str, index: int) -> Any:

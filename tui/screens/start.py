@@ -21,13 +21,41 @@ AUTONOMY = [
 ]
 
 
+def _project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], list[str]]:
+    """Validate the project's flow files: ``FILE:LINE:COL: message`` lines, bad flow names.
+
+    Runs on the engine thread. Built-in flows are tested; project files are the
+    person's and may be half-written.
+    """
+    import os
+
+    from engine.errors import FlowValidationError
+    from engine.flowspec import load_flow
+
+    issues: list[str] = []
+    bad: list[str] = []
+    for info in infos:
+        if info.source != "project":
+            continue
+        try:
+            load_flow(info.path, "project")
+        except FlowValidationError as e:
+            bad.append(info.name)
+            for issue in e.issues:
+                rel = os.path.relpath(issue.file, repo_root) if issue.file else info.path
+                issues.append(f"{rel}:{issue.line}:{issue.col}: {issue.message}")
+    return issues, bad
+
+
 class StartScreen(Screen):
     """Pick a flow, say what to do, start (or resume a paused / crashed run)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start run", priority=True),
         Binding("ctrl+h", "history", "History"),
-        Binding("ctrl+d", "demo", "Offline demo"),
+        # priority: the goal Input binds ctrl+d to delete-right and would swallow it
+        Binding("ctrl+d", "demo", "Offline demo", priority=True),
+        Binding("f1", "app.help", "Help"),
     ]
     HELP: ClassVar[list[tuple[str, str]]] = [
         ("ctrl+s", "start the run (or press Start)"),
@@ -87,7 +115,11 @@ class StartScreen(Screen):
 
             out: dict[str, Any] = {"root": str(session.repo_root)}
             try:
-                out["flows"] = [(f.name, f.description) for f in find_flows(session.repo_root)]
+                infos = find_flows(session.repo_root)
+                out["flows"] = [(f.name, f.description) for f in infos]
+                out["flow_issues"], out["bad_flows"] = _project_flow_issues(
+                    infos, session.repo_root
+                )
             except Exception as e:
                 out["flows"], out["flows_error"] = [], str(e)
             try:
@@ -113,9 +145,20 @@ class StartScreen(Screen):
         repo_label.update(f"repository: {Path(data['root']).name}")
         repo_label.tooltip = data["root"]
         flows = data["flows"]
+        bad = set(data.get("bad_flows") or ())
         sel = self.query_one("#flow", Select)
-        sel.set_options([(f"{n} — {d}" if d else n, n) for n, d in flows])
-        names = [n for n, _ in flows]
+        sel.set_options(
+            [
+                (
+                    f"{n} — ✗ invalid flow file (see below)"
+                    if n in bad
+                    else (f"{n} — {d}" if d else n),
+                    n,
+                )
+                for n, d in flows
+            ]
+        )
+        names = [n for n, _ in flows if n not in bad] or [n for n, _ in flows]
         want = (
             app.default_flow
             if app.default_flow in names
@@ -123,13 +166,22 @@ class StartScreen(Screen):
         )
         if want or names:
             sel.value = want or names[0]
+        problems: list[str] = []
         if data.get("flows_error"):
-            self._error(f"flows: {data['flows_error']}")
+            problems.append(f"flows: {data['flows_error']}")
+        if data.get("flow_issues"):
+            problems.append(
+                "Flow files with errors (fix them, then restart; "
+                "`llmflows-tui flows check FILE` checks one):\n"
+                + "\n".join(f"  {i}" for i in data["flow_issues"])
+            )
         model = self.query_one("#model", Input)
         if not model.value:
             model.value = data["model"] or ""
         if data.get("model_error"):
-            self._error(data["model_error"], offer_demo=True)
+            problems.append(data["model_error"])
+        if problems:
+            self._error("\n\n".join(problems), offer_demo=bool(data.get("model_error")))
         self.resumable = data["resumable"]
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
@@ -140,8 +192,11 @@ class StartScreen(Screen):
         opts.display = bool(self.resumable)
 
     def _error(self, text: str, offer_demo: bool = False) -> None:
-        self.query_one("#start-error", Static).update(text)
+        error = self.query_one("#start-error", Static)
+        error.update(text)
         self.query_one("#demo").set_class(not offer_demo, "hidden")
+        if text:  # below the form: at 36 rows it would be off screen
+            self.call_after_refresh(error.scroll_visible, animate=False)
 
     # ------------------------------------------------------------------ actions
     @on(Input.Submitted, "#goal")

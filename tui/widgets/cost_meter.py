@@ -27,6 +27,13 @@ def fmt_usd(x: float) -> str:
     return f"${x:.4f}" if x < 1 else f"${x:.2f}"
 
 
+def short_model(model: str) -> str:
+    """``scripted:/long/path/demo.yaml`` → ``scripted:demo.yaml``; others unchanged."""
+    if model.startswith("scripted:"):
+        return "scripted:" + model.split("/")[-1]
+    return model
+
+
 @dataclass
 class ModelUsage:
     """Accumulated usage of one model within the run."""
@@ -143,27 +150,32 @@ class CostMeter(Widget):
         t.append("  step ", style=label)
         t.append(fmt_usd(self.step_cost))
         t.append("\ntokens ", style=label)
-        t.append(
-            f"in {fmt_tokens(self.tokens_in)}  out {fmt_tokens(self.tokens_out)}  "
-            f"cached {fmt_tokens(self.tokens_cached)}"
-        )
+        t.append(f"in {fmt_tokens(self.tokens_in)}  out {fmt_tokens(self.tokens_out)}")
+        if self.tokens_cached:
+            t.append(f"  cached {fmt_tokens(self.tokens_cached)}")
         t.append("\nbudget ", style=label)
         fraction = self.budget_fraction
         if fraction is None:
             t.append("none", style="dim")
         else:
-            filled = min(BAR_WIDTH, round(min(fraction, 1.0) * BAR_WIDTH))
+            suffix = f" {fraction * 100:.0f}% of ${self.budget or 0:.2f}"
+            # The bar shrinks in a narrow pane so the percentage stays on its line.
+            width = self.content_size.width if self.is_mounted else 0
+            bar = BAR_WIDTH if not width else max(5, min(BAR_WIDTH, width - 7 - len(suffix)))
+            filled = min(bar, round(min(fraction, 1.0) * bar))
             t.append("█" * filled, style=self._component("cost-meter--bar"))
-            t.append("░" * (BAR_WIDTH - filled), style=self._component("cost-meter--bar-empty"))
-            t.append(f" {fraction * 100:.0f}% of ${self.budget or 0:.2f}")
+            t.append("░" * (bar - filled), style=self._component("cost-meter--bar-empty"))
+            t.append(suffix)
             if fraction >= 1:
                 t.append(" over budget", style="bold red")
-        for model, usage in sorted(self.per_model.items(), key=lambda kv: -kv[1].cost_usd):
-            t.append(f"\n  {model} ", style=label)
-            t.append(
-                f"{fmt_usd(usage.cost_usd)} · {usage.calls} call{'s' if usage.calls != 1 else ''}"
-                f" · {fmt_tokens(usage.tokens_in)}/{fmt_tokens(usage.tokens_out)}"
-            )
+        if len(self.per_model) > 1:  # one model: the run line already says it all
+            for model, usage in sorted(self.per_model.items(), key=lambda kv: -kv[1].cost_usd):
+                t.append(f"\n  {short_model(model)} ", style=label)
+                t.append(
+                    f"{fmt_usd(usage.cost_usd)} · {usage.calls} call"
+                    f"{'s' if usage.calls != 1 else ''}"
+                    f" · {fmt_tokens(usage.tokens_in)}/{fmt_tokens(usage.tokens_out)}"
+                )
         per_test = self.cost_per_passing_test
         if per_test is not None:
             t.append("\nper passing test ", style=label)

@@ -189,9 +189,10 @@ class DiffView(ScrollView, can_focus=True):
         Binding("j", "next_hunk", "Next hunk"),
         Binding("k", "prev_hunk", "Prev hunk"),
         Binding("space", "toggle_hunk", "Accept/reject hunk"),
-        Binding("n", "next_file", "Next file"),
-        Binding("p", "prev_file", "Prev file"),
-        Binding("v", "toggle_mode", "Unified/split"),
+        # In the help screen and the palette; kept out of the footer (it is full at 120 columns).
+        Binding("n", "next_file", "Next file", show=False),
+        Binding("p", "prev_file", "Prev file", show=False),
+        Binding("v", "toggle_mode", "Unified/split", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {

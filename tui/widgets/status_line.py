@@ -96,6 +96,12 @@ class StatusLine(Widget):
         self.message = message
         self.refresh()
 
+    def set_span(self, started: float | None, ended: float | None) -> None:
+        """Show a past run's duration (read-only view): fixed start and end times."""
+        if started is not None and ended is not None:
+            self._started, self._ended = float(started), float(ended)
+            self.refresh()
+
     def reset(self) -> None:
         """Back to idle with the clock stopped and cleared."""
         self.state, self.node, self.message = "idle", None, ""

@@ -9,9 +9,40 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Log, Static
 
 from engine.events import Event, TestOutputLine, TestResult
+
+
+def fold_failing(ids: list[str], width: int) -> Text:
+    """``✗ id`` per failing test, long ids cut at the width (never a lone ``✗`` line)."""
+    width = max(8, width)
+    lines: list[str] = []
+    for test_id in ids:
+        row = f"✗ {test_id}"
+        while len(row) > width:
+            lines.append(row[:width])
+            row = "  " + row[width:]
+        lines.append(row)
+    return Text("\n".join(lines), no_wrap=True)
+
+
+class FailingTests(Widget):
+    """The failing test ids, folded to the pane's width (test ids have no spaces)."""
+
+    DEFAULT_CSS = "FailingTests { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ids: list[str] = []
+
+    def set_ids(self, ids: list[str]) -> None:
+        self.ids = list(ids)
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        return fold_failing(self.ids, self.content_size.width or 40)
 
 
 class TestOutput(Vertical):
@@ -64,7 +95,7 @@ class TestOutput(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._summary(), id="test-summary")
-        yield Static("", id="test-failing")
+        yield FailingTests(id="test-failing")
         # Log is a Line-API widget: thousands of lines of pytest output stay cheap.
         yield Log(max_lines=self._max_lines, auto_scroll=True)
 
@@ -72,6 +103,13 @@ class TestOutput(Vertical):
         if self._pending:
             self.log_widget.write_lines(self._pending)
             self._pending.clear()
+            self._keep_at_end(True)
+
+    def _keep_at_end(self, was_at_end: bool) -> None:
+        """Show the latest lines again once a layout change (summary, failing list) settles."""
+        if was_at_end:
+            log = self.log_widget
+            self.call_after_refresh(log.scroll_end, animate=False, x_axis=False)
 
     @property
     def log_widget(self) -> Log:
@@ -126,12 +164,18 @@ class TestOutput(Vertical):
         text.append("✓ PASS " if ok else "✗ FAIL ", style="bold green" if ok else "bold red")
         text.append(f"{self.passed} passed", style="green")
         text.append(f", {self.failed} failed", style="bold red" if self.failed else "")
-        text.append(f", {self.errors} errors", style="bold red" if self.errors else "")
-        text.append(f", {self.skipped} skipped", style="yellow" if self.skipped else "")
+        # zero errors / skipped are left out: the pane is narrow and the counts matter
+        if self.errors:
+            text.append(f", {self.errors} errors", style="bold red")
+        if self.skipped:
+            text.append(f", {self.skipped} skipped", style="yellow")
         text.append(f"  ({self.duration_s:.1f}s, exit {self.exit_code})", style="dim")
         return text
 
     def _update_summary(self) -> None:
+        # The failing list above the log shows/hides and changes the log's height: the
+        # log follows its output (auto_scroll), so it must still end on its last line.
+        was_at_end = self.log_widget.auto_scroll
         summary = self.query_one("#test-summary", Static)
         summary.update(self._summary())
         ok = (
@@ -142,6 +186,7 @@ class TestOutput(Vertical):
         )
         summary.set_class(self.exit_code is not None and not ok, "-failed")
         summary.set_class(ok, "-passed")
-        failing = self.query_one("#test-failing", Static)
-        failing.update(Text("\n".join(f"✗ {t}" for t in self.failing)))
+        failing = self.query_one("#test-failing", FailingTests)
+        failing.set_ids(self.failing)
         failing.set_class(bool(self.failing), "-shown")
+        self._keep_at_end(was_at_end)
