@@ -286,7 +286,8 @@ class Executor:
         # Crashed mid-effect: its outcome is unknown. Put the tree back to the step's
         # base (keeping the current tree in a pre-restore checkpoint) and start a new
         # attempt that reuses the model's answers but redoes the tools.
-        self.session.checkpoints.rewind(cp["id"])
+        # Engine-made restore: the tree only, never the user's index (even at checkpoint 0).
+        self.session.checkpoints.rewind(cp["id"], restore_index=False)
         for e in open_effects:
             self.store.effect_failed(e["id"], "abandoned: the process died during this effect")
         self.store.update_step(step["id"], status="crashed", error="process died mid-effect")

@@ -199,7 +199,7 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
         _new_head(session, run["id"], None, "reject", "final review rejected", state, cp["id"])
         return
     base = session.store.get_checkpoint(base_id)
-    session.checkpoints.rewind(base_id)
+    _undo_step_files(session, gate, base)
     new_state = clone(session.store.get_blob(base["state_hash"]))
     new_state["feedback"] = list(state.get("feedback", [])) + [reason]
     step_id = gate.get("step_id")
@@ -207,6 +207,31 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
         session.store.update_step(step_id, status="rejected", error=reason)
     _new_head(
         session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
+    )
+
+
+def _undo_step_files(session, gate, base) -> None:
+    """Put the step's files back to the base tree; the person's own edits stay.
+
+    Only files the step changed are written (like approving none of its hunks), so
+    files the person edited or created while paused, and the user's index, are left
+    alone. The rejected tree stays in the gate's checkpoint.
+    """
+    from .diffs import apply_hunks
+
+    step_diff = session.checkpoints.diff(base["id"], gate["checkpoint_id"])
+    step_files = {f.path for f in step_diff.files}
+    live = session.checkpoints.diff(gate["checkpoint_id"], None)
+    edited = {f.path for f in live.files} | {f.old_path for f in live.files if f.old_path}
+    clash = sorted((step_files | {f.old_path for f in step_diff.files if f.old_path}) & edited)
+    if clash:
+        raise UsageError(
+            "you edited " + ", ".join(clash) + ", which this step changed; rejecting would "
+            "throw your edit away: undo it first, or approve (keeping your edit)"
+        )
+    target = session.store.get_checkpoint(gate["checkpoint_id"])
+    apply_hunks(
+        session.repo_root, base["commit_sha"], target["commit_sha"], set(), paths=step_files
     )
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from engine import operations as ops
+from engine.errors import UsageError
 from engine.executor import Executor
 from engine.session import Session
 from tests.support.fake_model import FakeModel, say, tool
-from tests.support.gitutil import init_repo
+from tests.support.gitutil import git, init_repo
 
 ONE_EDIT = """\
 name: one
@@ -73,3 +76,40 @@ def test_stop_at_review_gate_then_resume_asks_for_the_review_again(tmp_path: Pat
         out = _run(s, run_id, model)
         assert out.status == "completed"
         assert (repo / "a.txt").read_text() == "agent\n"
+
+
+def test_reject_keeps_the_persons_own_edits_and_index(tmp_path: Path):
+    repo = _repo(tmp_path)
+    (repo / "README.md").write_text("hi\nmine before the run\n")
+    with Session.open(repo) as s:
+        run_id = ops.create_run(
+            s, _flow(tmp_path, ONE_EDIT), "write a", model="fake/model", autonomy="review"
+        )
+        out = _run(s, run_id, _one_edit_model())
+        assert out.gate["kind"] == "review" and (repo / "a.txt").exists()
+        # while paused, the person edits another file, creates one and stages it
+        (repo / "README.md").write_text("hi\nmine while paused\n")
+        (repo / "new.txt").write_text("new\n")
+        git(repo, "add", "new.txt")
+        index_before = git(repo, "ls-files", "--stage")
+        ops.answer_gate(s, run_id, "reject", reason="not like this")
+        assert not (repo / "a.txt").exists()  # the step's change is gone
+        assert (repo / "README.md").read_text() == "hi\nmine while paused\n"
+        assert (repo / "new.txt").read_text() == "new\n"
+        assert git(repo, "ls-files", "--stage") == index_before
+        step = next(x for x in s.store.steps_for(run_id) if x["node"] == "edit")
+        assert step["status"] == "rejected"
+
+
+def test_reject_refuses_to_drop_an_edit_to_a_file_the_step_changed(tmp_path: Path):
+    repo = _repo(tmp_path)
+    with Session.open(repo) as s:
+        run_id = ops.create_run(
+            s, _flow(tmp_path, ONE_EDIT), "write a", model="fake/model", autonomy="review"
+        )
+        _run(s, run_id, _one_edit_model())
+        (repo / "a.txt").write_text("agent\nand my line\n")
+        with pytest.raises(UsageError, match="you edited a.txt"):
+            ops.answer_gate(s, run_id, "reject", reason="no")
+        assert (repo / "a.txt").read_text() == "agent\nand my line\n"
+        assert s.store.pending_gate(run_id) is not None
