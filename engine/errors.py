@@ -71,6 +71,10 @@ class FlowValidationError(UsageError):
         self.issues = issues
 
 
+class FlowNodeMissingError(UsageError):
+    """A run points at a node its flow file no longer has (the file changed since)."""
+
+
 class ModelError(EngineError):
     """A model call failed after retries (or cannot be retried).
 

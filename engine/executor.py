@@ -17,7 +17,13 @@ from typing import Any
 
 from .budget import Limits, Usage, check_before_step
 from .crashpoints import crash_point
-from .errors import BudgetExceededError, EngineError, ModelError, ToolError
+from .errors import (
+    BudgetExceededError,
+    EngineError,
+    FlowNodeMissingError,
+    ModelError,
+    ToolError,
+)
 from .events import (
     DiffReady,
     GateOpened,
@@ -226,6 +232,9 @@ class Executor:
             self._stop_in_flight()
             self._set_status("stopped", "stopped by the user")
             return RunOutcome("stopped", "stopped by the user")
+        except FlowNodeMissingError as e:  # the flow file changed: fixable, not a failure
+            self._set_status("paused", str(e))
+            raise
         except EngineError as e:  # e.g. a `when` expression that cannot be evaluated
             self._set_status("failed", str(e))
             return RunOutcome("failed", str(e))
@@ -318,7 +327,7 @@ class Executor:
         if node_id == FAIL:
             self._set_status("failed", state.get("last_error", {}).get("message", "flow failed"))
             return RunOutcome("failed", self.run.get("error") or "")
-        node = self.flow.nodes[node_id]
+        node = self.flow.node(node_id)
 
         step = self._in_flight_step(cp["id"])
         if step is None:

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from . import flowspec_jinja as fj
-from .errors import EngineError, FlowIssue, FlowValidationError, UsageError
+from .errors import (
+    EngineError,
+    FlowIssue,
+    FlowNodeMissingError,
+    FlowValidationError,
+    UsageError,
+)
 from .flowspec_yaml import TooLarge, Y, parse_yaml
 from .tools.schemas import TOOL_NAMES as _TOOL_NAMES
 
@@ -176,6 +182,17 @@ class FlowSpec:
     nodes: dict[str, NodeSpec]
     settings: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+
+    def node(self, node_id: str) -> NodeSpec:
+        """The node ``node_id``; FlowNodeMissingError if the flow (file) has none."""
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise FlowNodeMissingError(
+                f"flow {self.name} ({self.path}) has no node {node_id!r}, where the run "
+                "stands: the flow changed since the run started. Put the node back, or "
+                "rewind/retry from a checkpoint before it"
+            ) from None
 
     def node_order(self) -> list[str]:
         """Node ids in file order."""

@@ -298,7 +298,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     cp, state = _head(session, run)
     config = run.get("config") or {}
     flow = get_flow(config.get("flow_path") or run["flow"], session.repo_root)
-    node = flow.nodes[gate["node"]]
+    node = flow.node(gate["node"])
     _capture_user_edits(session, run, note)
     run = get_run(session, run["id"])
     cp, state = _head(session, run)
