@@ -134,8 +134,11 @@ async def test_footer_fits_at_120_columns_and_shows_what_can_be_done(tmp_path):
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
         await pilot.pause(0.2)
+        main_screen(app).diff_view.focus()
+        await pilot.pause(0.2)
         keys = _footer_keys(app)
         assert "a" not in keys and "r" not in keys and "s" not in keys
+        assert "space" not in keys  # no review open: no hunk to accept or reject
         assert "f" in keys and "b" in keys  # a finished run can be forked or rewound
 
 
@@ -281,3 +284,27 @@ async def test_start_screen_keys_work_while_typing_the_goal(tmp_path, monkeypatc
         await pilot.press("ctrl+d")  # offline demo, not delete-right in the goal
         await pilot.pause()
         assert demos == [None]
+
+
+async def test_mouse_click_on_a_file_and_on_a_hunk_mark(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        files = screen.query_one("#files")
+        (repo / "other.txt").write_text("x\n")  # a second file, written while paused
+        await wait_for(pilot, lambda: files.paths == ["data.txt", "other.txt"])
+        await pilot.click("#files", offset=(12, 2))  # second row (inside the border)
+        await wait_for(pilot, lambda: screen.diff_view.current_file() == "other.txt")
+        view = screen.diff_view
+        view.jump_to_file("data.txt")
+        await pilot.pause()
+        rows = view._current_rows()
+        top = int(view.scroll_y)
+        header = next(i for i, r in enumerate(rows) if r[0] == 2 and i >= top)  # ROW_HUNK
+        region = view.content_region
+        await pilot.click("#diff", offset=(region.x - view.region.x + 1, header - top + 1))
+        await wait_for(pilot, lambda: len(view.rejected_hunks()) == 1)
+        await pilot.click("#diff", offset=(region.x - view.region.x + 1, header - top + 1))
+        await wait_for(pilot, lambda: not view.rejected_hunks())

@@ -54,6 +54,7 @@ class LlmflowsApp(App):
         ("ctrl+p", "command palette: every action by name"),
         ("ctrl+q", "quit (a running run is stopped at a consistent checkpoint)"),
         ("mouse", "click panes, files, hunks, buttons; scroll with the wheel"),
+        ("", "click a hunk's ✓/✗ mark (or double-click the hunk) to accept / reject it"),
     ]
 
     def __init__(

@@ -77,7 +77,7 @@ class MainScreen(Screen):
         ("b", "rewind to the checkpoint selected in the plan tree"),
         ("u", "undo the last rewind"),
         ("R", "retry from the selected checkpoint with an instruction"),
-        ("c", "continue a paused run"),
+        ("c", "continue a paused or stopped run"),
         ("s", "stop the run"),
         ("B", "toggle a breakpoint on the selected flow node"),
         ("S", "toggle single-step mode"),

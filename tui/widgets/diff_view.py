@@ -186,9 +186,10 @@ class DiffView(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "next_hunk", "Next hunk"),
-        Binding("k", "prev_hunk", "Prev hunk"),
-        Binding("space", "toggle_hunk", "Accept/reject hunk"),
+        Binding("j", "next_hunk", "Next hunk", show=False),
+        Binding("k", "prev_hunk", "Prev hunk", show=False),
+        # The app shows its own "space" key only while a review is open.
+        Binding("space", "toggle_hunk", "Accept/reject hunk", show=False),
         # In the help screen and the palette; kept out of the footer (it is full at 120 columns).
         Binding("n", "next_file", "Next file", show=False),
         Binding("p", "prev_file", "Prev file", show=False),
@@ -488,7 +489,8 @@ class DiffView(ScrollView, can_focus=True):
         self.scroll_page_up(animate=False)
 
     def on_click(self, event: events.Click) -> None:
-        """Clicking a row of a hunk makes it current; double-click toggles it."""
+        """Clicking a row of a hunk makes it current; clicking the ✓/✗ mark on its
+        header (or double-clicking anywhere in it) accepts / rejects it."""
         offset = event.get_content_offset(self)
         if offset is None:
             return
@@ -496,7 +498,8 @@ class DiffView(ScrollView, can_focus=True):
         row = int(self.scroll_y) + offset.y
         if 0 <= row < len(rows) and rows[row][2] >= 0:
             self._set_current(rows[row][2], scroll=False)
-            if event.chain == 2:
+            on_mark = rows[row][0] == ROW_HUNK and offset.x <= 3
+            if event.chain == 2 or (on_mark and event.chain == 1):
                 self.toggle_current_hunk()
 
     def on_mount(self) -> None:
