@@ -69,6 +69,14 @@ def replay_key(node_id: str, task_id: str | None) -> str:
     return f"{node_id}/{task_id or ''}"
 
 
+def _script_uses(result: dict[str, Any]) -> list[int]:
+    """Entries one scripted call consumed (injected errors included, answer last)."""
+    used = list(result.get("script_consumed") or [])
+    if not used and result.get("script_index") is not None:
+        used = [result["script_index"]]
+    return used
+
+
 def _message(node, e: BaseException) -> str:
     return f"step timed out after {node.timeout}s" if isinstance(e, TimeoutError) else str(e)
 
@@ -116,13 +124,14 @@ class Executor:
         )
 
     def _script_consumed_so_far(self) -> list[int]:
+        """Script entries used by this run's model calls, one per use (a multiset)."""
         out: list[int] = []
         for e in self.store.effects_for_run(self.run_id):
-            if e["kind"] == "llm" and e["status"] == "done":
-                result = e.get("result") or {}
-                for idx in [*(result.get("script_consumed") or []), result.get("script_index")]:
-                    if idx is not None and idx not in out:
-                        out.append(idx)
+            if e["kind"] != "llm" or e["status"] != "done":
+                continue
+            if (e.get("request") or {}).get("copied"):
+                continue  # a reused answer: its entry was counted where it was first used
+            out.extend(_script_uses(e.get("result") or {}))
         return out
 
     def model_for(self, override: str | None):
@@ -194,12 +203,8 @@ class Executor:
         return END
 
     def _attempt_info(self, node_id: str, task_id: str | None) -> tuple[int, int | None]:
-        same = [
-            s
-            for s in self.store.steps_for(self.run_id)
-            if s["node"] == node_id and s.get("task_id") == task_id
-        ]
-        return len(same) + 1, (same[-1]["id"] if same else None)
+        count, last = self.store.attempts_of(self.run_id, node_id, task_id)
+        return count + 1, last
 
     # --------------------------------------------------------------- main loop
     async def execute(self) -> RunOutcome:
@@ -260,10 +265,7 @@ class Executor:
         )
 
     def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
-        for s in reversed(self.store.steps_for(self.run_id)):
-            if s["status"] in _IN_FLIGHT and s.get("base_checkpoint_id") == head_id:
-                return s
-        return None
+        return self.store.in_flight_step(self.run_id, head_id, _IN_FLIGHT)
 
     def _stop_in_flight(self) -> None:
         """Mark the interrupted step stopped and keep its tree in a checkpoint."""
@@ -680,5 +682,5 @@ class Executor:
                     cp["id"],
                     {"base_checkpoint_id": start["id"], "final": True},
                 )
-        self._set_status("completed", state.get("outputs", {}).get("summary", "") and "")
+        self._set_status("completed")
         return RunOutcome("completed")

@@ -55,7 +55,9 @@ class Journal:
             self.store.discard_effect(row["id"])
         if kind == "llm" and self._llm_replay:
             result = self._llm_replay.pop(0)
-            eid = self.store.effect_intent(self.run_id, self.step_id, key, kind, request, True)
+            # Marked as a copy: the answer was consumed (and paid for) once already.
+            copied = {**request, "copied": True}
+            eid = self.store.effect_intent(self.run_id, self.step_id, key, kind, copied, True)
             self.store.effect_done(eid, result)
             self.replayed += 1
             return result

@@ -33,27 +33,37 @@ def _emit(session, run_id: str, event) -> None:
     session.bus.emit(event)
 
 
-def record_checkpoint(
-    session, run_id, step_id, source, message, state, parent_id, *, move_head: bool = True
-) -> dict[str, Any]:
-    """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
+def _announce(session, run_id: str, cp: dict[str, Any]) -> None:
+    """Publish a checkpoint made outside record_checkpoint (e.g. a rewind's undo point)."""
     from .events import CheckpointMade
 
-    cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
-    if move_head:
-        session.store.update_run(run_id, head_checkpoint_id=cp["id"])
     _emit(
         session,
         run_id,
         CheckpointMade(
             checkpoint_id=cp["id"],
-            parent_id=parent_id,
-            source=source,
-            message=message,
-            step_id=step_id,
+            parent_id=cp.get("parent_id"),
+            source=cp["source"],
+            message=cp.get("message") or "",
+            step_id=cp.get("step_id"),
             files_changed=int(cp.get("files_changed") or 0),
             partial=bool(cp.get("partial")),
         ),
+    )
+
+
+def record_checkpoint(
+    session, run_id, step_id, source, message, state, parent_id, *, move_head: bool = True
+) -> dict[str, Any]:
+    """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
+
+    cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
+    if move_head:
+        session.store.update_run(run_id, head_checkpoint_id=cp["id"])
+    _announce(
+        session,
+        run_id,
+        {**cp, "parent_id": parent_id, "source": source, "message": message, "step_id": step_id},
     )
     return cp
 
@@ -405,6 +415,7 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
         raise UsageError(f"checkpoint {checkpoint_id} does not belong to run {run_id}")
     # The service keeps the current tree *and* run state in a pre-restore checkpoint.
     result = session.checkpoints.rewind(checkpoint_id)
+    _announce(session, run_id, session.store.get_checkpoint(result["undo_checkpoint"]))
     _close_open_gate(session, run_id, "rewound")
     _abandon_in_flight(session, run_id)
     session.store.update_run(run_id, head_checkpoint_id=checkpoint_id)

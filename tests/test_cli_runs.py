@@ -145,3 +145,35 @@ def test_no_model_configured_names_the_options(tmp_path: Path):
     res = _cli(repo, "run", "bugfix", "fix it")
     assert res.returncode == 2
     assert "demo" in res.stderr and "--model" in res.stderr
+
+
+def test_cli_rewind_of_a_run_checkpoint_moves_the_run_and_can_be_undone(tmp_path: Path):
+    repo, flow, script = _setup(tmp_path)
+    _cli(repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full")
+    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
+    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    start_cp = next(c for c in show["checkpoints"] if c["source"] == "start")["id"]
+    res = _cli(repo, "rewind", str(start_cp), "--json")
+    assert res.returncode == 0, res.stderr
+    undo = json.loads(res.stdout)["undo_checkpoint"]
+    assert not (repo / "a.txt").exists()
+    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    assert show["gate"] is None and show["run"]["status"] == "paused"
+    assert show["run"]["head_checkpoint_id"] == start_cp
+    # the undo point was announced as an event, so history views can show it
+    from engine.store import RunStore
+
+    with RunStore.open(repo, write=False) as store:
+        made = [e["checkpoint_id"] for e in store.events_for(run_id) if e["type"] == "checkpoint"]
+    assert undo in made
+    res = _cli(repo, "rewind", str(undo))
+    assert res.returncode == 0 and (repo / "a.txt").read_text() == "v0\n"
+
+
+def test_resume_of_a_completed_run_says_there_is_nothing_to_resume(tmp_path: Path):
+    repo, flow, script = _setup(tmp_path)
+    _cli(repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full")
+    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
+    assert _cli(repo, "resume", run_id, "--approve").returncode == 0
+    res = _cli(repo, "resume", run_id)
+    assert res.returncode == 0 and "nothing to resume" in res.stderr

@@ -98,3 +98,35 @@ def test_export_script_replay_reproduces_the_same_diffs(tmp_path: Path):
         return [c["tree_sha"] for c in cps]
 
     assert step_diffs(first) == step_diffs(demo.repo)
+
+
+def test_rejecting_in_the_demo_replays_the_node_instead_of_failing(tmp_path: Path):
+    import asyncio
+
+    from engine import operations as ops
+    from engine.executor import Executor
+    from engine.session import Session
+
+    demo = prepare_demo(tmp_path / "demo")
+    with Session.open(demo.repo) as s:
+        run_id = ops.create_run(
+            s, demo.flow, demo.goal, model=demo.model, autonomy="review", settings=demo.settings
+        )
+        out = asyncio.run(Executor(s, run_id).execute())
+        assert out.gate["kind"] == "review" and out.gate["node"] == "reproduce"
+        ops.answer_gate(s, run_id, "reject", reason="name the test after the rounding rule")
+        out = asyncio.run(Executor(s, run_id).execute())
+        assert out.status == "paused" and out.gate["node"] == "reproduce"  # replayed, not failed
+        for _ in range(10):
+            if out.status != "paused":
+                break
+            ops.answer_gate(s, run_id, "approve")
+            out = asyncio.run(Executor(s, run_id).execute())
+        assert out.status == "completed", out
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=demo.repo,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stdout

@@ -305,3 +305,26 @@ async def test_write_script_round_trip(tmp_path: Path) -> None:
     assert (r.tokens_in, r.tokens_out, r.tokens_cached) == (321, 45, 12)
     r2 = await call(c, node="edit", consumed=[0])
     assert r2.text == "trailing space \nline"
+
+
+def test_repeat_plays_a_nodes_entries_again_least_used_first(tmp_path):
+    from engine.models.scripted import load_script
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "repeat: true\nresponses:\n  - {node: a, text: one}\n  - {node: a, text: two}\n"
+        "  - {node: b, text: other}\n"
+    )
+    script = load_script(str(path))
+    used: list[int] = []
+    picks = []
+    for _ in range(5):
+        i = script.choose("a", used)
+        used.append(i)
+        picks.append(script.entries[i].text)
+    assert picks == ["one", "two", "one", "two", "one"]
+    assert script.entries[script.choose("b", used)].text == "other"
+    # without repeat the same script is exhausted after two answers for node a
+    path.write_text(path.read_text().replace("repeat: true", "repeat: false"))
+    script = load_script(str(path))
+    assert script.choose("a", [0, 1]) is None

@@ -111,9 +111,16 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_rewind(args: argparse.Namespace) -> int:
+    from .. import operations
+    from ..session import Session
+
     cid = parse_id(args.checkpoint)
-    with open_checkpoints(args, write=True) as svc:
-        result = svc.rewind(cid)
+    with Session.open(repo_root_from_args(args)) as session:
+        run_id = session.checkpoints.get(cid).get("run_id")
+        if run_id:  # a run's checkpoint: the run's head, gate and steps follow the tree
+            result = operations.rewind(session, run_id, cid)
+        else:
+            result = session.checkpoints.rewind(cid)
     if args.json:
         print_json(result)
         return 0

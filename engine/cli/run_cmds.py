@@ -244,6 +244,13 @@ def cmd_resume(args) -> int:
 
     with _open(args) as session:
         run = ops.get_run(session, args.run_id)
+        if run["status"] in ("completed", "failed") and not (args.approve or args.reject):
+            print(
+                f"Run {run['id']} has {run['status']}: there is nothing to resume. "
+                f"Start from one of its checkpoints with `llmflows-tui retry CHECKPOINT`.",
+                file=sys.stderr,
+            )
+            return EXIT_FOR_STATUS[run["status"]]
         if any(v is not None for v in _limits(args).values()):
             ops.update_limits(session, run["id"], **_limits(args))
         if args.model:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,16 +98,24 @@ class ScriptEntry:
 class Script:
     path: str
     entries: list[ScriptEntry]
+    #: When every entry a node can use has been used, start again (least used first)
+    #: instead of failing: for demos, where a person may reject and retry.
+    repeat: bool = False
 
     def choose(self, node: str | None, consumed: Iterable[int]) -> int | None:
-        """Index of the first entry not consumed whose ``node`` matches (or is unset)."""
-        used = set(consumed)
-        for i, e in enumerate(self.entries):
-            if i in used:
-                continue
-            if e.node is not None and e.node != node:
-                continue
-            return i
+        """Index of the first unused entry whose ``node`` matches (or is unset).
+
+        ``consumed`` lists one index per use. With ``repeat``, a node whose
+        entries are all used gets the least-used one (earliest first), so its
+        sequence plays again from the start.
+        """
+        uses = Counter(consumed)
+        usable = [i for i, e in enumerate(self.entries) if e.node is None or e.node == node]
+        for i in usable:
+            if not uses[i]:
+                return i
+        if self.repeat and usable:
+            return min(usable, key=lambda i: (uses[i], i))
         return None
 
     def exhausted_message(self, node: str | None, consumed: Iterable[int]) -> str:
@@ -203,15 +212,23 @@ def load_script(path: str | os.PathLike[str]) -> Script:
         loc = f"{mark.line + 1}:{mark.column + 1}" if mark else "?"
         problem = getattr(e, "problem", None) or str(e)
         raise ModelConfigError(f"{p}:{loc}: invalid YAML: {problem}") from None
+    repeat = False
     if isinstance(data, Mapping):
         if "responses" not in data:
             raise ModelConfigError(f"{p}: expected a top-level `responses:` list")
+        repeat = data.get("repeat", False)
+        if not isinstance(repeat, bool):
+            raise ModelConfigError(f"{p}: `repeat` must be true or false")
+        unknown = set(data) - {"responses", "repeat"}
+        if unknown:
+            raise ModelConfigError(f"{p}: unknown top-level key(s): {', '.join(sorted(unknown))}")
         data = data["responses"]
     if data is None:
         data = []
     if not isinstance(data, list):
         raise ModelConfigError(f"{p}: `responses` must be a list of entries")
-    script = Script(path=p, entries=[_parse_entry(p, i, raw) for i, raw in enumerate(data)])
+    entries = [_parse_entry(p, i, raw) for i, raw in enumerate(data)]
+    script = Script(path=p, entries=entries, repeat=repeat)
     with _cache_lock:
         _cache[p] = (st.st_mtime, st.st_size, script)
     return script

@@ -104,11 +104,12 @@ async def call_model(
     except BudgetExceededError:
         raise
     resp = ModelResponse.from_dict(result)
-    # Injected-error entries are consumed too, not only the answering one.
-    for idx in [*getattr(resp, "script_consumed", []), resp.script_index]:
-        if idx is not None and idx not in ctx.script_consumed:
-            ctx.script_consumed.append(idx)
     if ctx.journal.executed > executed_before:
+        # Injected-error entries are consumed too, not only the answering one.
+        used = list(resp.script_consumed or [])
+        if not used and resp.script_index is not None:
+            used = [resp.script_index]
+        ctx.script_consumed.extend(used)
         ctx.usage.cost_usd += resp.cost_usd
         ctx.usage.tokens_in += resp.tokens_in
         ctx.usage.tokens_out += resp.tokens_out

@@ -495,6 +495,28 @@ class RunStore:
         """The run's steps (all attempts) in creation order."""
         return self._all("SELECT * FROM steps WHERE run_id = ? ORDER BY id", (run_id,))
 
+    @_reads
+    def in_flight_step(
+        self, run_id: str, base_checkpoint_id: int, statuses: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        """The newest step of the run on this base checkpoint with one of ``statuses``."""
+        marks = ",".join("?" * len(statuses))
+        return self._one(
+            f"SELECT * FROM steps WHERE run_id = ? AND base_checkpoint_id = ? "
+            f"AND status IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (run_id, base_checkpoint_id, *statuses),
+        )
+
+    @_reads
+    def attempts_of(self, run_id: str, node: str, task_id: str | None) -> tuple[int, int | None]:
+        """(number of attempts so far, id of the latest) of one node (and foreach task)."""
+        row = self._one(
+            "SELECT count(*) AS n, max(id) AS last FROM steps "
+            "WHERE run_id = ? AND node = ? AND task_id IS ?",
+            (run_id, node, task_id),
+        )
+        return int(row["n"]), row["last"]
+
     # -- checkpoints -----------------------------------------------------------
 
     @staticmethod
