@@ -64,6 +64,13 @@ class Metrics:
 _STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
 
 
+def keep_answers(config: dict[str, Any], step: dict[str, Any]) -> None:
+    """Note in a run's config that the step's next attempt reuses its model answers."""
+    replay = dict(config.get("replay_llm") or {})
+    replay[replay_key(step["node"], step.get("task_id"))] = step["id"]
+    config["replay_llm"] = replay
+
+
 def replay_key(node_id: str, task_id: str | None) -> str:
     """Key of ``config["replay_llm"]``: which node/task's next attempt reuses answers."""
     return f"{node_id}/{task_id or ''}"
@@ -357,7 +364,12 @@ class Executor:
         if node.kind == "gate":
             return self._gate_node(node, cp, state, step)
         if step is not None and task is not None and step.get("task_id") != task.get("id"):
-            self.store.update_step(step["id"], status="abandoned")  # left over from a batch
+            # Left over from a foreach batch the process died in: keep every unfinished
+            # item's answers for its next attempt and start the batch again.
+            for left in self.store.steps_for(self.run_id):
+                if left["status"] in _IN_FLIGHT and left.get("base_checkpoint_id") == cp["id"]:
+                    self._reuse_answers_of(left)
+                    self.store.update_step(left["id"], status="abandoned")
             step = None
         if (
             step is None
@@ -447,22 +459,18 @@ class Executor:
 
     def _reuse_answers_of(self, step: dict[str, Any]) -> None:
         """The next attempt of this step's node/task replays the step's model answers."""
-        key = replay_key(step["node"], step.get("task_id"))
-        self._edit_config(lambda c: c.setdefault("replay_llm", {}).__setitem__(key, step["id"]))
+        self._edit_config(lambda c: keep_answers(c, step))
 
     def _take_reusable_answers(self, node_id: str, task_id: str | None) -> int | None:
-        replay = dict(self.config.get("replay_llm") or {})
         key = replay_key(node_id, task_id)
-        legacy = self.config.get("replay_llm_from")  # written by older versions
-        if key not in replay and legacy is None:
+        if key not in (self.config.get("replay_llm") or {}):
             return None
         found: dict[str, Any] = {}
 
         def take(c: dict[str, Any]) -> None:
-            found["id"] = (c.get("replay_llm") or {}).get(key) or c.get("replay_llm_from")
-            c.pop("replay_llm_from", None)
-            rest = {k: v for k, v in (c.get("replay_llm") or {}).items() if k != key}
-            c["replay_llm"] = rest
+            replay = dict(c.get("replay_llm") or {})
+            found["id"] = replay.pop(key, None)
+            c["replay_llm"] = replay
 
         self._edit_config(take)
         return found.get("id")

@@ -366,13 +366,11 @@ def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
 
 def _crash(session, run, gate, decision, reason, hunks, note) -> None:
     if decision == "approve":
-        from .executor import replay_key
+        from .executor import keep_answers
 
         step = session.store.get_step((gate.get("payload") or {})["step_id"])
         config = dict(run.get("config") or {})
-        replay = dict(config.get("replay_llm") or {})
-        replay[replay_key(step["node"], step.get("task_id"))] = step["id"]
-        config["replay_llm"] = replay
+        keep_answers(config, step)
         session.store.update_run(run["id"], config=config)
     else:
         _set_status(session, run["id"], "stopped", reason or "stopped after a crash")
@@ -400,8 +398,7 @@ def _abandon_in_flight(session, run_id: str) -> None:
             session.store.update_step(s["id"], status="abandoned")
     # Answers kept for the next attempt belong to the abandoned line of work.
     config = dict(session.store.get_run(run_id).get("config") or {})
-    dropped = [config.pop(k) for k in ("replay_llm", "replay_llm_from") if k in config]
-    if dropped:
+    if config.pop("replay_llm", None) is not None:
         session.store.update_run(run_id, config=config)
 
 

@@ -156,3 +156,54 @@ def test_sigkill_mid_effect_restores_tree_and_asks(tmp_path: Path):
     assert counter.read_text().splitlines() == ["tool", "run"]
     assert (repo / "a.txt").read_text() == "A\n"
     _check_store(repo)
+
+
+def test_sigkill_during_a_concurrent_batch_pays_for_no_answer_twice(tmp_path: Path):
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    flow = Path(__file__).parent / "flows" / "fanout.yaml"
+    tasks = [{"title": f"task {i}"} for i in range(1, 4)]
+    script = tmp_path / "fan.yaml"
+    script.write_text(
+        yaml.safe_dump(
+            {
+                "responses": [
+                    {
+                        "node": "plan",
+                        "tool_calls": [{"name": "submit_plan", "arguments": {"tasks": tasks}}],
+                    },
+                    *(
+                        {"node": "review", "text": f"ok {i}", "latency": 0.05 * i}
+                        for i in range(1, 4)
+                    ),
+                    *({"node": "review", "text": f"again {i}"} for i in range(1, 4)),
+                ]
+            }
+        )
+    )
+    first = _cli(
+        repo,
+        "run",
+        str(flow),
+        "fan out",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        crash="done-llm:2",
+    )
+    assert first.returncode == -9, first.stdout + first.stderr
+    run_id = _run_id(repo)
+    second = _cli(repo, "resume", run_id)
+    assert second.returncode == 0, second.stdout + second.stderr
+    with RunStore.open(repo, write=False) as store:
+        paid = [
+            e
+            for e in store.effects_for_run(run_id)
+            if e["kind"] == "llm" and e["status"] == "done" and not e["request"].get("copied")
+        ]
+        done = [
+            s for s in store.steps_for(run_id) if s["node"] == "review" and s["status"] == "done"
+        ]
+        assert store.integrity_check() == "ok"
+    assert len(paid) == 4  # the plan and each review answer, each paid for exactly once
+    assert sorted(s["task_id"] for s in done) == ["t1", "t2", "t3"]

@@ -116,8 +116,7 @@ def test_rewind_drops_answers_kept_for_a_next_attempt(tmp_path: Path):
         start = s.store.get_run(run_id)["head_checkpoint_id"]
         config = dict(s.store.get_run(run_id)["config"])
         config["replay_llm"] = {"review/t2": 99}
-        config["replay_llm_from"] = 98
         s.store.update_run(run_id, config=config)
         ops.rewind(s, run_id, start)
         config = s.store.get_run(run_id)["config"]
-        assert "replay_llm" not in config and "replay_llm_from" not in config
+        assert "replay_llm" not in config

@@ -100,7 +100,9 @@ async def call_model(
 
     executed_before = ctx.journal.executed
     try:
-        result = await ctx.journal.effect("llm", request, do)
+        # A model call changes nothing on disk: after a crash in the middle of one it
+        # is simply asked again.
+        result = await ctx.journal.effect("llm", request, do, idempotent=True)
     except BudgetExceededError:
         raise
     resp = ModelResponse.from_dict(result)
