@@ -173,3 +173,18 @@ def test_parse_junit_xunit2_without_file_attribute(tmp_path: Path) -> None:
     assert (r.passed, r.failed, r.errors, r.skipped) == (1, 1, 1, 1)
     assert r.failing == ["tests/test_a.py::TestK::test_two", "tests/test_a.py::test_four[a-b]"]
     assert r.durations["tests/test_a.py::test_four[a-b]"] == 0.5
+
+
+async def test_our_junit_report_file_is_not_shown_in_the_output(tmp_path):
+    import sys
+
+    from engine.tools import run_tests
+
+    (tmp_path / "test_a.py").write_text("def test_ok():\n    assert True\n")
+    lines: list[str] = []
+    report = await run_tests(
+        f"{sys.executable} -m pytest -q -p no:cacheprovider", tmp_path, on_line=lines.append
+    )
+    assert report.passed == 1
+    assert lines and not any("generated xml file" in ln for ln in lines)
+    assert "generated xml file" not in report.output and "1 passed" in report.output

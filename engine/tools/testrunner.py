@@ -177,9 +177,17 @@ async def run_tests(
         os.unlink(junit)  # pytest creates it; an empty leftover would not parse
         # Later options win in pytest, so ours overrides any --junitxml given.
         run_cmd = f"{cmd} --junitxml={shlex.quote(junit)} -o junit_family=xunit1"
+    stream = on_line
+    if junit is not None and on_line is not None:
+        # pytest announces our temp report file; that line is ours, not the user's.
+        def stream(line: str, _inner: OnLine = on_line) -> Any:
+            if _is_junit_notice(line, junit):
+                return None
+            return _inner(line)
+
     try:
         res = await run_command(
-            run_cmd, cwd, timeout_s=timeout_s, output_cap=output_cap, on_line=on_line, env=env
+            run_cmd, cwd, timeout_s=timeout_s, output_cap=output_cap, on_line=stream, env=env
         )
         report: TestReport | None = None
         if junit is not None and os.path.exists(junit):
@@ -195,9 +203,19 @@ async def run_tests(
         ok = res.exit_code == 0 and not res.timed_out
         report = TestReport(passed=1 if ok else 0, failed=0 if ok else 1, parsed=False)
     report.exit_code = res.exit_code
-    report.output = res.output
+    report.output = (
+        "".join(
+            ln for ln in res.output.splitlines(keepends=True) if not _is_junit_notice(ln, junit)
+        )
+        if junit
+        else res.output
+    )
     report.duration_s = res.duration_s
     report.timed_out = res.timed_out
     report.truncated = res.truncated
     report.command = cmd
     return report
+
+
+def _is_junit_notice(line: str, junit: str) -> bool:
+    return "generated xml file" in line and junit in line
