@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -140,7 +141,7 @@ class RunController:
 
         try:
             self.call(shutdown).result(timeout=10)
-        except Exception:
-            pass
+        except Exception as e:  # closing must not raise into the UI's exit path
+            logging.getLogger(__name__).warning("closing the run store failed: %s", e)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
