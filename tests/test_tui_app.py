@@ -95,7 +95,7 @@ class Recorder:
         return [str(m.get("content")) for c in self.calls for m in c if m.get("role") == "user"]
 
 
-async def wait_for(pilot, cond, timeout: float = 20.0) -> None:
+async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
     """Let the app run until ``cond()`` holds (no timing assertions: just a bound)."""
     import time
 
