@@ -68,9 +68,6 @@ def record_checkpoint(
     return cp
 
 
-_new_head = record_checkpoint
-
-
 def _set_status(session, run_id: str, status: str, reason: str = "") -> None:
     session.store.update_run(run_id, status=status, error=reason or None)
     _emit(session, run_id, RunStatusChanged(status=status, reason=reason))
@@ -112,7 +109,9 @@ def create_run(
     run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
     _emit(session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
     state = initial_state(flow, goal, settings)
-    _new_head(session, run_id, None, "start", "checkpoint 0: your work before the run", state, None)
+    record_checkpoint(
+        session, run_id, None, "start", "checkpoint 0: your work before the run", state, None
+    )
     session.store.update_run(run_id, status="paused")
     return run_id
 
@@ -181,7 +180,9 @@ def _capture_user_edits(session, run, note: str) -> None:
     files = [f.path for f in diff.files]
     state.setdefault("user_edits", []).append({"files": files, "note": note})
     state["touched"] = sorted(set(state.get("touched", [])) | set(files))
-    _new_head(session, run["id"], cp.get("step_id"), "edit", note or "your edits", state, cp["id"])
+    record_checkpoint(
+        session, run["id"], cp.get("step_id"), "edit", note or "your edits", state, cp["id"]
+    )
 
 
 def _review(session, run, gate, decision, reason, hunks, note) -> None:
@@ -198,7 +199,9 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
             cp, state = _head(session, run)
             state = clone(state)
             state["final_review_done"] = True
-            _new_head(session, run["id"], None, "review", "final review approved", state, cp["id"])
+            record_checkpoint(
+                session, run["id"], None, "review", "final review approved", state, cp["id"]
+            )
         return
     # reject: put the step's base tree back (the rejected tree stays in a checkpoint)
     state = clone(state)
@@ -206,7 +209,9 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
         state["feedback"].append(reason)
         last_edit = _last_editing_node(session, run["id"])
         state["cursor"] = {"node": last_edit or END, "item": 0}
-        _new_head(session, run["id"], None, "reject", "final review rejected", state, cp["id"])
+        record_checkpoint(
+            session, run["id"], None, "reject", "final review rejected", state, cp["id"]
+        )
         return
     base = session.store.get_checkpoint(base_id)
     _undo_step_files(session, gate, base)
@@ -215,7 +220,7 @@ def _review(session, run, gate, decision, reason, hunks, note) -> None:
     step_id = gate.get("step_id")
     if step_id:
         session.store.update_step(step_id, status="rejected", error=reason)
-    _new_head(
+    record_checkpoint(
         session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
     )
 
@@ -284,7 +289,7 @@ def _approve_some_hunks(session, run, gate, base_id, hunks, note) -> None:
         paths=rejected_files,
     )
     kept = len(set(hunks) & offered)
-    _new_head(
+    record_checkpoint(
         session,
         run["id"],
         gate.get("step_id"),
@@ -322,7 +327,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
                 nxt = edge.to
                 break
         state["cursor"] = {"node": nxt, "item": 0}
-        new_cp = _new_head(
+        new_cp = record_checkpoint(
             session, run["id"], step_id, "step", f"{node.id} approved", state, cp["id"]
         )
         if step_id:
@@ -335,7 +340,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     state["iterations"][target] = 0
     if step_id:
         session.store.finish_step(step_id, "rejected", error=reason)
-    _new_head(
+    record_checkpoint(
         session, run["id"], step_id, "reject", f"{node.id} rejected → {target}", state, cp["id"]
     )
 
@@ -444,7 +449,9 @@ def retry(
         settings["model"] = model
         config["model_settings"] = settings
         session.store.update_run(run_id, config=config, model=model)
-    _new_head(session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id)
+    record_checkpoint(
+        session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id
+    )
     return run_id
 
 
@@ -468,7 +475,7 @@ def fork(session, checkpoint_id: int) -> str:
         ),
     )
     state = clone(session.store.get_blob(cp["state_hash"]))
-    _new_head(
+    record_checkpoint(
         session,
         run_id,
         None,

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import FlowValidationError
-from engine.flowspec import FlowSpec, load_flow
+from engine.flowspec import NODE_KEYS, FlowSpec, load_flow
+from engine.flowspec import TOP_KEYS as FLOW_TOP_KEYS
 
 FUZZ = settings(
     max_examples=200,
@@ -169,37 +170,8 @@ VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-KEYS = st.sampled_from(
-    [
-        "id",
-        "kind",
-        "description",
-        "prompt",
-        "system",
-        "next",
-        "on_error",
-        "on_reject",
-        "timeout",
-        "retries",
-        "max_iterations",
-        "foreach",
-        "concurrency",
-        "output",
-        "json",
-        "tools",
-        "max_turns",
-        "command",
-        "tests",
-        "allow_failure",
-        "model",
-        "idempotent",
-        "breakpoint",
-        "bogus",
-    ]
-)
-TOP_KEYS = st.sampled_from(
-    ["name", "description", "start", "defaults", "settings", "nodes", "extra"]
-)
+KEYS = st.sampled_from([*NODE_KEYS, "bogus"])
+TOP_KEYS = st.sampled_from([*FLOW_TOP_KEYS, "extra"])
 
 
 @st.composite
