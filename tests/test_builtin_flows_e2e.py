@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.gitutil import init_repo
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -18,12 +19,7 @@ PYTEST = f'"{sys.executable}" -m pytest -q -p no:cacheprovider'
 
 
 def _cli(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.entry", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(*args, repo=repo)
 
 
 @pytest.mark.parametrize(

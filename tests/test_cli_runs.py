@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.support.cli import run_cli
 from tests.support.gitutil import init_repo
 
 FLOW = """\
@@ -49,12 +49,7 @@ def _script(path: Path, n_edits: int = 3) -> Path:
 
 
 def _cli(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.entry", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, repo=repo)
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:

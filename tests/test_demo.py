@@ -9,16 +9,11 @@ from pathlib import Path
 
 from engine.demo import prepare_demo
 from engine.store import RunStore
+from tests.support.cli import run_cli
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.entry", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return run_cli(*args)
 
 
 def _final_tree_files(repo: Path) -> dict[str, str]:

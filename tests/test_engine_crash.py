@@ -7,15 +7,14 @@ integrity_check and never point at a missing git object.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from engine.store import RunStore
+from tests.support.cli import run_cli
 from tests.support.gitutil import git, init_repo
 
 FLOW = str(Path(__file__).parent / "flows" / "crashy.yaml")
@@ -54,17 +53,28 @@ def _script(path: Path, counter: Path) -> Path:
 
 
 def _cli(repo: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("LLMFLOWS_CRASH_AT", None)
-    if crash:
-        env["LLMFLOWS_CRASH_AT"] = crash
-    return subprocess.run(
-        [sys.executable, "-m", "tui.entry", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    return run_cli(*args, repo=repo, crash=crash)
+
+
+def _start(tmp_path: Path, crash: str) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """A repo and a `crashy` run of it that SIGKILLs itself at ``crash``."""
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    counter = tmp_path / "counter.txt"
+    script = _script(tmp_path / "script.yaml", counter)
+    first = _cli(
+        repo,
+        "run",
+        FLOW,
+        "count things",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        "--set",
+        f"counter={counter}",
+        crash=crash,
     )
+    return repo, counter, first
 
 
 def _run_id(repo: Path) -> str:
@@ -92,22 +102,7 @@ def _check_store(repo: Path) -> None:
     ],
 )
 def test_sigkill_then_resume_runs_every_effect_once(tmp_path: Path, crash: str):
-    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    counter = tmp_path / "counter.txt"
-    script = _script(tmp_path / "script.yaml", counter)
-    first = _cli(
-        repo,
-        "run",
-        FLOW,
-        "count things",
-        "--model",
-        f"scripted:{script}",
-        "--autonomy",
-        "full",
-        "--set",
-        f"counter={counter}",
-        crash=crash,
-    )
+    repo, counter, first = _start(tmp_path, crash)
     assert first.returncode == -9, first.stdout + first.stderr  # really killed
     _check_store(repo)
     run_id = _run_id(repo)
@@ -127,23 +122,8 @@ def test_sigkill_then_resume_runs_every_effect_once(tmp_path: Path, crash: str):
 
 
 def test_sigkill_mid_effect_restores_tree_and_asks(tmp_path: Path):
-    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    counter = tmp_path / "counter.txt"
-    script = _script(tmp_path / "script.yaml", counter)
     # killed after the command's intent was journaled, before it ran
-    first = _cli(
-        repo,
-        "run",
-        FLOW,
-        "count things",
-        "--model",
-        f"scripted:{script}",
-        "--autonomy",
-        "full",
-        "--set",
-        f"counter={counter}",
-        crash="intent-tool:2",
-    )
+    repo, counter, first = _start(tmp_path, "intent-tool:2")
     assert first.returncode == -9
     assert (repo / "a.txt").exists()  # written by the step before the crash
     run_id = _run_id(repo)
