@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.snapshots import Snapshotter  # noqa: E402
+from engine.git.snapshots import Snapshotter  # noqa: E402
 
 _ENV = {
     **os.environ,

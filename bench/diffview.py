@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.app import App, ComposeResult  # noqa: E402
 
-from engine.diffmodel import Diff, DiffLine, FileDiff, Hunk  # noqa: E402
+from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk  # noqa: E402
 from tui.widgets.diff_view import DiffView  # noqa: E402
 
 OPEN_TARGET_MS = 150.0

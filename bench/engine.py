@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import operations as ops  # noqa: E402
-from engine.executor import Executor  # noqa: E402
-from engine.session import Session  # noqa: E402
+from engine.run import operations as ops  # noqa: E402
+from engine.run.executor import Executor  # noqa: E402
+from engine.run.session import Session  # noqa: E402
 from engine.store import RunStore  # noqa: E402
 
 

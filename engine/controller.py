@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .events import Event
+from engine.events import Event
 
 
 class RunController:
@@ -53,7 +53,7 @@ class RunController:
         """Open the repository's session (raises NotAGitRepoError, StoreLockedError)."""
 
         def do() -> Any:
-            from .session import Session
+            from engine.run.session import Session
 
             self.session = Session.open(self.cwd, write=write)
             for fn in self._subs:
@@ -74,7 +74,7 @@ class RunController:
 
     # -- runs ----------------------------------------------------------------
     def create_run(self, flow: str, goal: str, **kw: Any) -> concurrent.futures.Future:
-        from . import operations
+        from engine.run import operations
 
         return self.call(lambda: operations.create_run(self.session, flow, goal, **kw))
 
@@ -84,8 +84,8 @@ class RunController:
         One run executes at a time: calling this again for the same run while it
         executes returns the same future; for another run it raises UsageError.
         """
-        from .errors import UsageError
-        from .executor import Executor
+        from engine.errors import UsageError
+        from engine.run.executor import Executor
 
         async def run() -> Any:
             self._task = asyncio.current_task()
@@ -121,8 +121,8 @@ class RunController:
         self._loop.call_soon_threadsafe(cancel)
 
     def op(self, name: str, *args: Any, **kw: Any) -> concurrent.futures.Future:
-        """Call ``engine.operations.<name>(session, *args, **kw)`` on the engine thread."""
-        from . import operations
+        """Call ``engine.run.operations.<name>(session, *args, **kw)`` on the engine thread."""
+        from engine.run import operations
 
         fn = getattr(operations, name)
         return self.call(lambda: fn(self.session, *args, **kw))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import UsageError
+from engine.errors import UsageError
 
 DEMO_FLOW = "bugfix"
 DEMO_GOAL = (

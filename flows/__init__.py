@@ -1,4 +1,4 @@
 """Built-in flow definitions (YAML) and their Jinja2 prompt templates (prompts/*.j2).
 
-Package data only: engine.flowspec finds these files via importlib.resources.
+Package data only: engine.flow.spec finds these files via importlib.resources.
 """

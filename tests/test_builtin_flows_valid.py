@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.flowspec import builtin_flows_dir, find_flows, load_flow
+from engine.flow.spec import builtin_flows_dir, find_flows, load_flow
 
 BUILTINS = sorted(p.stem for p in builtin_flows_dir().glob("*.yaml"))
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "flows.md"

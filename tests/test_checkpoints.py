@@ -11,8 +11,8 @@ from engine.errors import CheckpointNotFoundError
 from engine.store import RunStore
 from tests.support.gitutil import git, user_git_state
 
-snapshots = pytest.importorskip("engine.snapshots")
-from engine.checkpoints import CheckpointService  # noqa: E402
+snapshots = pytest.importorskip("engine.git.snapshots")
+from engine.git.checkpoints import CheckpointService  # noqa: E402
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_existing_ref_is_never_overwritten(svc: CheckpointService, repo: Path):
 
 
 def test_diff_between_checkpoints_and_to_live_tree(svc: CheckpointService, repo: Path):
-    pytest.importorskip("engine.diffs")
+    pytest.importorskip("engine.git.diffs")
     a = svc.create(None, None, "manual", "a", None)
     (repo / "README.md").write_text("# demo\nmore\n")
     b = svc.create(None, None, "manual", "b", None)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engine.cli import main
-from engine.flowspec import builtin_flows_dir
+from engine.flow.spec import builtin_flows_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "name: mine\ndescription: my flow\nnodes:\n  - id: a\n    kind: llm\n    prompt: hi\n"

@@ -19,14 +19,14 @@ import pytest
 from engine.store import RunStore
 from tests.support.gitutil import git
 
-pytest.importorskip("engine.snapshots")
+pytest.importorskip("engine.git.snapshots")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 _LOOP = """
 import pathlib, sys
-from engine.checkpoints import CheckpointService
-from engine.snapshots import Snapshotter
+from engine.git.checkpoints import CheckpointService
+from engine.git.snapshots import Snapshotter
 from engine.store import RunStore
 
 root = pathlib.Path(sys.argv[1])

@@ -98,9 +98,9 @@ def test_export_script_replay_reproduces_the_same_diffs(tmp_path: Path):
 def test_rejecting_in_the_demo_replays_the_node_instead_of_failing(tmp_path: Path):
     import asyncio
 
-    from engine import operations as ops
-    from engine.executor import Executor
-    from engine.session import Session
+    from engine.run import operations as ops
+    from engine.run.executor import Executor
+    from engine.run.session import Session
 
     demo = prepare_demo(tmp_path / "demo")
     with Session.open(demo.repo) as s:

@@ -1,13 +1,13 @@
-"""engine.diffs: parsing git's diff output and per-hunk application on real repos."""
+"""engine.git.diffs: parsing git's diff output and per-hunk application on real repos."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from engine.diffmodel import HunkRef
-from engine.diffs import apply_hunks, diff_commits, diff_to_worktree, parse_unified_diff
-from engine.snapshots import Snapshotter
+from engine.git.diffmodel import HunkRef
+from engine.git.diffs import apply_hunks, diff_commits, diff_to_worktree, parse_unified_diff
+from engine.git.snapshots import Snapshotter
 from tests.support.gitutil import git, init_repo
 
 TRICKY = r"""diff --git a/my file.txt b/my file.txt

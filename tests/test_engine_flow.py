@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import operations as ops
-from engine.diffmodel import HunkRef
 from engine.errors import ModelError, UsageError
-from engine.executor import Executor
-from engine.session import Session
+from engine.git.diffmodel import HunkRef
+from engine.run import operations as ops
+from engine.run.executor import Executor
+from engine.run.session import Session
 from tests.support.fake_model import FakeModel, say, tool
 from tests.support.gitutil import git, init_repo, user_git_state
 

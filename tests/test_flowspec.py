@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import FlowValidationError, UsageError
-from engine.flowspec import (
+from engine.flow.spec import (
     Edge,
     FlowRuntimeError,
     FlowSpec,

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import FlowValidationError
-from engine.flowspec import NODE_KEYS, FlowSpec, load_flow
-from engine.flowspec import TOP_KEYS as FLOW_TOP_KEYS
+from engine.flow.spec import NODE_KEYS, FlowSpec, load_flow
+from engine.flow.spec import TOP_KEYS as FLOW_TOP_KEYS
 
 FUZZ = settings(
     max_examples=200,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine import operations as ops
-from engine.executor import Executor
-from engine.session import Session
+from engine.run import operations as ops
+from engine.run.executor import Executor
+from engine.run.session import Session
 from tests.support.fake_model import FakeModel, say, tool
 from tests.test_review_engine import _flow, _repo, _run
 

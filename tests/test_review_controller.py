@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from engine import operations as ops
 from engine.controller import RunController
+from engine.run import operations as ops
 from tests.support.fake_model import FakeModel
 from tests.test_review_engine import ONE_EDIT, _flow, _one_edit_model, _repo
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import operations as ops
 from engine.errors import UsageError
-from engine.executor import Executor
-from engine.session import Session
+from engine.run import operations as ops
+from engine.run.executor import Executor
+from engine.run.session import Session
 from tests.support.fake_model import FakeModel, say, tool
 from tests.support.gitutil import git, init_repo
 

@@ -13,10 +13,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from engine import operations as ops
-from engine.executor import Executor
 from engine.models import resolve_model_settings
-from engine.session import Session
+from engine.run import operations as ops
+from engine.run.executor import Executor
+from engine.run.session import Session
 from tests.support.gitutil import init_repo
 from tests.support.openai_server import (  # noqa: F401  (fixture)
     openai_server,

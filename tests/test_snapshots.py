@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import GitCommandError, SnapshotError
-from engine.snapshots import Snapshotter
+from engine.git.snapshots import Snapshotter
 from tests.support.gitutil import git, init_repo, user_git_state
 
 

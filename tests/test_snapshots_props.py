@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.snapshots import Snapshotter
+from engine.git.snapshots import Snapshotter
 from tests.support.gitutil import git, init_repo, user_git_state
 
 NAMES = ["a.txt", "b c.txt", "ü日本.md", "dir/x", "dir/sub/y z", "dir2/ñ", "bin.dat", "run.sh"]

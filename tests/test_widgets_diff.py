@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from engine.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
+from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
 from tui.widgets.diff_view import DiffView, _pair_lines, file_summary, lexer_for_path
 from tui.widgets.file_list import FileList
 

@@ -87,7 +87,7 @@ class LlmflowsApp(App):
         return await asyncio.wrap_future(self.controller.query(fn, *args, **kw))
 
     async def engine_op(self, name: str, *args: Any, **kw: Any) -> Any:
-        """``engine.operations.<name>(session, ...)`` on the engine thread."""
+        """``engine.run.operations.<name>(session, ...)`` on the engine thread."""
         return await asyncio.wrap_future(self.controller.op(name, *args, **kw))
 
     def _on_engine_thread_event(self, event: Any) -> None:
@@ -192,7 +192,7 @@ class LlmflowsApp(App):
             from dataclasses import asdict
 
             from engine.models import check_model_usable, resolve_model_settings
-            from engine.operations import create_run
+            from engine.run.operations import create_run
 
             ms = resolve_model_settings(model, session.repo_root)
             check_model_usable(ms)

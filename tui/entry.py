@@ -39,7 +39,7 @@ def wants_tui(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_tui(argv):
-        from .launch import launch  # textual is imported only on this path
+        from tui.launch import launch  # textual is imported only on this path
 
         return launch(argv)
     from engine.cli import main as cli_main

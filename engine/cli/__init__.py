@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import EngineError
+from engine.errors import EngineError
 
 # Modules that contribute verbs; each has register(subparsers).
 VERB_MODULES = [

@@ -11,8 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..diffmodel import Diff, FileDiff
-from .common import (
+from engine.cli.common import (
     format_table,
     format_time,
     open_checkpoints,
@@ -21,6 +20,7 @@ from .common import (
     print_json,
     repo_root_from_args,
 )
+from engine.git.diffmodel import Diff, FileDiff
 
 _MESSAGE_WIDTH = 60
 
@@ -111,8 +111,8 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_rewind(args: argparse.Namespace) -> int:
-    from .. import operations
-    from ..session import Session
+    from engine.run import operations
+    from engine.run.session import Session
 
     cid = parse_id(args.checkpoint)
     with Session.open(repo_root_from_args(args)) as session:
@@ -150,7 +150,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     a = parse_id(args.a)
     b = parse_id(args.b) if args.b is not None else None
     repo_root_from_args(args)  # exit 2 outside a repo before touching anything
-    from ..checkpoints import CheckpointService
+    from engine.git.checkpoints import CheckpointService
 
     with open_store(args, write=False) as store:
         diff = CheckpointService(store.repo_root, store, None).diff(a, b)

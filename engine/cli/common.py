@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import UsageError
-from ..gitrepo import find_repo_root
+from engine.errors import UsageError
+from engine.git.repo import find_repo_root
 
 
 def repo_root_from_args(args: Any) -> Path:
@@ -22,7 +22,7 @@ def repo_root_from_args(args: Any) -> Path:
 @contextlib.contextmanager
 def open_store(args: Any, write: bool = True) -> Iterator[Any]:
     """Open the repo's RunStore (writers take the lock; StoreLockedError if busy)."""
-    from ..store import RunStore
+    from engine.store import RunStore
 
     root = repo_root_from_args(args)
     with RunStore.open(root, write=write) as store:
@@ -32,9 +32,9 @@ def open_store(args: Any, write: bool = True) -> Iterator[Any]:
 @contextlib.contextmanager
 def open_checkpoints(args: Any, write: bool = True) -> Iterator[Any]:
     """A CheckpointService over the repo's store and a Snapshotter, closed on exit."""
-    from ..checkpoints import CheckpointService
-    from ..snapshots import Snapshotter
-    from ..store import RunStore
+    from engine.git.checkpoints import CheckpointService
+    from engine.git.snapshots import Snapshotter
+    from engine.store import RunStore
 
     root = repo_root_from_args(args)
     with RunStore.open(root, write=write) as store, Snapshotter(root) as snap:

@@ -16,10 +16,10 @@ def register(sub) -> None:
 
 
 def cmd_demo(args) -> int:
-    from ..demo import prepare_demo
-    from ..operations import create_run
-    from ..session import Session
-    from .run_cmds import _execute
+    from engine.cli.run_cmds import _execute
+    from engine.demo import prepare_demo
+    from engine.run.operations import create_run
+    from engine.run.session import Session
 
     demo = prepare_demo(args.dir)
     if not args.json:

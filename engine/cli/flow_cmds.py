@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import FlowValidationError, NotAGitRepoError
-from ..flowspec import FlowSpec, find_flows, get_flow, load_flow
+from engine.errors import FlowValidationError, NotAGitRepoError
+from engine.flow.spec import FlowSpec, find_flows, get_flow, load_flow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _repo_root(args: argparse.Namespace) -> Path | None:
     """The git work tree containing -C (None outside a repo: built-ins only)."""
-    from ..gitrepo import find_repo_root
+    from engine.git.repo import find_repo_root
 
     try:
         return find_repo_root(getattr(args, "cwd", ".") or ".")

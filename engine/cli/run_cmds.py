@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ..events import Event
+from engine.events import Event
 
 EXIT_FOR_STATUS = {"completed": 0, "failed": 1, "paused": 3, "stopped": 4}
 
@@ -98,7 +98,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            from ..errors import UsageError
+            from engine.errors import UsageError
 
             raise UsageError(f"--set needs KEY=VALUE, got {pair!r}")
         out[key.strip()] = value
@@ -106,7 +106,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 
 def _open(args, write: bool = True):
-    from ..session import Session
+    from engine.run.session import Session
 
     return Session.open(args.cwd, write=write)
 
@@ -169,7 +169,7 @@ def _brief(args: dict[str, Any]) -> str:
 
 
 def _execute(session, run_id: str, as_json: bool) -> int:
-    from ..executor import Executor
+    from engine.run.executor import Executor
 
     unsubscribe = session.bus.subscribe(_Printer(as_json))
     try:
@@ -216,8 +216,8 @@ def _report(run_id: str, outcome, as_json: bool) -> int:
 
 
 def cmd_run(args) -> int:
-    from ..models import check_model_usable, resolve_model_settings
-    from ..operations import create_run
+    from engine.models import check_model_usable, resolve_model_settings
+    from engine.run.operations import create_run
 
     with _open(args) as session:
         settings = resolve_model_settings(args.model, session.repo_root)
@@ -240,7 +240,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from .. import operations as ops
+    from engine.run import operations as ops
 
     with _open(args) as session:
         run = ops.get_run(session, args.run_id)
@@ -287,7 +287,7 @@ def effective_status(session, run: dict[str, Any]) -> str:
     """'running' only while a live process holds the writer lock; else it crashed."""
     if run["status"] != "running":
         return run["status"]
-    from ..store.lock import pid_alive, read_holder_pid
+    from engine.store.lock import pid_alive, read_holder_pid
 
     holder = read_holder_pid(session.store.lock_path)
     return "running" if holder and pid_alive(holder) else "crashed"
@@ -313,7 +313,7 @@ def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:
 
 def run_details(session, run_id: str) -> dict[str, Any]:
     """Everything `show` prints: attempts, checkpoints, tests, cost."""
-    from ..operations import get_run
+    from engine.run.operations import get_run
 
     run = get_run(session, run_id)
     steps = session.store.steps_for(run_id)
@@ -377,7 +377,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_retry(args) -> int:
-    from ..operations import retry
+    from engine.run.operations import retry
 
     with _open(args) as session:
         run_id = retry(session, args.checkpoint, instruction=args.instruction, model=args.model)
@@ -388,7 +388,7 @@ def cmd_retry(args) -> int:
 
 def export_script(session, run_id: str) -> list[dict[str, Any]]:
     """The run's model answers, in order, as scripted-provider entries."""
-    from ..operations import get_run
+    from engine.run.operations import get_run
 
     get_run(session, run_id)
     entries = []
@@ -402,7 +402,7 @@ def export_script(session, run_id: str) -> list[dict[str, Any]]:
 
 
 def cmd_export_script(args) -> int:
-    from ..models import write_script
+    from engine.models import write_script
 
     with _open(args, write=False) as session:
         entries = export_script(session, args.run_id)

@@ -1,8 +1,8 @@
 """Runners for each node kind. Each takes a StepContext and returns the step's output."""
 
-from .base import NeedsHuman, StepContext, StepFailed
-from .llm_nodes import run_agent_node, run_llm_node, run_plan_node
-from .run_node import run_run_node
+from engine.nodes.base import NeedsHuman, StepContext, StepFailed
+from engine.nodes.llm_nodes import run_agent_node, run_llm_node, run_plan_node
+from engine.nodes.run_node import run_run_node
 
 RUNNERS = {
     "llm": run_llm_node,

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..budget import Limits, Usage
-from ..events import Event
-from ..journal import Journal
+from engine.events import Event
+from engine.run.budget import Limits, Usage
+from engine.run.journal import Journal
 
 
 class StepFailed(Exception):
@@ -33,8 +33,8 @@ class NeedsHuman(Exception):
 class StepContext:
     run_id: str
     step_id: int
-    node: Any  # engine.flowspec.NodeSpec
-    flow: Any  # engine.flowspec.FlowSpec
+    node: Any  # engine.flow.spec.NodeSpec
+    flow: Any  # engine.flow.spec.FlowSpec
     state: dict[str, Any]  # mutable working copy for this step
     task: dict[str, Any] | None
     journal: Journal

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..budget import check_before_call
-from ..errors import BudgetExceededError
-from ..events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
-from ..flowspec import DEFAULT_TOOLS
-from ..journal import digest
-from ..runstate import template_context
-from .base import NeedsHuman, StepContext, StepFailed
+from engine.errors import BudgetExceededError
+from engine.events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
+from engine.flow.spec import DEFAULT_TOOLS
+from engine.nodes.base import NeedsHuman, StepContext, StepFailed
+from engine.run.budget import check_before_call
+from engine.run.journal import digest
+from engine.run.state import template_context
 
 DEFAULT_SYSTEM = (
     "You are a careful senior software engineer working inside a git repository. "
@@ -74,7 +74,7 @@ async def call_model(
     ctx: StepContext, messages: list[dict[str, Any]], tools: list[dict] | None
 ) -> Any:
     """One journaled, budget-checked, streamed model call."""
-    from ..models import ModelResponse
+    from engine.models import ModelResponse
 
     client = ctx.model_for(getattr(ctx.node, "model", None))
     model_name = client.settings.model
@@ -163,7 +163,7 @@ def _assistant_message(resp: Any) -> dict[str, Any]:
 
 async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
     """Execute one tool call through the journal (policy checked before journaling)."""
-    from ..tools import call_tool
+    from engine.tools import call_tool
 
     name, args = call.name, call.arguments if isinstance(call.arguments, dict) else {}
     if name == "run_command":
@@ -224,7 +224,7 @@ def _short_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> dict[str, Any]:
-    from ..tools import tool_schemas
+    from engine.tools import tool_schemas
 
     tools = tool_schemas(tool_names)
     messages = build_messages(ctx)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import TestOutputLine, TestResult
-from ..runstate import template_context
-from .base import StepContext, StepFailed
+from engine.events import TestOutputLine, TestResult
+from engine.nodes.base import StepContext, StepFailed
+from engine.run.state import template_context
 
 _OUTPUT_KEEP = 6000
 
 
 async def run_run_node(ctx: StepContext) -> Any:
-    from ..tools import run_command, run_tests, scrubbed_env
+    from engine.tools import run_command, run_tests, scrubbed_env
 
     node = ctx.node
     command = ctx.flow.render(node.command, template_context(ctx.state, ctx.task, node.id)).strip()

@@ -6,8 +6,8 @@ single-writer lock in ``lock.py``.
 
 from __future__ import annotations
 
-from .lock import WriterLock
-from .runstore import (
+from engine.store.lock import WriterLock
+from engine.store.runstore import (
     CHECKPOINT_SOURCES,
     DB_NAME,
     STORE_DIR,
@@ -17,7 +17,7 @@ from .runstore import (
     ensure_excluded,
     store_dir,
 )
-from .schema import MIGRATIONS, current_version, migrate
+from engine.store.schema import MIGRATIONS, current_version, migrate
 
 __all__ = [
     "CHECKPOINT_SOURCES",

@@ -18,7 +18,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..errors import StoreLockedError
+from engine.errors import StoreLockedError
 
 
 def _read_pid(fd: int) -> int | None:

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from ..errors import (
+from engine.errors import (
     CheckpointNotFoundError,
     EffectAlreadyDoneError,
     GateAlreadyAnsweredError,
@@ -39,10 +39,10 @@ from ..errors import (
     StoreError,
     StoreReadOnlyError,
 )
-from ..events import Event
-from ..gitrepo import open_repo, run_git
-from .lock import WriterLock
-from .schema import current_version, migrate
+from engine.events import Event
+from engine.git.repo import open_repo, run_git
+from engine.store.lock import WriterLock
+from engine.store.schema import current_version, migrate
 
 STORE_DIR = ".llmflows"
 DB_NAME = "history.db"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from ..errors import StoreSchemaError
+from engine.errors import StoreSchemaError
 
 Migration = Callable[[sqlite_utils.Database], None]
 

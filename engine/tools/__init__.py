@@ -6,14 +6,14 @@ Public tool names (flows and scripts refer to them): ``read_file``,
 the functions below are also usable directly.
 """
 
-from .base import ToolResult
-from .commands import CommandResult, is_secret_var, run_command, scrubbed_env
-from .dispatch import ToolContext, call_tool, finish, submit_plan
-from .files import edit_file, list_files, read_file, repo_files, search, write_file
-from .policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
-from .schemas import TOOL_NAMES, tool_schemas
-from .testrunner import TestReport, is_pytest_command, parse_junit, run_tests
-from .workspace import Workspace
+from engine.tools.base import ToolResult
+from engine.tools.commands import CommandResult, is_secret_var, run_command, scrubbed_env
+from engine.tools.dispatch import ToolContext, call_tool, finish, submit_plan
+from engine.tools.files import edit_file, list_files, read_file, repo_files, search, write_file
+from engine.tools.policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
+from engine.tools.schemas import TOOL_NAMES, tool_schemas
+from engine.tools.testrunner import TestReport, is_pytest_command, parse_junit, run_tests
+from engine.tools.workspace import Workspace
 
 __all__ = [
     "DEFAULT_ALLOW",

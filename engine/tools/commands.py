@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
+from engine.tools.policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
 
 __all__ = [
     "DEFAULT_ALLOW",

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PathConfinementError, ToolError
-from . import files
-from .base import ToolResult
-from .commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, run_command, scrubbed_env
-from .policy import CommandPolicy
-from .schemas import TOOL_NAMES, tool_parameters
-from .workspace import Workspace
+from engine.errors import PathConfinementError, ToolError
+from engine.tools import files
+from engine.tools.base import ToolResult
+from engine.tools.commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, run_command, scrubbed_env
+from engine.tools.policy import CommandPolicy
+from engine.tools.schemas import TOOL_NAMES, tool_parameters
+from engine.tools.workspace import Workspace
 
 MAX_PLAN_TASKS = 100
 

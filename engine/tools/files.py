@@ -14,9 +14,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..errors import PathConfinementError, ToolError
-from .base import ToolResult
-from .workspace import Workspace
+from engine.errors import PathConfinementError, ToolError
+from engine.tools.base import ToolResult
+from engine.tools.workspace import Workspace
 
 #: Default caps; the dispatcher's ToolContext can override them.
 READ_CAP_BYTES = 100_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..errors import UsageError
+from engine.errors import UsageError
 
 TOOL_NAMES: list[str] = [
     "read_file",

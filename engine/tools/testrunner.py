@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, OnLine, run_command
+from engine.tools.commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, OnLine, run_command
 
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import PathConfinementError
+from engine.errors import PathConfinementError
 
 #: Top-level directories the agent may never read or write.
 PROTECTED_TOP = (".llmflows",)

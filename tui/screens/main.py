@@ -154,7 +154,7 @@ class MainScreen(Screen):
 
         def snapshot(session) -> dict[str, Any]:
             from engine.events import event_from_dict
-            from engine.flowspec import get_flow
+            from engine.flow.spec import get_flow
 
             run = session.store.get_run(run_id)
             config = run.get("config") or {}
@@ -875,7 +875,7 @@ def rewind_effect(f: Any) -> str:
 
 
 def _ref(path: str, index: int) -> Any:
-    from engine.diffmodel import HunkRef
+    from engine.git.diffmodel import HunkRef
 
     return HunkRef(path, index)
 

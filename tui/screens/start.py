@@ -30,7 +30,7 @@ def _project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], l
     import os
 
     from engine.errors import FlowValidationError
-    from engine.flowspec import load_flow
+    from engine.flow.spec import load_flow
 
     issues: list[str] = []
     bad: list[str] = []
@@ -111,7 +111,7 @@ class StartScreen(Screen):
         cli_model = app.cli_model
 
         def q(session) -> dict[str, Any]:
-            from engine.flowspec import find_flows
+            from engine.flow.spec import find_flows
 
             out: dict[str, Any] = {"root": str(session.repo_root)}
             try:

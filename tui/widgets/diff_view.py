@@ -1,4 +1,4 @@
-"""DiffView: a virtualized, syntax-highlighted viewer for ``engine.diffmodel.Diff``.
+"""DiffView: a virtualized, syntax-highlighted viewer for ``engine.git.diffmodel.Diff``.
 
 Built on Textual's Line API (``ScrollView.render_line`` → ``Strip``) so cost is
 proportional to the visible rows, not the diff size:
@@ -37,7 +37,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
+from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
 
 DiffMode = Literal["unified", "split"]
 

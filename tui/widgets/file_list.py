@@ -13,9 +13,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from engine.diffmodel import Diff, FileDiff
-
-from .diff_view import STATUS_LETTERS
+from engine.git.diffmodel import Diff, FileDiff
+from tui.widgets.diff_view import STATUS_LETTERS
 
 _STATUS_STYLES = {"A": "green", "D": "red", "M": "yellow", "R": "cyan", "C": "cyan", "T": "magenta"}
 

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from .events import Event, TokenDelta
+from engine.events import Event, TokenDelta
 
 log = logging.getLogger(__name__)
 

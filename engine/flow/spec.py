@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import flowspec_jinja as fj
-from .errors import (
+from engine.errors import (
     EngineError,
     FlowIssue,
     FlowNodeMissingError,
     FlowValidationError,
     UsageError,
 )
-from .flowspec_yaml import TooLarge, Y, parse_yaml
-from .tools.schemas import TOOL_NAMES as _TOOL_NAMES
+from engine.flow import templates as fj
+from engine.flow.yamlpos import TooLarge, Y, parse_yaml
+from engine.tools.schemas import TOOL_NAMES as _TOOL_NAMES
 
 KINDS = ("llm", "plan", "agent", "run", "gate")
 TARGETS = ("end", "fail")  # reserved edge targets: complete the run / fail it
@@ -210,7 +210,7 @@ class FlowSpec:
     def render(self, template_text: str, context: dict[str, Any]) -> str:
         """Render template source with ``context`` (plus ``flow``/``settings`` if absent).
 
-        Missing optional values render empty (see engine/flowspec_jinja.py); a
+        Missing optional values render empty (see engine/flow/templates.py); a
         template error raises :class:`FlowRuntimeError`.
         """
         try:

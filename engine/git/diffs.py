@@ -1,4 +1,4 @@
-"""Diffs between snapshots and the live tree, as :mod:`engine.diffmodel` data.
+"""Diffs between snapshots and the live tree, as :mod:`engine.git.diffmodel` data.
 
 Git output is always produced with explicit options (``--no-color --no-ext-diff
 --no-textconv -M``, fixed ``a/``/``b/`` prefixes, ``core.quotepath=false``) so user
@@ -17,9 +17,9 @@ import re
 import stat
 from pathlib import Path
 
-from .diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
-from .errors import GitCommandError
-from .gitrepo import open_repo, run_git
+from engine.errors import GitCommandError
+from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
+from engine.git.repo import open_repo, run_git
 
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 _DIFF_OPTS = (
@@ -86,7 +86,7 @@ def diff_to_worktree(
     snapshot, no ref, user's index untouched). Files too large to snapshot are listed
     with ``too_large=True`` and no hunks rather than shown as deleted.
     """
-    from .snapshots import Snapshotter  # local: snapshots is the heavier module
+    from engine.git.snapshots import Snapshotter  # local: snapshots is the heavier module
 
     with Snapshotter(Path(repo_root), max_file_bytes=max_file_bytes) as snap:
         tree, skipped = snap.worktree_tree()

@@ -15,16 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .budget import Limits, Usage, check_before_step
-from .crashpoints import crash_point
-from .errors import (
+from engine.errors import (
     BudgetExceededError,
     EngineError,
     FlowNodeMissingError,
     ModelError,
     ToolError,
 )
-from .events import (
+from engine.events import (
     DiffReady,
     GateOpened,
     LogMessage,
@@ -32,10 +30,12 @@ from .events import (
     StepFinished,
     StepStarted,
 )
-from .flowspec import FlowRuntimeError
-from .journal import Journal
-from .nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
-from .runstate import END, FAIL, clone
+from engine.flow.spec import FlowRuntimeError
+from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
+from engine.run.budget import Limits, Usage, check_before_step
+from engine.run.crashpoints import crash_point
+from engine.run.journal import Journal
+from engine.run.state import END, FAIL, clone
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ class Executor:
     """Runs one run of a flow against one session (repo + store)."""
 
     def __init__(self, session, run_id: str, *, model_factory=None):
-        from .flowspec import get_flow
-        from .tools import CommandPolicy, ToolContext, Workspace
+        from engine.flow.spec import get_flow
+        from engine.tools import CommandPolicy, ToolContext, Workspace
 
         self.session = session
         self.store = session.store
@@ -142,7 +142,7 @@ class Executor:
         return out
 
     def model_for(self, override: str | None):
-        from .models import ModelClient, ModelSettings
+        from engine.models import ModelClient, ModelSettings
 
         settings = dict(self.config.get("model_settings") or {"model": self.run["model"]})
         if override:
@@ -169,7 +169,7 @@ class Executor:
         return cp, self.store.get_blob(cp["state_hash"])
 
     def _checkpoint(self, step_id, source, message, state, parent_id) -> dict[str, Any]:
-        from .operations import record_checkpoint
+        from engine.run.operations import record_checkpoint
 
         t0 = time.perf_counter()
         try:
@@ -397,9 +397,9 @@ class Executor:
     def _foreach_items(self, node, state) -> list[dict[str, Any]] | None:
         if not node.foreach:
             return None
-        from . import flowspec_jinja
+        from engine.flow import templates
 
-        value = flowspec_jinja.evaluate(node.foreach, self.flow._context(state))
+        value = templates.evaluate(node.foreach, self.flow._context(state))
         if not isinstance(value, list):
             return []
         return [
@@ -432,7 +432,7 @@ class Executor:
         )
 
     def _gate_node(self, node, cp, state, step) -> RunOutcome:
-        from .runstate import template_context
+        from engine.run.state import template_context
 
         if step is None:
             attempt, parent = self._attempt_info(node.id, None)

@@ -1,6 +1,6 @@
 """Structured diffs as data: files -> hunks -> lines.
 
-Produced by ``engine.diffs`` from git, consumed by the diff viewer, per-hunk
+Produced by ``engine.git.diffs`` from git, consumed by the diff viewer, per-hunk
 review and the CLI ``diff --json``. Pure data; no git here.
 """
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .crashpoints import crash_point
+from engine.run.crashpoints import crash_point
 
 
 class Journal:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from .errors import FlowIssue
+from engine.errors import FlowIssue
 
 _STR = "tag:yaml.org,2002:str"
 _PLAIN_TAGS = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import git
 
-from .errors import GitCommandError, NotAGitRepoError
+from engine.errors import GitCommandError, NotAGitRepoError
 
 
 def find_repo_root(path: str | os.PathLike[str] = ".") -> Path:

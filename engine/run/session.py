@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .bus import EventBus
-from .gitrepo import find_repo_root
+from engine.git.repo import find_repo_root
+from engine.run.bus import EventBus
 
 
 class Session:
@@ -21,9 +21,9 @@ class Session:
 
     @classmethod
     def open(cls, cwd: str | os.PathLike[str] = ".", *, write: bool = True) -> Session:
-        from .checkpoints import CheckpointService
-        from .snapshots import Snapshotter
-        from .store import RunStore
+        from engine.git.checkpoints import CheckpointService
+        from engine.git.snapshots import Snapshotter
+        from engine.store import RunStore
 
         root = find_repo_root(cwd)
         store = RunStore.open(root, write=write)
@@ -40,7 +40,7 @@ class Session:
 
     def mark_crashed_runs(self) -> list[str]:
         """Runs left 'running' by a dead process are 'crashed' (we hold the writer lock)."""
-        from .events import RunStatusChanged
+        from engine.events import RunStatusChanged
 
         crashed = [r["id"] for r in self.store.list_runs() if r["status"] == "running"]
         for run_id in crashed:

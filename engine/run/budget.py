@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import BudgetExceededError
+from engine.errors import BudgetExceededError
 
 
 @dataclass

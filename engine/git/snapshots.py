@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GitCommandError, SnapshotError
-from .gitrepo import open_repo, run_git
+from engine.errors import GitCommandError, SnapshotError
+from engine.git.repo import open_repo, run_git
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _IDENT = {

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .diffmodel import HunkRef
-from .errors import CheckpointNotFoundError, RunNotFoundError, UsageError
-from .events import GateAnswered, RunStatusChanged
-from .runstate import END, clone, initial_state
+from engine.errors import CheckpointNotFoundError, RunNotFoundError, UsageError
+from engine.events import GateAnswered, RunStatusChanged
+from engine.git.diffmodel import HunkRef
+from engine.run.state import END, clone, initial_state
 
 
 def get_run(session, run_id: str) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def _emit(session, run_id: str, event) -> None:
 
 def _announce(session, run_id: str, cp: dict[str, Any]) -> None:
     """Publish a checkpoint made outside record_checkpoint (e.g. a rewind's undo point)."""
-    from .events import CheckpointMade
+    from engine.events import CheckpointMade
 
     _emit(
         session,
@@ -87,8 +87,8 @@ def create_run(
     settings: dict[str, Any] | None = None,
 ) -> str:
     """Validate the flow, record the run and take checkpoint 0 (the user's work as it is)."""
-    from .events import RunStarted
-    from .flowspec import get_flow
+    from engine.events import RunStarted
+    from engine.flow.spec import get_flow
 
     if autonomy not in ("review", "auto-edit", "full"):
         raise UsageError(f"unknown autonomy {autonomy!r}: use review, auto-edit or full")
@@ -232,7 +232,7 @@ def _undo_step_files(session, gate, base) -> None:
     files the person edited or created while paused, and the user's index, are left
     alone. The rejected tree stays in the gate's checkpoint.
     """
-    from .diffs import apply_hunks
+    from engine.git.diffs import apply_hunks
 
     step_diff = session.checkpoints.diff(base["id"], gate["checkpoint_id"])
     step_files = {f.path for f in step_diff.files}
@@ -252,7 +252,7 @@ def _undo_step_files(session, gate, base) -> None:
 
 def _approve_some_hunks(session, run, gate, base_id, hunks, note) -> None:
     """Keep only the accepted hunks of the step, without losing the person's own edits."""
-    from .diffs import apply_hunks
+    from engine.git.diffs import apply_hunks
 
     step_diff = session.checkpoints.diff(base_id, gate["checkpoint_id"])
     offered: set[HunkRef] = set()
@@ -308,7 +308,7 @@ def _last_editing_node(session, run_id: str) -> str | None:
 
 
 def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
-    from .flowspec import get_flow
+    from engine.flow.spec import get_flow
 
     cp, state = _head(session, run)
     config = run.get("config") or {}
@@ -371,7 +371,7 @@ def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
 
 def _crash(session, run, gate, decision, reason, hunks, note) -> None:
     if decision == "approve":
-        from .executor import keep_answers
+        from engine.run.executor import keep_answers
 
         step = session.store.get_step((gate.get("payload") or {})["step_id"])
         config = dict(run.get("config") or {})
@@ -457,7 +457,7 @@ def retry(
 
 def fork(session, checkpoint_id: int) -> str:
     """Start a new run from any checkpoint of an old one (the old run is untouched)."""
-    from .events import RunStarted
+    from engine.events import RunStarted
 
     cp = session.store.get_checkpoint(checkpoint_id)
     if cp is None or not cp.get("run_id"):

@@ -37,10 +37,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .crashpoints import crash_point
-from .diffmodel import Diff
-from .errors import CheckpointNotFoundError, GitCommandError
-from .gitrepo import open_repo, run_git
+from engine.errors import CheckpointNotFoundError, GitCommandError
+from engine.git.diffmodel import Diff
+from engine.git.repo import open_repo, run_git
+from engine.run.crashpoints import crash_point
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MANUAL_NAMESPACE = "manual"
@@ -70,7 +70,7 @@ class CheckpointService:
     """Creates, lists, diffs and rewinds checkpoints of one repository.
 
     ``store`` is a writable :class:`engine.store.RunStore` (for create/rewind);
-    ``snapshotter`` an :class:`engine.snapshots.Snapshotter` of the same repo.
+    ``snapshotter`` an :class:`engine.git.snapshots.Snapshotter` of the same repo.
     Calls are serialized (the snapshotter is not thread-safe).
     """
 
@@ -98,7 +98,7 @@ class CheckpointService:
 
     def diff(self, a_id: int, b_id: int | None = None, **kwargs: Any) -> Diff:
         """Diff checkpoint ``a_id`` against ``b_id``, or against the live tree if None."""
-        from . import diffs  # imported lazily: only diff users pay for it
+        from engine.git import diffs  # imported lazily: only diff users pay for it
 
         a = self.get(a_id)
         if b_id is None:

@@ -1,0 +1,1 @@
+"""The flow language: spec, YAML positions, templates, routing."""

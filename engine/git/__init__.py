@@ -1,0 +1,1 @@
+"""Git: working-tree snapshots, checkpoints, diffs and the diff model."""

@@ -1,0 +1,1 @@
+"""The run lifecycle: executor, operations, journal, budget, run state, events bus."""
