@@ -75,12 +75,91 @@ def test_create_manual_checkpoint_records_git_then_row(svc: CheckpointService, r
     assert [c["id"] for c in svc.list()] == [cp["id"], cp2["id"]]
 
 
-def test_ignored_files_make_a_checkpoint_partial(svc: CheckpointService, repo: Path):
-    (repo / ".gitignore").write_text("*.log\n")
+def test_ignored_caches_never_make_a_checkpoint_partial(svc: CheckpointService, repo: Path):
+    (repo / ".gitignore").write_text("*.log\n.pytest_cache/\n__pycache__/\n")
     (repo / "debug.log").write_text("noise\n")
+    (repo / ".pytest_cache").mkdir()
+    (repo / ".pytest_cache" / "v").write_text("cache\n")
+    (repo / "src" / "__pycache__").mkdir()
+    (repo / "src" / "__pycache__" / "app.pyc").write_bytes(b"\0pyc")
     cp = svc.create(None, None, "manual", "with ignored", None)
-    assert cp["partial"] is True
-    assert {"path": "debug.log", "reason": "ignored"} in cp["skipped"]
+    assert cp["partial"] is False and cp["skipped"] == []
+    # Only skipped user files (here a nested repository) make it partial.
+    git((repo / "vendored").parent, "init", "-q", "vendored")
+    (repo / "vendored" / "lib.py").write_text("x = 1\n")
+    cp2 = svc.create(None, None, "manual", "with a nested repo", None)
+    assert cp2["partial"] is True
+    assert cp2["skipped"] == [{"path": "vendored", "reason": "nested_repo"}]
+
+
+def _git_trace(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    # Every git process the engine starts logs its command line here.
+    monkeypatch.setenv("GIT_TRACE", str(path))
+
+
+def test_checkpoint_refs_are_not_listed_per_checkpoint(
+    svc: CheckpointService, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    trace = tmp_path / "trace.log"
+    _git_trace(monkeypatch, trace)
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    for i in range(5):
+        (repo / "notes.txt").write_text(f"step {i}\n")
+        svc.create(run_id, None, "step", f"step {i}", None)
+    commands = trace.read_text()
+    assert "update-ref" in commands  # the trace does capture the engine's git calls
+    assert "for-each-ref" not in commands
+    refs = [c["ref"] for c in svc.list(run_id)]
+    assert refs == [f"refs/llmflows/{run_id}/{n}" for n in range(1, 6)]
+
+
+def test_taken_ref_is_skipped_never_overwritten(svc: CheckpointService, repo: Path):
+    # Someone else (another worktree, a deleted store) already holds manual/1.
+    other = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-ref", "refs/llmflows/manual/1", other)
+    cp = svc.create(None, None, "manual", "mine", None)
+    assert cp["ref"] == "refs/llmflows/manual/2" and cp["seq"] == 2
+    assert git(repo, "rev-parse", "refs/llmflows/manual/1").strip() == other
+
+
+def test_linked_worktrees_checkpoint_concurrently_without_losing_refs(repo: Path, tmp_path: Path):
+    import threading
+
+    wt = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "other", str(wt))
+    services = []
+    for root in (repo, wt):
+        store = RunStore.open(root)
+        services.append(CheckpointService(root, store, snapshots.Snapshotter(root)))
+    made: list[dict] = []
+    errors: list[BaseException] = []
+
+    def take(svc: CheckpointService, n: int) -> None:
+        try:
+            (svc.repo_root / "work.txt").write_text(f"{svc.repo_root.name} {n}\n")
+            made.append(svc.create(None, None, "manual", f"{svc.repo_root.name} {n}", None))
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    try:
+        for n in range(20):
+            threads = [threading.Thread(target=take, args=(s, n)) for s in services]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            git(repo, "gc", "-q", "--prune=now")
+    finally:
+        for s in services:
+            s.snapshotter.close()
+            s.store.close()
+    assert len(made) == 40
+    assert len({c["ref"] for c in made}) == 40  # nobody overwrote anybody
+    for c in made:
+        # Every checkpoint survives gc and its ref still names its own commit.
+        assert git(repo, "rev-parse", c["ref"]).strip() == c["commit_sha"]
+        assert git(repo, "cat-file", "-t", c["tree_sha"]).strip() == "tree"
 
 
 def test_rewind_restores_user_state_exactly_and_is_undoable(svc: CheckpointService, repo: Path):

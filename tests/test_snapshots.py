@@ -175,23 +175,41 @@ def test_modes_symlinks_binary_and_odd_names_round_trip(repo: Path, snap: Snapsh
     assert os.access(repo / "run.sh", os.X_OK)
 
 
-def test_ignored_files_reported_and_left_alone(repo: Path, snap: Snapshotter):
-    (repo / ".gitignore").write_text("*.log\nbuild/\n")
+def test_ignored_files_summarised_not_partial_and_left_alone(repo: Path, snap: Snapshotter):
+    (repo / ".gitignore").write_text("*.log\nbuild/\n*.o\n")
     (repo / "app.log").write_text("log v1\n")
     (repo / "build").mkdir()
     (repo / "build" / "out.o").write_text("obj\n")
+    (repo / "objs").mkdir()
+    for i in range(300):
+        (repo / "objs" / f"f{i}.o").write_text("o\n")
     cp = snap.snapshot("refs/llmflows/r/0", "a")
-    reasons = {(s.path, s.reason) for s in cp.skipped}
-    assert ("app.log", "ignored") in reasons
-    assert ("build/", "ignored") in reasons
-    assert cp.partial
+    # Ignored caches are not user work: summarised, never listed, never "partial".
+    assert cp.skipped == [] and not cp.partial
+    assert cp.ignored.count == 302  # app.log, build/ (one entry), 300 objects
+    assert cp.ignored.top[0] == ("objs", 300)
+    assert set(dict(cp.ignored.top)) == {"objs", "build", "."}
+    assert "f1.o" not in cp.message and len(cp.message) < 400
     assert "app.log" not in ls_tree(repo, cp.tree)
     (repo / "app.log").write_text("log v2\n")
     snap.restore(cp.commit)
     assert (repo / "app.log").read_text() == "log v2\n"  # ignored: not ours to touch
     assert (repo / "build" / "out.o").exists()
-    # the skip list survives in the commit
-    assert {(s.path, s.reason) for s in snap.load(cp.commit).skipped} == reasons
+    # the summary survives in the commit
+    assert snap.load(cp.commit).ignored == cp.ignored
+
+
+def test_snapshot_never_overwrites_a_ref(repo: Path, snap: Snapshotter):
+    first = snap.snapshot("refs/llmflows/r/1", "first")
+    (repo / "README.md").write_text("changed\n")
+    with pytest.raises(SnapshotError):
+        snap.snapshot("refs/llmflows/r/1", "second")
+    assert git(repo, "rev-parse", "refs/llmflows/r/1").strip() == first.commit
+    names = iter(["refs/llmflows/r/1", "refs/llmflows/r/2"])
+    second = snap.snapshot("refs/llmflows/r/1", "second", next_ref=lambda: next(names))
+    assert second.ref == "refs/llmflows/r/2"
+    assert git(repo, "rev-parse", "refs/llmflows/r/1").strip() == first.commit
+    assert git(repo, "rev-parse", "refs/llmflows/r/2").strip() == second.commit
 
 
 def test_too_large_files_skipped_and_never_deleted(repo: Path):

@@ -7,9 +7,11 @@ object.
 
 Refs: run checkpoints live at ``refs/llmflows/<run_id>/<seq>``, manual ones
 (run_id NULL, e.g. the CLI ``checkpoint`` verb) at ``refs/llmflows/manual/<seq>``.
-``seq`` comes from a durable per-namespace counter in the store, and a seq
-whose ref already exists in git (a store that was deleted) is skipped, so a
-ref is never overwritten.
+``seq`` comes from a durable per-namespace counter in the store; the ref is
+created with ``update-ref`` expecting it not to exist, and a seq whose ref is
+already taken (a deleted store, another linked worktree sharing ``refs/``) is
+skipped for the next one. No listing of the namespace: the cost of a
+checkpoint does not grow with the number of refs a run already has.
 
 Rewind = take a ``pre-restore`` checkpoint of the live tree, then restore the
 target. Rewinding to that pre-restore checkpoint undoes the rewind (and is
@@ -152,11 +154,18 @@ class CheckpointService:
             parent = self.get(parent_id) if parent_id is not None else None
             namespace = run_id or MANUAL_NAMESPACE
             with open_repo(self.repo_root) as repo:
-                ref = self._reserve_ref(repo, namespace)
-                # 1. git objects + ref.
+
+                def next_ref() -> str:
+                    return f"{REF_PREFIX}/{namespace}/{self.store.next_ref_seq(namespace)}"
+
+                # 1. git objects + ref (created only if free; else the next seq).
                 snap = self.snapshotter.snapshot(
-                    ref, message or source, parent_commit=parent["commit_sha"] if parent else None
+                    next_ref(),
+                    message or source,
+                    parent_commit=parent["commit_sha"] if parent else None,
+                    next_ref=next_ref,
                 )
+                ref = snap.ref
                 base_tree = parent["tree_sha"] if parent else self._head_tree(repo)
                 files_changed = self._count_changes(repo, base_tree, snap.tree)
             crash_point("checkpoint.after_git")
@@ -184,14 +193,6 @@ class CheckpointService:
                     self._meta_set(_MANUAL_HEAD_KEY, str(cid))
                 crash_point("checkpoint.in_transaction")
             return self.get(cid), snap
-
-    def _reserve_ref(self, repo: Any, namespace: str) -> str:
-        prefix = f"{REF_PREFIX}/{namespace}/"
-        existing = set(str(run_git(repo, "for-each-ref", "--format=%(refname)", prefix)).split())
-        while True:
-            ref = f"{prefix}{self.store.next_ref_seq(namespace)}"
-            if ref not in existing:
-                return ref
 
     @staticmethod
     def _head_tree(repo: Any) -> str:

@@ -17,6 +17,17 @@ Commit layout (``refs/llmflows/<namespace>/<seq>`` keeps it reachable)::
 
     Llmflows-Index-Tree: <tree of the user's index>
     Llmflows-Skipped: {"path": "big.bin", "reason": "too_large"}
+    Llmflows-Ignored: {"count": 2000, "top": [["build", 1990], [".", 10]]}
+
+Only user files the snapshot could not take (too large, nested repositories) are
+listed and make it *partial*. Git-ignored files (caches, build output) are not
+user work: they are summarised (count + busiest top-level directories), never
+listed path by path, so a big ``build/`` costs the same few bytes every step.
+
+The ref is created with an expected old value of "none" (``update-ref REF NEW ""``):
+if another process (a linked worktree sharing the refs) took that name first, the
+snapshot moves on to the next name the caller hands out, never overwriting a ref
+and never listing the namespace.
 
 The index is recorded as a (parent) commit rather than only in the trailer so
 that ``git gc`` keeps its tree alive.
@@ -31,6 +42,8 @@ import os
 import shutil
 import stat
 import tempfile
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +61,11 @@ _IDENT = {
 }
 _TRAILER_INDEX = "Llmflows-Index-Tree: "
 _TRAILER_SKIPPED = "Llmflows-Skipped: "
-# Ignored paths are informational only; keep the commit message bounded.
-_MAX_IGNORED_RECORDED = 500
+_TRAILER_IGNORED = "Llmflows-Ignored: "
+# How many top-level directories an ignored-files summary names.
+_IGNORED_TOP_DIRS = 5
+# Names tried for one snapshot before giving up (each taken by someone else).
+_MAX_REF_ATTEMPTS = 100
 
 
 @dataclass
@@ -57,10 +73,35 @@ class SkippedPath:
     """A path the snapshot did not capture, and why."""
 
     path: str
-    reason: str  # "ignored" | "too_large" | "nested_repo"
+    reason: str  # "too_large" | "nested_repo"
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class IgnoredSummary:
+    """Git-ignored paths left out of a snapshot: how many, and where most of them are.
+
+    ``top`` holds (top-level directory, count) pairs, busiest first; ``"."`` stands for
+    ignored entries at the repository root.
+    """
+
+    count: int = 0
+    top: list[tuple[str, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, paths: list[str]) -> IgnoredSummary:
+        """Summarise ignored paths as ``git status`` reports them (``dir/`` for whole dirs)."""
+        tops = Counter(p.split("/", 1)[0] if "/" in p else "." for p in paths)
+        return cls(len(paths), tops.most_common(_IGNORED_TOP_DIRS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "top": [list(t) for t in self.top]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IgnoredSummary:
+        return cls(int(d["count"]), [(str(a), int(b)) for a, b in d.get("top", [])])
 
 
 @dataclass
@@ -74,10 +115,11 @@ class Snapshot:
     index_tree: str | None = None  # the user's index (staged state) at snapshot time
     parents: list[str] = field(default_factory=list)
     message: str = ""
+    ignored: IgnoredSummary = field(default_factory=IgnoredSummary)
 
     @property
     def partial(self) -> bool:
-        """True when anything was left out (the snapshot is not fully recoverable)."""
+        """True when user files were left out (too large, nested repos); ignored files never count."""
         return bool(self.skipped)
 
 
@@ -99,6 +141,7 @@ class _TreeBuild:
     tree: str
     skipped: list[SkippedPath]
     index_path: str  # temp index whose entries equal ``tree`` (with fresh stat data)
+    ignored: IgnoredSummary = field(default_factory=IgnoredSummary)
 
 
 class Snapshotter:
@@ -149,12 +192,24 @@ class Snapshotter:
 
     # ------------------------------------------------------------------ public API
 
-    def snapshot(self, ref: str, message: str, parent_commit: str | None = None) -> Snapshot:
+    def snapshot(
+        self,
+        ref: str,
+        message: str,
+        parent_commit: str | None = None,
+        *,
+        next_ref: Callable[[], str] | None = None,
+    ) -> Snapshot:
         """Record the live working tree (plus the user's index) as a commit at ``ref``.
 
-        Untracked files are included; ignored files, files over ``max_file_bytes`` and
-        nested repositories/submodule contents are left out and listed in ``skipped``.
-        Raises GitCommandError if any git command fails (nothing is returned then).
+        Untracked files are included; files over ``max_file_bytes`` and nested
+        repositories/submodule contents are left out and listed in ``skipped``; ignored
+        files are left out and only summarised (``Snapshot.ignored``).
+
+        ``ref`` must not exist yet: it is created atomically with an expected old value
+        of "none". If it exists (another worktree or process took it), ``next_ref`` is
+        asked for another name (SnapshotError without it); the ref used is
+        ``Snapshot.ref``. Raises GitCommandError if any git command fails.
         """
         if not ref.startswith("refs/"):
             raise SnapshotError(f"snapshot ref must be a full ref name (refs/...), got {ref!r}")
@@ -182,13 +237,13 @@ class Snapshotter:
                 _unlink(user_copy)
             self._index_memo = (key, (index_tree, index_commit)) if key is not None else None
         parents = ([parent_commit] if parent_commit else []) + [index_commit]
-        full_message = _compose_message(message, index_tree, build.skipped)
+        full_message = _compose_message(message, index_tree, build.skipped, build.ignored)
         args = ["commit-tree", build.tree]
         for p in parents:
             args += ["-p", p]
         args += ["-F", "-"]
         commit = self._git(*args, env=_IDENT, input=full_message.encode("utf-8"))
-        self._git("update-ref", "-m", "llmflows snapshot", ref, commit)
+        ref = self._claim_ref(ref, commit, next_ref)
         self._set_cache(build)
         return Snapshot(
             commit=commit,
@@ -198,7 +253,34 @@ class Snapshotter:
             index_tree=index_tree,
             parents=parents,
             message=full_message,
+            ignored=build.ignored,
         )
+
+    def _claim_ref(self, ref: str, commit: str, next_ref: Callable[[], str] | None) -> str:
+        """Create ``ref`` -> ``commit`` only if ``ref`` does not exist; try further names.
+
+        One ``update-ref`` per attempt (compare-and-swap against "no ref"), so the cost
+        stays flat however many refs the namespace holds and two linked worktrees
+        sharing ``refs/`` can never overwrite each other's checkpoints.
+        """
+        for _ in range(_MAX_REF_ATTEMPTS):
+            try:
+                self._git("update-ref", "-m", "llmflows snapshot", ref, commit, "")
+                return ref
+            except GitCommandError:
+                if not self._ref_exists(ref):
+                    raise  # a real failure (bad name, locked, disk): not a taken name
+            if next_ref is None:
+                raise SnapshotError(f"{ref} already exists; a snapshot never overwrites a ref")
+            ref = next_ref()
+        raise SnapshotError(f"no free ref after {_MAX_REF_ATTEMPTS} attempts (last: {ref})")
+
+    def _ref_exists(self, ref: str) -> bool:
+        try:
+            self._git("rev-parse", "-q", "--verify", ref)
+        except GitCommandError:
+            return False
+        return True
 
     def worktree_tree(self) -> tuple[str, list[SkippedPath]]:
         """Tree id of the live working tree (as a snapshot would record it), no ref/commit."""
@@ -229,13 +311,23 @@ class Snapshotter:
                 parents.append(line[7:])
         index_tree = None
         skipped: list[SkippedPath] = []
+        ignored = IgnoredSummary()
+        old_ignored: list[str] = []  # snapshots from before the summary listed paths
         for line in body.splitlines():
             if line.startswith(_TRAILER_INDEX):
                 index_tree = line[len(_TRAILER_INDEX) :].strip()
             elif line.startswith(_TRAILER_SKIPPED):
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     d = json.loads(line[len(_TRAILER_SKIPPED) :])
-                    skipped.append(SkippedPath(str(d["path"]), str(d["reason"])))
+                    if d["reason"] == "ignored":
+                        old_ignored.append(str(d["path"]))
+                    else:
+                        skipped.append(SkippedPath(str(d["path"]), str(d["reason"])))
+            elif line.startswith(_TRAILER_IGNORED):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    ignored = IgnoredSummary.from_dict(json.loads(line[len(_TRAILER_IGNORED) :]))
+        if old_ignored and not ignored.count:
+            ignored = IgnoredSummary.of(old_ignored)
         return Snapshot(
             commit=sha,
             tree=tree,
@@ -244,6 +336,7 @@ class Snapshotter:
             index_tree=index_tree,
             parents=parents,
             message=body,
+            ignored=ignored,
         )
 
     def restore(
@@ -438,7 +531,7 @@ class Snapshotter:
             if with_ignored:
                 args.append("--ignored=matching")
             out = self._gitb(*args, env=env)
-            skipped, update, drop = self._classify(out)
+            skipped, ignored, update, drop = self._classify(out)
             if update:
                 data = b"\0".join(os.fsencode(p) for p in update) + b"\0"
                 self._git("update-index", "--add", "--remove", "-z", "--stdin", env=env, input=data)
@@ -450,22 +543,22 @@ class Snapshotter:
         except BaseException:
             _unlink(index)
             raise
-        return _TreeBuild(tree=tree, skipped=skipped, index_path=index)
+        return _TreeBuild(tree=tree, skipped=skipped, index_path=index, ignored=ignored)
 
-    def _classify(self, status_z: bytes) -> tuple[list[SkippedPath], list[str], list[str]]:
-        """Split ``status -z`` records into (skipped, paths to re-hash, paths to drop)."""
+    def _classify(
+        self, status_z: bytes
+    ) -> tuple[list[SkippedPath], IgnoredSummary, list[str], list[str]]:
+        """Split ``status -z`` records into (skipped, ignored, paths to re-hash, to drop)."""
         skipped: list[SkippedPath] = []
         update: list[str] = []  # re-hash from the work tree (or remove when missing)
         drop: list[str] = []  # tracked but too large now: leave the temp index
-        ignored = 0
+        ignored: list[str] = []
         for rec in status_z.split(b"\0"):
             if len(rec) < 4:
                 continue
             xy, path = rec[:2], os.fsdecode(rec[3:])
             if xy == b"!!":
-                ignored += 1
-                if ignored <= _MAX_IGNORED_RECORDED:
-                    skipped.append(SkippedPath(path, "ignored"))
+                ignored.append(path)
                 continue
             if xy == b"??":
                 if path.endswith("/"):
@@ -484,11 +577,9 @@ class Snapshotter:
                 drop.append(path)
             else:
                 update.append(path)
-        if ignored > _MAX_IGNORED_RECORDED:
-            skipped.append(SkippedPath(f"... {ignored - _MAX_IGNORED_RECORDED} more", "ignored"))
         for sub in self._submodule_paths():
             skipped.append(SkippedPath(sub, "nested_repo"))
-        return skipped, update, drop
+        return skipped, IgnoredSummary.of(ignored), update, drop
 
     def _too_large(self, path: str) -> bool:
         try:
@@ -546,10 +637,14 @@ class Snapshotter:
         return None
 
 
-def _compose_message(message: str, index_tree: str, skipped: list[SkippedPath]) -> str:
+def _compose_message(
+    message: str, index_tree: str, skipped: list[SkippedPath], ignored: IgnoredSummary
+) -> str:
     lines = [message.rstrip("\n"), "", _TRAILER_INDEX + index_tree]
     for s in skipped:
         lines.append(_TRAILER_SKIPPED + json.dumps(s.to_dict(), ensure_ascii=True))
+    if ignored.count:
+        lines.append(_TRAILER_IGNORED + json.dumps(ignored.to_dict(), ensure_ascii=True))
     return "\n".join(lines) + "\n"
 
 
