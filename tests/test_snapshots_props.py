@@ -1,8 +1,9 @@
 """Hypothesis: random file operations interleaved with snapshots and restores.
 
-Every restore must reproduce the snapshotted tree exactly: contents, executable bits,
-symlinks and deletions (and nothing else: empty directories left behind by git are
-not part of the comparison, git does not track directories).
+Every restore must reproduce the snapshotted tree exactly: contents, permission bits
+(including those git cannot store, such as 0600 files and 0700 directories), symlinks
+and deletions (and nothing else: empty directories left behind by git are not part of
+the comparison, git does not track directories).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from hypothesis import strategies as st
 from engine.git.snapshots import Snapshotter
 from tests.support.gitutil import git, init_repo, user_git_state
 
+# Modes keep the owner's read/write (and search, for directories) so the test can work.
+FILE_MODES = [0o600, 0o640, 0o644, 0o664, 0o700, 0o755, 0o775]
+DIR_MODES = [0o700, 0o750, 0o755, 0o775]
+DIRS = ["dir", "dir/sub", "dir2"]
 NAMES = ["a.txt", "b c.txt", "ü日本.md", "dir/x", "dir/sub/y z", "dir2/ñ", "bin.dat", "run.sh"]
 
 contents = st.one_of(
@@ -29,6 +34,8 @@ ops = st.one_of(
     st.tuples(st.just("write"), st.sampled_from(NAMES), contents),
     st.tuples(st.just("delete"), st.sampled_from(NAMES)),
     st.tuples(st.just("chmod"), st.sampled_from(NAMES), st.booleans()),
+    st.tuples(st.just("mode"), st.sampled_from(NAMES), st.sampled_from(FILE_MODES)),
+    st.tuples(st.just("dirmode"), st.sampled_from(DIRS), st.sampled_from(DIR_MODES)),
     st.tuples(st.just("symlink"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
     st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
     st.tuples(st.just("stage")),
@@ -42,6 +49,11 @@ def state(root: Path) -> dict[str, tuple]:
     for dirpath, dirnames, filenames in os.walk(root):
         if ".git" in dirnames:
             dirnames.remove(".git")
+        if filenames and dirpath != str(root):
+            out[os.path.relpath(dirpath, root) + "/"] = (
+                "dir",
+                stat.S_IMODE(os.stat(dirpath).st_mode),
+            )
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             p = os.path.join(dirpath, name)
             rel = os.path.relpath(p, root)
@@ -51,7 +63,7 @@ def state(root: Path) -> dict[str, tuple]:
                 out[rel] = (
                     "file",
                     Path(p).read_bytes(),
-                    bool(os.stat(p).st_mode & stat.S_IXUSR),
+                    stat.S_IMODE(os.stat(p).st_mode),
                 )
     return out
 
@@ -86,6 +98,14 @@ def apply(root: Path, op: tuple) -> None:
         p = root / op[1]
         if p.is_file() and not p.is_symlink():
             p.chmod(0o755 if op[2] else 0o644)
+    elif kind == "mode":
+        p = root / op[1]
+        if p.is_file() and not p.is_symlink():
+            p.chmod(op[2])
+    elif kind == "dirmode":
+        p = root / op[1]
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(op[2])
     elif kind == "symlink":
         # a relative link to another (maybe missing) name: dangling links are fine too
         p = _prepare(root, op[1])

@@ -20,6 +20,7 @@ from pathlib import Path
 from engine.errors import GitCommandError
 from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
 from engine.git.repo import open_repo, run_git
+from engine.git.snapshots import apply_modes, parse_modes
 
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 _DIFF_OPTS = (
@@ -441,7 +442,20 @@ def apply_hunks(
             wanted.append(f"{target_commit}:{f.path}")
     with open_repo(root) as repo:
         blobs = _cat_blobs(repo, wanted)
+        base_modes = parse_modes(str(run_git(repo, "cat-file", "commit", base_commit)))
+        target_modes = parse_modes(str(run_git(repo, "cat-file", "commit", target_commit)))
     touched: set[str] = set()
+    # Permission bits git cannot store come back from the side each file was taken from.
+    restored_modes: dict[str, int] = {}
+    mode_paths: set[str] = set()
+
+    def keep_modes(rel: str, modes: dict[str, int]) -> None:
+        parts = rel.split("/")
+        for key in [rel] + ["/".join(parts[:i]) + "/" for i in range(1, len(parts))]:
+            mode_paths.add(key)
+            if key in modes:
+                restored_modes[key] = modes[key]
+
     for f, plan in plans:
         old_path = f.old_path or f.path
         if plan == "base":
@@ -457,6 +471,7 @@ def apply_hunks(
                 _remove(root, f.path)
                 touched.add(f.path)
             _write(root, old_path, blobs[f"{base_commit}:{old_path}"], f.old_mode)
+            keep_modes(old_path, base_modes)
             touched.add(old_path)
             continue
         if f.status == "deleted":
@@ -471,7 +486,12 @@ def apply_hunks(
             _remove(root, old_path)
             touched.add(old_path)
         _write(root, f.path, new_blob, f.new_mode)
+        keep_modes(f.path, target_modes)
         touched.add(f.path)
+    # Written files get their recorded bits (or git's default); directories only
+    # when the manifest records them, so the person's own chmod of a folder stays.
+    written = {p for p in mode_paths if not p.endswith("/")}
+    apply_modes(root, restored_modes, written | set(restored_modes))
     return sorted(touched)
 
 

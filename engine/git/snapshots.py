@@ -18,6 +18,7 @@ Commit layout (``refs/llmflows/<namespace>/<seq>`` keeps it reachable)::
     Llmflows-Index-Tree: <tree of the user's index>
     Llmflows-Skipped: {"path": "big.bin", "reason": "too_large"}
     Llmflows-Ignored: {"count": 2000, "top": [["build", 1990], [".", 10]]}
+    Llmflows-Modes: {"secrets.txt": "600", "private/": "700"}
 
 Only user files the snapshot could not take (too large, nested repositories) are
 listed and make it *partial*. Git-ignored files (caches, build output) are not
@@ -31,6 +32,13 @@ and never listing the namespace.
 
 The index is recorded as a (parent) commit rather than only in the trailer so
 that ``git gc`` keeps its tree alive.
+
+Git stores only 644/755 for files and nothing for directories, so the
+``Llmflows-Modes`` trailer (the *mode manifest*) records the permission bits of
+every captured file, and every directory holding one, whose mode differs from
+what git would create under the current umask (directories end in ``/``).
+Restores put those bits back (see :func:`apply_modes`), so a private ``0600``
+file never comes back world-readable.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ _TRAILER_IGNORED = "Llmflows-Ignored: "
 _IGNORED_TOP_DIRS = 5
 # Names tried for one snapshot before giving up (each taken by someone else).
 _MAX_REF_ATTEMPTS = 100
+_TRAILER_MODES = "Llmflows-Modes: "
 
 
 @dataclass
@@ -116,6 +125,8 @@ class Snapshot:
     parents: list[str] = field(default_factory=list)
     message: str = ""
     ignored: IgnoredSummary = field(default_factory=IgnoredSummary)
+    #: Permission bits git cannot store: path (directories end in "/") -> mode.
+    modes: dict[str, int] = field(default_factory=dict)
 
     @property
     def partial(self) -> bool:
@@ -237,7 +248,12 @@ class Snapshotter:
                 _unlink(user_copy)
             self._index_memo = (key, (index_tree, index_commit)) if key is not None else None
         parents = ([parent_commit] if parent_commit else []) + [index_commit]
-        full_message = _compose_message(message, index_tree, build.skipped, build.ignored)
+        try:
+            modes = self._modes(build.index_path)
+        except BaseException:
+            _unlink(build.index_path)
+            raise
+        full_message = _compose_message(message, index_tree, build.skipped, build.ignored, modes)
         args = ["commit-tree", build.tree]
         for p in parents:
             args += ["-p", p]
@@ -254,6 +270,7 @@ class Snapshotter:
             parents=parents,
             message=full_message,
             ignored=build.ignored,
+            modes=modes,
         )
 
     def _claim_ref(self, ref: str, commit: str, next_ref: Callable[[], str] | None) -> str:
@@ -313,6 +330,7 @@ class Snapshotter:
         skipped: list[SkippedPath] = []
         ignored = IgnoredSummary()
         old_ignored: list[str] = []  # snapshots from before the summary listed paths
+        modes = parse_modes(body)
         for line in body.splitlines():
             if line.startswith(_TRAILER_INDEX):
                 index_tree = line[len(_TRAILER_INDEX) :].strip()
@@ -337,6 +355,7 @@ class Snapshotter:
             parents=parents,
             message=body,
             ignored=ignored,
+            modes=modes,
         )
 
     def restore(
@@ -365,7 +384,7 @@ class Snapshotter:
             raise SnapshotError(f"{target_commit} records no index tree; cannot restore the index")
         stale_index = False  # index built by read-tree: no stat data to trust
         if current is not None:
-            cur_tree, cur_skipped = current.tree, current.skipped
+            cur_tree, cur_skipped, cur_modes = current.tree, current.skipped, current.modes
             cached = self._take_cache(cur_tree)
             if cached is not None:
                 index = cached.index_path
@@ -376,6 +395,11 @@ class Snapshotter:
         else:
             build = self._build_tree(with_ignored=False)
             cur_tree, cur_skipped, index = build.tree, build.skipped, build.index_path
+            try:
+                cur_modes = self._modes(index)
+            except BaseException:
+                _unlink(index)
+                raise
         try:
             env = {"GIT_INDEX_FILE": index}
             protected = sorted(
@@ -420,6 +444,9 @@ class Snapshotter:
         written = [p for st, p in changes if st != "D"]
         removed = [p for st, p in changes if st == "D"]
         kept = [p for p in protected if _touches(p, written, removed)]
+        # Modes: the target's recorded bits, and git's default for paths whose
+        # bits were special before the restore but not in the target.
+        apply_modes(self.root, target.modes, set(target.modes) | set(cur_modes))
         if restore_index:
             assert target.index_tree is not None
             # --reset: one-tree read that keeps stat data of identical entries and does
@@ -545,6 +572,11 @@ class Snapshotter:
             raise
         return _TreeBuild(tree=tree, skipped=skipped, index_path=index, ignored=ignored)
 
+    def _modes(self, index: str) -> dict[str, int]:
+        """Mode manifest of the files in ``index`` (and their directories), see module doc."""
+        listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
+        return mode_manifest(self.root, _regular_paths(listing))
+
     def _classify(
         self, status_z: bytes
     ) -> tuple[list[SkippedPath], IgnoredSummary, list[str], list[str]]:
@@ -638,14 +670,121 @@ class Snapshotter:
 
 
 def _compose_message(
-    message: str, index_tree: str, skipped: list[SkippedPath], ignored: IgnoredSummary
+    message: str,
+    index_tree: str,
+    skipped: list[SkippedPath],
+    ignored: IgnoredSummary,
+    modes: dict[str, int],
 ) -> str:
     lines = [message.rstrip("\n"), "", _TRAILER_INDEX + index_tree]
     for s in skipped:
         lines.append(_TRAILER_SKIPPED + json.dumps(s.to_dict(), ensure_ascii=True))
     if ignored.count:
         lines.append(_TRAILER_IGNORED + json.dumps(ignored.to_dict(), ensure_ascii=True))
+    if modes:
+        recorded = {p: format(m, "o") for p, m in sorted(modes.items())}
+        lines.append(_TRAILER_MODES + json.dumps(recorded, ensure_ascii=True))
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux), else set-and-restore."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _git_default(is_dir: bool, executable: bool, umask: int) -> int:
+    """The permission bits git gives a file (or directory) it creates."""
+    return (0o777 if is_dir or executable else 0o666) & ~umask
+
+
+def _regular_paths(ls_files_z: bytes) -> list[str]:
+    """Regular-file paths of ``ls-files -s -z`` output (symlinks and gitlinks left out)."""
+    paths = []
+    for rec in ls_files_z.split(b"\0"):
+        meta, tab, path = rec.partition(b"\t")
+        if tab and meta[:6] in (b"100644", b"100755"):
+            paths.append(os.fsdecode(path))
+    return paths
+
+
+def mode_manifest(root: Path, paths: list[str]) -> dict[str, int]:
+    """Bits git would not reproduce for ``paths`` and their parent directories."""
+    umask = current_umask()
+    modes: dict[str, int] = {}
+    dirs: set[str] = set()
+    for rel in paths:
+        try:
+            st = os.lstat(root / rel)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        bits = stat.S_IMODE(st.st_mode)
+        if bits != _git_default(False, bool(bits & stat.S_IXUSR), umask):
+            modes[rel] = bits
+        parent = os.path.dirname(rel)
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = os.path.dirname(parent)
+    dir_default = _git_default(True, True, umask)
+    for d in dirs:
+        try:
+            st = os.lstat(root / d)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != dir_default:
+            modes[d + "/"] = stat.S_IMODE(st.st_mode)
+    return modes
+
+
+def parse_modes(message: str) -> dict[str, int]:
+    """The mode manifest recorded in a snapshot commit message ({} when none)."""
+    for line in message.splitlines():
+        if line.startswith(_TRAILER_MODES):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                raw = json.loads(line[len(_TRAILER_MODES) :])
+                return {str(p): int(str(m), 8) & 0o7777 for p, m in raw.items()}
+    return {}
+
+
+def apply_modes(root: Path, modes: dict[str, int], paths: set[str] | list[str]) -> None:
+    """Give each of ``paths`` its recorded mode, or git's default when none is recorded.
+
+    Paths are manifest keys (directories end in "/"); missing paths and
+    symlinks are skipped. Directories are done last, deepest first, so a
+    ``0500`` directory does not block fixing the files inside it.
+    """
+    umask = current_umask()
+    files = sorted(p for p in paths if not p.endswith("/"))
+    dirs = sorted((p for p in paths if p.endswith("/")), key=len, reverse=True)
+    for rel in [*files, *dirs]:
+        full = root / rel.rstrip("/")
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if is_dir != rel.endswith("/"):
+            continue
+        current = stat.S_IMODE(st.st_mode)
+        want = modes.get(rel)
+        if want is None:
+            want = _git_default(is_dir, bool(current & stat.S_IXUSR), umask)
+        if want != current:
+            with contextlib.suppress(OSError):
+                os.chmod(full, want)
 
 
 def _unlink(path: str) -> None:
