@@ -366,24 +366,63 @@ def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
         assert sources[-2:] == ["edit", "review"]
 
 
-def test_edit_clashing_with_rejected_hunk_is_refused_and_gate_stays_open(tmp_path: Path):
+def _big_txt_run(tmp_path: Path, changes: dict[int, str]):
+    """A repo with a 40-line big.txt; the model's implement step changes these lines."""
     lines = [f"line {i}\n" for i in range(1, 41)]
     repo = init_repo(
         tmp_path / "p", {"calc.py": CALC, "test_calc.py": TESTS, "big.txt": "".join(lines)}
     )
-    edited = list(lines)
-    edited[1] = "line 2 CHANGED\n"
-    edited[35] = "line 36 CHANGED\n"
+    edited = [changes.get(i, line) for i, line in enumerate(lines)]
     model = FakeModel(plan_then_tasks())
     model.script["implement"][0] = say(tool("write_file", path="big.txt", content="".join(edited)))
+    return repo, model, edited
+
+
+def test_persons_edit_beside_a_kept_hunk_stays_when_another_hunk_is_dropped(tmp_path: Path):
+    repo, model, edited = _big_txt_run(tmp_path, {1: "line 2 CHANGED\n", 35: "line 36 CHANGED\n"})
     with Session.open(repo) as s:
         run_id = start(s, autonomy="review")
         run(s, run_id, model)
-        mine = "".join(edited) + "my line\n"
-        (repo / "big.txt").write_text(mine)
-        with pytest.raises(UsageError, match="you edited big.txt"):
-            ops.answer_gate(s, run_id, "approve", hunks={HunkRef("big.txt", 1)})
-        assert (repo / "big.txt").read_text() == mine  # nothing lost
+        (repo / "big.txt").write_text("".join(edited) + "my line\n")
+        # the review diff now has the line-2 hunk and line 36 + my line as one hunk
+        ops.answer_gate(s, run_id, "approve", hunks={HunkRef("big.txt", 1)})
+        text = (repo / "big.txt").read_text()
+        assert "line 2 CHANGED" not in text
+        assert text.endswith("line 36 CHANGED\nline 37\nline 38\nline 39\nline 40\nmy line\n")
+
+
+def test_hunks_are_found_by_content_not_by_index(tmp_path: Path):
+    """The TUI's review diff has the person's edit as an extra hunk: keys still match."""
+    repo, model, edited = _big_txt_run(tmp_path, {35: "line 36 CHANGED\n"})
+    with Session.open(repo) as s:
+        run_id = start(s, autonomy="review")
+        run(s, run_id, model)
+        gate = s.store.pending_gate(run_id)
+        step = s.checkpoints.diff(gate["payload"]["base_checkpoint_id"], gate["checkpoint_id"])
+        models_hunk = step.refs()  # one hunk, index 0 in the step's own diff
+        mine = list(edited)
+        mine[1] = "line 2 MINE\n"
+        (repo / "big.txt").write_text("".join(mine))
+        live = ops.review_diff(s, run_id)
+        assert [r.index for r in live.refs()] == [0, 1]  # index 0 is now the person's edit
+        ops.answer_gate(s, run_id, "approve", reject_hunks=set(models_hunk))
+        mine[35] = "line 36\n"
+        assert (repo / "big.txt").read_text() == "".join(mine)
+        answer = s.store.last_gate(run_id)
+        assert answer["status"] != "open"
+
+
+def test_a_hunk_that_changed_since_it_was_shown_is_refused(tmp_path: Path):
+    repo, model, edited = _big_txt_run(tmp_path, {35: "line 36 CHANGED\n"})
+    with Session.open(repo) as s:
+        run_id = start(s, autonomy="review")
+        run(s, run_id, model)
+        shown = ops.review_diff(s, run_id).refs()
+        edited[35] = "line 36 CHANGED AGAIN\n"
+        (repo / "big.txt").write_text("".join(edited))
+        with pytest.raises(UsageError, match="not in the review diff as it is now"):
+            ops.answer_gate(s, run_id, "approve", reject_hunks=set(shown))
+        assert (repo / "big.txt").read_text() == "".join(edited)  # nothing lost
         assert s.store.pending_gate(run_id) is not None  # still waiting
 
 

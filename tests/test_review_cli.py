@@ -40,3 +40,44 @@ def test_flow_node_renamed_while_paused_is_a_clear_error_not_a_traceback(tmp_pat
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr and "has no node 'edit'" in res.stderr
     assert json.loads(_cli(repo, "show", run_id, "--json").stdout)["run"]["status"] == "paused"
+
+
+TWO_HUNK_FLOW = """\
+name: one
+description: one edit
+nodes:
+  - id: edit
+    kind: agent
+    tools: [write_file, finish]
+    prompt: "edit"
+    next: end
+"""
+
+
+def test_resume_approve_hunks_keeps_only_the_named_hunks(tmp_path: Path, capsys):
+    import yaml
+
+    from engine.cli import main
+
+    lines = "".join(f"line {i}\n" for i in range(1, 31))
+    repo = init_repo(tmp_path / "repo", {"data.txt": lines})
+    changed = lines.replace("line 2\n", "line 2 X\n").replace("line 28\n", "line 28 X\n")
+    flow = tmp_path / "one.yaml"
+    flow.write_text(TWO_HUNK_FLOW)
+    script = tmp_path / "s.yaml"
+    calls = [
+        {"name": "write_file", "arguments": {"path": "data.txt", "content": changed}},
+        {"name": "finish", "arguments": {"summary": "two changes"}},
+    ]
+    script.write_text(
+        yaml.safe_dump({"responses": [{"node": "edit", "tool_calls": [c]} for c in calls]})
+    )
+    argv = ["-C", str(repo), "run", str(flow), "w", "--model", f"scripted:{script}"]
+    assert main(argv) == 3
+    out = capsys.readouterr().out
+    assert "--approve --hunks FILE:N" in out
+    run_id = out.split()[1].rstrip(":")
+    assert main(["-C", str(repo), "resume", run_id, "--approve", "--hunks", "data.txt"]) == 2
+    assert "is not FILE:N" in capsys.readouterr().err
+    assert main(["-C", str(repo), "resume", run_id, "--approve", "--hunks", "data.txt:1"]) == 0
+    assert (repo / "data.txt").read_text() == lines.replace("line 28\n", "line 28 X\n")

@@ -170,6 +170,41 @@ async def test_partial_hunk_accept_keeps_only_accepted_hunks(tmp_path):
     assert "line 28 CHANGED" not in text
 
 
+MODEL_ONLY_28 = ORIGINAL.replace("line 28\n", "line 28 CHANGED\n")
+
+
+async def test_outside_edit_then_reject_models_hunk_keeps_only_the_persons_edit(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(MODEL_ONLY_28))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        assert len(screen.diff_view.all_hunks()) == 1
+        # the person edits line 2 from another shell while the run waits
+        (repo / "data.txt").write_text(MODEL_ONLY_28.replace("line 2\n", "line 2 MINE\n"))
+        screen.refresh_diff()
+        await wait_for(pilot, lambda: len(screen.diff_view.all_hunks()) == 2)
+        view = screen.diff_view
+        while "line 28 CHANGED" not in _current_text(view):
+            await pilot.press("j")
+        await pilot.press("space")  # reject the model's hunk
+        assert [h.index for h in view.rejected_hunks()] == [1]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+    text = (repo / "data.txt").read_text()
+    assert "line 2 MINE" in text  # the person's edit is kept
+    assert "line 28 CHANGED" not in text  # the rejected change is gone
+    assert text == ORIGINAL.replace("line 2\n", "line 2 MINE\n")
+
+
+def _current_text(view) -> str:
+    ref = view.current_hunk()
+    if ref is None:
+        return ""
+    f = next(f for f in view.diff.files if f.path == ref.path)
+    return "\n".join(ln.text for ln in f.hunks[ref.index].lines)
+
+
 async def test_reject_with_reason_reaches_the_model(tmp_path):
     reason = "keep line 28 exactly as it was"
     entries = _edit_entries(CHANGED) + _edit_entries(CHANGED.replace("28 CHANGED", "28"))

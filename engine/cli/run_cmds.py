@@ -13,7 +13,9 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from engine.errors import UsageError
 from engine.events import Event
+from engine.git.diffmodel import HunkRef
 
 EXIT_FOR_STATUS = {"completed": 0, "failed": 1, "paused": 3, "stopped": 4}
 
@@ -48,6 +50,12 @@ def register(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--approve", action="store_true", help="approve the open gate")
     g.add_argument("--reject", metavar="REASON", help="reject the open gate with a reason")
+    p.add_argument(
+        "--hunks",
+        metavar="FILE:N,...",
+        help="with --approve at a review gate: keep only these hunks (N counts a file's @@ "
+        "hunks from 0 in `llmflows-tui diff BASE`); the other text hunks are dropped",
+    )
     p.add_argument("--model", help="continue with another model")
     _limit_args(p)
     p.add_argument("--json", action="store_true")
@@ -98,8 +106,6 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            from engine.errors import UsageError
-
             raise UsageError(f"--set needs KEY=VALUE, got {pair!r}")
         out[key.strip()] = value
     return out
@@ -202,9 +208,12 @@ def _report(run_id: str, outcome, as_json: bool) -> int:
         )
         print(f"  llmflows-tui resume {run_id} --approve", flush=True)
         print(f'  llmflows-tui resume {run_id} --reject "REASON"', flush=True)
-        print(
-            f"  llmflows-tui diff {gate.get('checkpoint_id') or ''}  # see the changes", flush=True
-        )
+        base = (gate.get("payload") or {}).get("base_checkpoint_id")
+        if gate.get("kind") == "review" and base is not None:
+            print(f"  llmflows-tui resume {run_id} --approve --hunks FILE:N,...", flush=True)
+            print(f"  llmflows-tui diff {base}  # see the changes (hunks of a file: N = 0, 1…)")
+        else:
+            print(f"  llmflows-tui diff {gate.get('checkpoint_id') or ''}  # see the changes")
     elif outcome.status == "stopped":
         print(f"\nRun {run_id} stopped: {outcome.reason}", flush=True)
         print(f"  llmflows-tui resume {run_id} [--max-cost USD | --max-steps N]", flush=True)
@@ -255,13 +264,27 @@ def cmd_resume(args) -> int:
             ops.update_limits(session, run["id"], **_limits(args))
         if args.model:
             ops.set_model(session, run["id"], args.model)
+        if args.hunks is not None and not args.approve:
+            raise UsageError("--hunks goes with --approve")
         if args.approve:
-            ops.answer_gate(session, run["id"], "approve")
+            keep = _parse_hunks(args.hunks) if args.hunks is not None else None
+            ops.answer_gate(session, run["id"], "approve", hunks=keep)
         elif args.reject is not None:
             ops.answer_gate(session, run["id"], "reject", reason=args.reject)
         else:
             ops.reopen(session, run["id"])
         return _execute(session, run["id"], args.json)
+
+
+def _parse_hunks(text: str) -> set[HunkRef]:
+    """``a.py:0,b/c.py:2`` → hunk refs (by index in the review diff)."""
+    refs = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        path, sep, n = part.rpartition(":")
+        if not sep or not path or not n.isdigit():
+            raise UsageError(f"--hunks: {part!r} is not FILE:N (e.g. src/app.py:0)")
+        refs.add(HunkRef(path, int(n)))
+    return refs
 
 
 def cmd_runs(args) -> int:

@@ -6,6 +6,7 @@ review and the CLI ``diff --json``. Pure data; no git here.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +41,15 @@ class Hunk:
     def additions(self) -> int:
         return sum(1 for ln in self.lines if ln.kind == "+")
 
+    def key(self, path: str) -> str:
+        """Content identity of this hunk: the same change has the same key in any diff
+        from the same base (the step's own diff and the live diff with the person's
+        edits elsewhere), whatever its position among the file's hunks."""
+        h = hashlib.sha1(f"{path}\0{self.old_start},{self.old_len}\0".encode())
+        for ln in self.lines:
+            h.update(f"{ln.kind}{ln.text}\n".encode("utf-8", "surrogateescape"))
+        return h.hexdigest()[:16]
+
     @property
     def deletions(self) -> int:
         return sum(1 for ln in self.lines if ln.kind == "-")
@@ -70,6 +80,14 @@ class FileDiff:
     def mode_changed(self) -> bool:
         return bool(self.old_mode and self.new_mode and self.old_mode != self.new_mode)
 
+    def refs(self) -> list[HunkRef]:
+        """A keyed ref per hunk; a whole-file change (no hunks) is ``HunkRef(path, 0)``."""
+        if not self.hunks:
+            whole = f"{self.status}\0{self.old_path}\0{self.old_mode}\0{self.new_mode}"
+            key = hashlib.sha1(f"{self.path}\0{whole}".encode()).hexdigest()[:16]
+            return [HunkRef(self.path, 0, key)]
+        return [HunkRef(self.path, h.index, h.key(self.path)) for h in self.hunks]
+
 
 @dataclass
 class Diff:
@@ -85,6 +103,15 @@ class Diff:
     def deletions(self) -> int:
         return sum(f.deletions for f in self.files)
 
+    def refs(self) -> list[HunkRef]:
+        """Keyed refs of every hunk (and whole-file change), in file order."""
+        return [r for f in self.files for r in f.refs()]
+
+    def keyed(self, refs: set[HunkRef] | list[HunkRef]) -> set[HunkRef]:
+        """``refs`` (path + index into this diff) with their content keys filled in."""
+        wanted = set(refs)
+        return {r for r in self.refs() if r in wanted}
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for fd, f in zip(d["files"], self.files, strict=True):
@@ -97,7 +124,14 @@ class Diff:
 
 @dataclass(frozen=True)
 class HunkRef:
-    """Names one hunk of one file, for per-hunk accept/reject."""
+    """Names one hunk of one file, for per-hunk accept/reject.
+
+    ``index`` is the hunk's position in the diff it was taken from; ``key`` (from
+    :meth:`Hunk.key`) names its content, so the engine finds the same change in
+    another diff from the same base. Equality is by path and index (the viewer's
+    bookkeeping); the engine matches by key when one is given.
+    """
 
     path: str
     index: int
+    key: str = field(default="", compare=False)

@@ -139,13 +139,18 @@ def answer_gate(
     *,
     reason: str = "",
     hunks: set[HunkRef] | None = None,
+    reject_hunks: set[HunkRef] | None = None,
     note: str = "",
 ) -> dict[str, Any]:
     """Answer the run's open gate: approve | reject | stop.
 
-    ``hunks``: with approve at a review gate, keep only these hunks of the step's diff.
-    Edits the person made to the working tree while paused become part of the step
-    (checkpoint source ``edit``).
+    At a review gate, approve can drop hunks of the review diff (:func:`review_diff`:
+    the step's base → the working tree, so the person's own edits are hunks too):
+    ``reject_hunks`` names the hunks to drop; ``hunks`` instead names the text hunks to
+    keep (every other text hunk is dropped; whole-file changes are kept). Refs with a
+    ``key`` are matched by content, others by index in the review diff as it is now.
+    Everything not dropped stays on disk; edits the person made while paused become
+    part of the step (checkpoint source ``edit``).
     """
     run = get_run(session, run_id)
     gate = session.store.pending_gate(run_id)
@@ -155,19 +160,60 @@ def answer_gate(
         raise UsageError(f"unknown decision {decision!r}")
     if decision == "reject" and not reason.strip():
         raise UsageError("a rejection needs a reason (it is sent to the model)")
+    if hunks is not None and reject_hunks is not None:
+        raise UsageError("give the hunks to keep or the hunks to drop, not both")
+    dropped: list[HunkRef] = []
+    if (hunks is not None or reject_hunks is not None) and decision == "approve":
+        if gate["kind"] != "review":
+            raise UsageError(f"a {gate['kind']} gate has no hunks to choose from")
+        dropped = _hunks_to_drop(session, gate, hunks, reject_hunks)
     if decision != "stop":
-        # The handler runs first: if it refuses (e.g. an edit clashes with rejected
-        # hunks) the gate stays open and nothing is recorded.
-        _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, hunks, note)
-    session.store.answer_gate(gate["id"], decision, reason, {"hunks": _hunks_list(hunks)})
+        # The handler runs first: if it refuses the gate stays open and nothing is recorded.
+        _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
+    answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
+    session.store.answer_gate(gate["id"], decision, reason, answer)
     _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason))
     if decision == "stop":
         _set_status(session, run_id, "stopped", reason or "stopped by the user")
     return gate
 
 
-def _hunks_list(hunks: set[HunkRef] | None) -> list[list[Any]] | None:
-    return None if hunks is None else sorted([h.path, h.index] for h in hunks)
+def review_diff(session, run_id: str):
+    """The diff a person reviews at the run's open review gate: step base → working tree.
+
+    Hunk refs for :func:`answer_gate` index into this diff (or carry its keys).
+    """
+    gate = session.store.pending_gate(run_id)
+    base = ((gate or {}).get("payload") or {}).get("base_checkpoint_id")
+    if gate is None or gate["kind"] != "review" or base is None:
+        raise UsageError(f"run {run_id} is not waiting at a review gate")
+    return session.checkpoints.diff(base, None)
+
+
+def _hunks_to_drop(session, gate, keep, drop) -> list[HunkRef]:
+    """Resolve the caller's refs on the live review diff (by key, else by index)."""
+    live = review_diff(session, gate["run_id"])
+    refs = live.refs()
+    by_key = {r.key: r for r in refs}
+
+    def resolve(given: set[HunkRef]) -> set[str]:
+        keys = set()
+        for g in given:
+            found = by_key.get(g.key) if g.key else next((r for r in refs if r == g), None)
+            if found is None:
+                raise UsageError(
+                    f"hunk {g.path}:{g.index} is not in the review diff as it is now (the "
+                    "files changed since you looked): look at the diff again"
+                )
+            keys.add(found.key)
+        return keys
+
+    if drop is not None:
+        keys = resolve(set(drop))
+        return [r for r in refs if r.key in keys]
+    kept = resolve(set(keep))
+    text_hunks = {r.path for f in live.files if f.hunks for r in f.refs()}
+    return [r for r in refs if r.key not in kept and r.path in text_hunks]
 
 
 def _capture_user_edits(session, run, note: str) -> None:
@@ -185,13 +231,13 @@ def _capture_user_edits(session, run, note: str) -> None:
     )
 
 
-def _review(session, run, gate, decision, reason, hunks, note) -> None:
+def _review(session, run, gate, decision, reason, dropped, note) -> None:
     payload = gate.get("payload") or {}
     cp, state = _head(session, run)
     base_id = payload.get("base_checkpoint_id")
     if decision == "approve":
-        if hunks is not None and base_id is not None:
-            _approve_some_hunks(session, run, gate, base_id, hunks, note)
+        if dropped and base_id is not None:
+            _approve_dropping(session, run, gate, base_id, dropped, note)
         else:
             _capture_user_edits(session, run, note)
         if payload.get("final"):
@@ -250,51 +296,35 @@ def _undo_step_files(session, gate, base) -> None:
     )
 
 
-def _approve_some_hunks(session, run, gate, base_id, hunks, note) -> None:
-    """Keep only the accepted hunks of the step, without losing the person's own edits."""
-    from engine.git.diffs import apply_hunks
+def _approve_dropping(session, run, gate, base_id, dropped: list[HunkRef], note) -> None:
+    """Drop the rejected hunks of the review diff from disk; everything else stays.
 
-    step_diff = session.checkpoints.diff(base_id, gate["checkpoint_id"])
-    offered: set[HunkRef] = set()
-    for f in step_diff.files:
-        if f.hunks:
-            offered |= {HunkRef(f.path, h.index) for h in f.hunks}
-        else:  # whole-file changes (binary, mode, symlink) cannot be split: keep them
-            hunks = set(hunks) | {HunkRef(f.path, 0)}
-            offered.add(HunkRef(f.path, 0))
-    rejected_files = {ref.path for ref in offered - set(hunks)}
-    if not rejected_files:
-        _capture_user_edits(session, run, note)
-        return
-    live = session.checkpoints.diff(gate["checkpoint_id"], None)
-    edited = {f.path for f in live.files} | {f.old_path for f in live.files if f.old_path}
-    clash = sorted(rejected_files & edited)
-    if clash:
-        raise UsageError(
-            "you edited " + ", ".join(clash) + " and also rejected hunks in it; "
-            "accept all of its hunks (and keep your edit) or undo your edit first"
-        )
-    # Save the person's edits first (an `edit` checkpoint), then drop the rejected
-    # hunks, touching only the files that have some.
+    The tree as it is (the step's change plus the person's edits) is first kept as an
+    ``edit`` checkpoint, then the files with dropped hunks are rebuilt from the base
+    plus every other hunk of diff(base, that checkpoint): the same hunks, by key.
+    """
+    from engine.git.diffs import apply_hunks, diff_commits
+
     _capture_user_edits(session, run, note)
     run = get_run(session, run["id"])
     cp, state = _head(session, run)
     base = session.store.get_checkpoint(base_id)
-    target = session.store.get_checkpoint(gate["checkpoint_id"])
+    full = diff_commits(session.repo_root, base["commit_sha"], cp["commit_sha"])
+    keys = {h.key for h in dropped}
+    refs = full.refs()
     apply_hunks(
         session.repo_root,
         base["commit_sha"],
-        target["commit_sha"],
-        set(hunks),
-        paths=rejected_files,
+        cp["commit_sha"],
+        {r for r in refs if r.key not in keys},
+        paths={h.path for h in dropped},
     )
-    kept = len(set(hunks) & offered)
     record_checkpoint(
         session,
         run["id"],
         gate.get("step_id"),
         "review",
-        f"kept {kept} of {len(offered)} hunk(s)",
+        f"kept {len(refs) - len(dropped)} of {len(refs)} hunk(s)",
         state,
         cp["id"],
     )

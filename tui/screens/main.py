@@ -347,13 +347,9 @@ class MainScreen(Screen):
         view = self.diff_view
         accepted = None
         if keep and self.diff_range == rng:
-            rejected = view.rejected_hunks()
-            accepted = {
-                h
-                for f in diff.files
-                for h in (_ref(f.path, hk.index) for hk in f.hunks)
-                if h not in rejected
-            }
+            # by content: an edit above a rejected hunk shifts indexes, not the choice
+            gone = {r.key for r in view.diff.keyed(view.rejected_hunks())}
+            accepted = {r for r in diff.refs() if r.key not in gone}
         self.diff_range = rng
         view.set_diff(diff, accepted)
         # The review diff of an open gate is on screen (tests and keys can rely on it).
@@ -523,20 +519,12 @@ class MainScreen(Screen):
         gate = self._require_gate()
         if gate is None:
             return
-        hunks = None
+        drop = None
         view = self.diff_view
-        if gate["kind"] == "review" and view.rejected_hunks():
-            if self.edited and self._tree_has_edits_hint():
-                self.notify(
-                    "Hunks are rejected and files were edited: per-hunk review keeps only "
-                    "accepted hunks of the model's change; your edits on top are kept as an edit.",
-                    severity="warning",
-                )
-            hunks = view.accepted_hunks()
-        self._answer("approve", hunks=hunks)
-
-    def _tree_has_edits_hint(self) -> bool:
-        return self.edited
+        if gate["kind"] == "review" and view.rejected_hunks() and view.diff is not None:
+            # by content: the engine finds the very hunks shown here, whatever their index
+            drop = view.diff.keyed(view.rejected_hunks())
+        self._answer("approve", reject_hunks=drop)
 
     def action_reject(self) -> None:
         if self._require_gate() is None:
@@ -551,13 +539,13 @@ class MainScreen(Screen):
         )
 
     @work(group="answer")
-    async def _answer(self, decision: str, *, reason: str = "", hunks: Any = None) -> None:
+    async def _answer(self, decision: str, *, reason: str = "", reject_hunks: Any = None) -> None:
         gate = self.gate
         if gate is None:
             return
         try:
             await self.app.engine_op(
-                "answer_gate", self.run_id, decision, reason=reason, hunks=hunks
+                "answer_gate", self.run_id, decision, reason=reason, reject_hunks=reject_hunks
             )
         except Exception as e:
             self.notify(f"could not {decision}: {e}", severity="error")
@@ -565,7 +553,7 @@ class MainScreen(Screen):
         self.gate = None
         self.edited = False
         self._stop_watching()
-        kept = f" ({len(hunks)} hunk(s) kept)" if hunks is not None else ""
+        kept = f" ({len(reject_hunks)} hunk(s) dropped)" if reject_hunks else ""
         done = {
             "approve": "approved",
             "reject": "rejected (the reason goes to the model)",
@@ -872,12 +860,6 @@ def rewind_effect(f: Any) -> str:
     if f.deletions:
         parts.append(f"gets back {f.deletions} line{'s' if f.deletions != 1 else ''}")
     return ", ".join(parts) or "mode restored"
-
-
-def _ref(path: str, index: int) -> Any:
-    from engine.git.diffmodel import HunkRef
-
-    return HunkRef(path, index)
 
 
 def _fmt_elapsed(seconds: float) -> str:
