@@ -193,6 +193,14 @@ class CheckpointMade(Event):
 
 
 @dataclass(kw_only=True)
+class UserMessage(Event):
+    """The person's message to the agent (reaches the next model call as an instruction)."""
+
+    type: ClassVar[str] = "user_message"
+    text: str = ""
+
+
+@dataclass(kw_only=True)
 class LogMessage(Event):
     type: ClassVar[str] = "log"
     level: str = "info"

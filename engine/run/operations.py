@@ -263,6 +263,9 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
     _undo_step_files(session, gate, base)
     new_state = clone(session.store.get_blob(base["state_hash"]))
     new_state["feedback"] = list(state.get("feedback", [])) + [reason]
+    # messages the person gave at this gate still reach the next attempt
+    new_state["instruction"] = state.get("instruction") or ""
+    new_state["messages"] = list(state.get("messages", []))
     step_id = gate.get("step_id")
     if step_id:
         session.store.update_step(step_id, status="rejected", error=reason)
@@ -516,6 +519,104 @@ def fork(session, checkpoint_id: int) -> str:
     )
     session.store.update_run(run_id, status="paused")
     return run_id
+
+
+PAUSED_FOR_MESSAGES = ("paused", "stopped", "crashed")
+FINISHED = ("completed", "failed", "stopped")
+
+
+def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
+    """Give the agent a message at a pause: it reaches the next model call as an instruction.
+
+    Allowed while the run is paused (at any gate), stopped or crashed; the message is
+    kept in the run state (``instruction`` for the next call, ``messages`` for the
+    transcript) by a ``message`` checkpoint, and announced as a ``UserMessage`` event.
+    """
+    from engine.events import UserMessage
+
+    run = get_run(session, run_id)
+    text = text.strip()
+    if not text:
+        raise UsageError("the message is empty: write what the agent should know")
+    if run["status"] not in PAUSED_FOR_MESSAGES:
+        raise UsageError(
+            f"run {run_id} is {run['status']}: a message can be given while it is paused or "
+            "stopped (for a finished run, ask a follow-up)"
+        )
+    cp, state = _head(session, run)
+    state = clone(state)
+    earlier = state.get("instruction") or ""
+    state["instruction"] = f"{earlier}\n\n{text}" if earlier else text
+    state["messages"] = [*state.get("messages", []), {"text": text, "node": _cursor_node(state)}]
+    new_cp = record_checkpoint(
+        session, run_id, cp.get("step_id"), "message", f"message: {text[:60]}", state, cp["id"]
+    )
+    _emit(session, run_id, UserMessage(text=text))
+    return new_cp
+
+
+def _cursor_node(state: dict[str, Any]) -> str:
+    return str((state.get("cursor") or {}).get("node") or "")
+
+
+def follow_up(
+    session,
+    run_id: str,
+    goal: str,
+    *,
+    model: str | None = None,
+    autonomy: str | None = None,
+    limits: dict[str, Any] | None = None,
+) -> str:
+    """Ask a follow-up on a finished run: a new run of the same flow, linked to it.
+
+    The new run starts from the old run's final tree (if the working tree differs, it is
+    restored, the current files kept in an undo checkpoint first) and its checkpoint 0's
+    parent is the old run's head. The old run is untouched. Returns the new run's id.
+    """
+    from engine.events import RunStarted
+    from engine.flow.spec import get_flow
+
+    old = get_run(session, run_id)
+    if old["status"] not in FINISHED:
+        raise UsageError(
+            f"run {run_id} is {old['status']}: continue it (or give it a message) instead"
+        )
+    if not goal.strip():
+        raise UsageError("the follow-up is empty: say what the agent should do next")
+    autonomy = autonomy or old["autonomy"]
+    if autonomy not in ("review", "auto-edit", "full"):
+        raise UsageError(f"unknown autonomy {autonomy!r}: use review, auto-edit or full")
+    final = session.store.get_checkpoint(old["head_checkpoint_id"])
+    if session.checkpoints.diff(final["id"], None).files:
+        session.checkpoints.rewind(final["id"])
+    config = dict(old.get("config") or {})
+    config["follows"] = run_id
+    config.pop("replay_llm", None)
+    if limits:
+        config["limits"] = {**(config.get("limits") or {}), **limits}
+    model = model or old["model"]
+    if model != old["model"]:
+        config["model_settings"] = {**(config.get("model_settings") or {}), "model": model}
+    flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
+    new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+    _emit(session, new_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
+    state = initial_state(flow, goal)
+    state["instruction"] = (
+        f"This follows run {run_id}, whose goal was: {old['goal']}. "
+        "Its changes are in the working tree."
+    )
+    record_checkpoint(
+        session,
+        new_id,
+        None,
+        "start",
+        f"follow-up of run {run_id}: starts from its final tree",
+        state,
+        final["id"],
+    )
+    session.store.update_run(new_id, status="paused")
+    return new_id
 
 
 def update_limits(session, run_id: str, **limits: Any) -> None:

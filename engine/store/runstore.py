@@ -62,6 +62,7 @@ CHECKPOINT_SOURCES = (
     "retry",
     "stop",
     "failed",
+    "message",
 )
 
 _STEP_FIELDS = {
