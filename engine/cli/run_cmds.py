@@ -289,8 +289,7 @@ def _parse_hunks(text: str) -> set[HunkRef]:
 
 def cmd_runs(args) -> int:
     with _open(args, write=False) as session:
-        runs = session.store.list_runs()
-        rows = [_run_summary(session, r) for r in runs]
+        rows = run_summaries(session)
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -306,14 +305,38 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def effective_status(session, run: dict[str, Any]) -> str:
-    """'running' only while a live process holds the writer lock; else it crashed."""
+def effective_status(session, run: dict[str, Any], *, writer_alive: bool | None = None) -> str:
+    """'running' only while a live process holds the writer lock; else it crashed.
+
+    ``writer_alive`` lets a caller listing many runs read the lock once.
+    """
     if run["status"] != "running":
         return run["status"]
+    if writer_alive is None:
+        writer_alive = _writer_alive(session)
+    return "running" if writer_alive else "crashed"
+
+
+def _writer_alive(session) -> bool:
     from engine.store.lock import pid_alive, read_holder_pid
 
     holder = read_holder_pid(session.store.lock_path)
-    return "running" if holder and pid_alive(holder) else "crashed"
+    return bool(holder and pid_alive(holder))
+
+
+def run_summaries(session) -> list[dict[str, Any]]:
+    """History: one line per run, newest first — one store query whatever the run count.
+
+    Each dict has ``id, flow, goal, status`` (effective: a dead writer's run is
+    ``crashed``), ``model, autonomy, steps, cost_usd, tests`` (``{"passed", "failed"}``
+    of the last test result or None), ``created_at, finished_at, head_checkpoint_id``.
+    """
+    rows = session.store.run_summaries()
+    alive = _writer_alive(session) if any(r["status"] == "running" for r in rows) else False
+    for r in rows:
+        r["status"] = effective_status(session, r, writer_alive=alive)
+        r["cost_usd"] = float(r["cost_usd"] or 0.0)
+    return rows
 
 
 def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:

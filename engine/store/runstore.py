@@ -421,6 +421,23 @@ class RunStore:
         rows = self._all("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC")
         return [self._run_row(r) for r in rows]
 
+    @_reads
+    def run_summaries(self) -> list[dict[str, Any]]:
+        """Every run's history line, newest first, in one query.
+
+        Besides the run's own columns: ``steps`` (all attempts), ``cost_usd`` and
+        ``tests`` (``{"passed", "failed"}`` of the last test result, or None), kept on
+        the run row by triggers (schema migration 3) rather than recomputed per run.
+        """
+        rows = self._all(
+            "SELECT id, flow, goal, model, autonomy, status, head_checkpoint_id, "
+            "created_at, finished_at, summary_steps AS steps, summary_cost_usd AS cost_usd, "
+            "summary_tests AS tests FROM runs ORDER BY created_at DESC, rowid DESC"
+        )
+        for r in rows:
+            r["tests"] = _loads(r["tests"])
+        return rows
+
     # -- steps ---------------------------------------------------------------
 
     @_writes

@@ -203,7 +203,56 @@ def _m002_meta(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_meta]
+def _m003_run_summary(db: sqlite_utils.Database) -> None:
+    # History lists every run with its step count, cost and last test result. Kept on
+    # the run row by triggers, so any code path that adds a step, an LLM call or a test
+    # result keeps it right, and reading history is one query whatever the run count.
+    db.execute("ALTER TABLE runs ADD COLUMN summary_steps INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN summary_cost_usd REAL NOT NULL DEFAULT 0.0")
+    db.execute("ALTER TABLE runs ADD COLUMN summary_tests TEXT")  # JSON {passed, failed}
+    db.executescript(
+        """
+        CREATE TRIGGER runs_summary_step_added AFTER INSERT ON steps BEGIN
+            UPDATE runs SET summary_steps = summary_steps + 1 WHERE id = NEW.run_id;
+        END;
+        CREATE TRIGGER runs_summary_step_removed AFTER DELETE ON steps BEGIN
+            UPDATE runs SET summary_steps = summary_steps - 1 WHERE id = OLD.run_id;
+        END;
+        CREATE TRIGGER runs_summary_cost_added AFTER INSERT ON llm_calls BEGIN
+            UPDATE runs SET summary_cost_usd = summary_cost_usd + coalesce(NEW.cost_usd, 0.0)
+            WHERE id = NEW.run_id;
+        END;
+        CREATE TRIGGER runs_summary_cost_removed AFTER DELETE ON llm_calls BEGIN
+            UPDATE runs SET summary_cost_usd = summary_cost_usd - coalesce(OLD.cost_usd, 0.0)
+            WHERE id = OLD.run_id;
+        END;
+        CREATE TRIGGER runs_summary_tests AFTER INSERT ON events
+        WHEN NEW.type = 'test_result' BEGIN
+            UPDATE runs SET summary_tests = json_object(
+                'passed', coalesce(json_extract(NEW.data, '$.passed'), 0),
+                'failed', coalesce(json_extract(NEW.data, '$.failed'), 0)
+                    + coalesce(json_extract(NEW.data, '$.errors'), 0))
+            WHERE id = NEW.run_id;
+        END;
+        """
+    )
+    # Backfill runs recorded before this migration.
+    db.execute(
+        "UPDATE runs SET summary_steps = (SELECT count(*) FROM steps WHERE run_id = runs.id), "
+        "summary_cost_usd = (SELECT coalesce(sum(cost_usd), 0.0) FROM llm_calls "
+        "WHERE run_id = runs.id)"
+    )
+    db.execute(
+        "UPDATE runs SET summary_tests = (SELECT json_object("
+        "'passed', coalesce(json_extract(e.data, '$.passed'), 0), "
+        "'failed', coalesce(json_extract(e.data, '$.failed'), 0) "
+        "+ coalesce(json_extract(e.data, '$.errors'), 0)) "
+        "FROM events e WHERE e.run_id = runs.id AND e.type = 'test_result' "
+        "ORDER BY e.seq DESC LIMIT 1)"
+    )
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_meta, _m003_run_summary]
 
 
 def current_version(db: sqlite_utils.Database) -> int:

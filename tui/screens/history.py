@@ -15,19 +15,13 @@ TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, co
 
 
 def run_rows(session) -> list[dict[str, Any]]:
-    """One summary dict per run, newest first (runs on the engine thread)."""
-    from engine.cli.run_cmds import _run_summary
+    """One summary dict per run, newest first (runs on the engine thread; one query)."""
+    from engine.cli.run_cmds import run_summaries
 
-    rows = []
-    for run in session.store.list_runs():
-        row = _run_summary(session, run)
-        tests = [e for e in session.store.events_for(run["id"]) if e.get("type") == "test_result"]
-        if tests:
-            t = tests[-1]
-            row["tests"] = f"{t.get('passed', 0)}✓ {t.get('failed', 0) + t.get('errors', 0)}✗"
-        else:
-            row["tests"] = "—"
-        rows.append(row)
+    rows = run_summaries(session)
+    for row in rows:
+        t = row["tests"]
+        row["tests"] = f"{t['passed']}✓ {t['failed']}✗" if t else "—"
     return rows
 
 
