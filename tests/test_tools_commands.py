@@ -230,12 +230,13 @@ async def test_output_cap_keeps_head_and_tail(tmp_path: Path) -> None:
     assert len(res.output) < 2000 + 200
 
 
-async def test_very_long_line_without_newline(tmp_path: Path) -> None:
+async def test_very_long_line_without_newline_is_capped(tmp_path: Path) -> None:
     res = await run_command(
         f"{PY} -c \"import sys; sys.stdout.write('x' * 300000)\"", tmp_path, timeout_s=20
     )
-    assert res.exit_code == 0
-    assert res.output == "x" * 300000
+    assert res.exit_code == 0 and res.truncated
+    assert res.output.startswith("x" * 15000 + "\n[... output truncated: 270000 bytes omitted")
+    assert res.output.endswith("...]\n" + "x" * 15000)
 
 
 def _alive(pid: int) -> bool:

@@ -18,7 +18,6 @@ import os
 import re
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -101,44 +100,99 @@ class CommandResult:
         return asdict(self)
 
 
-class _Capped:
-    """Keeps the first and last ``cap/2`` characters' worth of lines."""
+class OutputCap:
+    """Keeps the first and last ``cap/2`` bytes of a stream, in one pass, whatever its shape.
+
+    Bytes, not lines: a 50 MB line without a newline is capped like 50 MB of
+    short lines. Memory stays O(cap); each chunk is touched once.
+    """
 
     def __init__(self, cap: int):
         self.half = max(1, cap // 2)
-        self.head: list[str] = []
-        self.head_chars = 0
-        self.tail: deque[str] = deque()
-        self.tail_chars = 0
-        self.dropped_lines = 0
-        self.dropped_chars = 0
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
 
-    def add(self, line: str) -> None:
-        if self.head_chars < self.half and not self.tail:
-            self.head.append(line)
-            self.head_chars += len(line) + 1
-            return
-        self.tail.append(line)
-        self.tail_chars += len(line) + 1
-        while self.tail_chars > self.half and len(self.tail) > 1:
-            old = self.tail.popleft()
-            self.tail_chars -= len(old) + 1
-            self.dropped_lines += 1
-            self.dropped_chars += len(old) + 1
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk[-self.half :]
+            excess = len(self.tail) - self.half
+            if excess > 0:
+                del self.tail[:excess]  # bytearray drops its front in O(1)
 
     @property
     def truncated(self) -> bool:
-        return self.dropped_lines > 0
+        return self.total > len(self.head) + len(self.tail)
 
     def text(self) -> str:
-        parts = list(self.head)
-        if self.dropped_lines:
-            parts.append(
-                f"[... output truncated: {self.dropped_lines} lines "
-                f"({self.dropped_chars} characters) omitted ...]"
-            )
-        parts.extend(self.tail)
-        return "\n".join(parts)
+        """Head and tail as text (cut at line ends where one is near), with a note between."""
+        if not self.truncated:
+            return _decode(bytes(self.head + self.tail)).removesuffix("\n")
+        head, tail = bytes(self.head), bytes(self.tail)
+        nl = head.rfind(b"\n")
+        if nl >= len(head) * 3 // 4:
+            head = head[: nl + 1]
+        nl = tail.find(b"\n")
+        if 0 <= nl < len(tail) // 4:
+            tail = tail[nl + 1 :]
+        omitted = self.total - len(head) - len(tail)
+        head_text = codecs.getincrementaldecoder("utf-8")("replace").decode(head)  # drops a cut char
+        tail_text = _decode(tail.lstrip(bytes(range(0x80, 0xC0))))  # starts on a whole char
+        note = f"[... output truncated: {omitted} bytes omitted ...]"
+        return f"{head_text.removesuffix(chr(10))}\n{note}\n{tail_text.removesuffix(chr(10))}"
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+class _LineSplitter:
+    """Splits a byte stream into lines for ``on_line`` without re-scanning what it has seen.
+
+    A line longer than ``max_chars`` is delivered cut, with a note of what was cut,
+    so one huge line never builds a huge string.
+    """
+
+    def __init__(self, max_chars: int):
+        self.max_chars = max(1, max_chars)
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.parts: list[str] = []
+        self.kept = 0
+        self.cut = 0
+
+    def feed(self, chunk: bytes, final: bool = False) -> list[str]:
+        text = self.decoder.decode(chunk, final=final)
+        lines: list[str] = []
+        start = 0
+        while (nl := text.find("\n", start)) >= 0:
+            self._keep(text[start:nl])
+            lines.append(self._take())
+            start = nl + 1
+        self._keep(text[start:])
+        if final and (self.parts or self.cut):
+            lines.append(self._take())
+        return lines
+
+    def _keep(self, piece: str) -> None:
+        room = self.max_chars - self.kept
+        if len(piece) > room:
+            self.cut += len(piece) - max(room, 0)
+            piece = piece[: max(room, 0)]
+        if piece:
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def _take(self) -> str:
+        line = "".join(self.parts).removesuffix("\r")
+        if self.cut:
+            line += f" [... {self.cut} characters cut]"
+        self.parts, self.kept, self.cut = [], 0, 0
+        return line
 
 
 def _killpg(pgid: int, sig: int = signal.SIGKILL) -> None:
@@ -159,7 +213,8 @@ async def run_command(
 
     ``env`` defaults to :func:`scrubbed_env`. ``on_line`` may be a plain
     function or a coroutine function; it receives every line (without the
-    newline), even those dropped from the capped ``output``. On timeout the
+    newline; a line longer than ``output_cap`` characters arrives cut), even those
+    dropped from the capped ``output``. On timeout the
     process group is killed and the result has ``timed_out=True``.
     """
     start = time.monotonic()
@@ -174,31 +229,29 @@ async def run_command(
         start_new_session=True,  # own process group: one killpg reaches every child
     )
     pgid = proc.pid
-    capped = _Capped(output_cap)
+    capped = OutputCap(output_cap)
+    splitter = _LineSplitter(output_cap)
     assert proc.stdout is not None
     stdout = proc.stdout
 
-    async def emit(line: str) -> None:
-        capped.add(line)
-        if on_line is not None:
+    async def emit(lines: list[str]) -> None:
+        if on_line is None:
+            return
+        for line in lines:
             r = on_line(line)
             if inspect.isawaitable(r):
                 await r
 
     async def pump() -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
         while True:
             chunk = await stdout.read(_READ_CHUNK)
             if not chunk:
                 break
-            pending += decoder.decode(chunk)
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                await emit(line.removesuffix("\r"))
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            await emit(pending.removesuffix("\r"))
+            capped.add(chunk)
+            if on_line is not None:
+                await emit(splitter.feed(chunk))
+        if on_line is not None:
+            await emit(splitter.feed(b"", final=True))
 
     async def exited(limit: float | None) -> None:
         # Not proc.wait(): on 3.11 it also waits for the pipes to close, which a

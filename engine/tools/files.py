@@ -7,12 +7,15 @@ with a message written for the model when a call cannot be honoured.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import os
-import re
+import secrets
+import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from engine.errors import PathConfinementError, ToolError
 from engine.tools.base import ToolResult
@@ -35,6 +38,59 @@ def _missing(ws: Workspace, path: str) -> ToolError:
     return ToolError(f"No such file: '{path}'. Use list_files to see which files exist.")
 
 
+def _special_file(p: Path) -> str | None:
+    """What kind of non-regular file ``p`` is (FIFO, device, socket), None otherwise.
+
+    Opening a FIFO blocks until a writer appears and a device can stream
+    forever, so the file tools refuse them before any open().
+    """
+    try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def _refuse_special(p: Path, rel: str) -> None:
+    kind = _special_file(p)
+    if kind is not None:
+        raise ToolError(f"'{rel}' is {kind}, not a regular file; file tools only use regular files.")
+
+
+def atomic_write(p: Path, data: bytes) -> None:
+    """Replace ``p`` with ``data`` all at once: temp file beside it, fsync, rename.
+
+    The file keeps its permission bits (a new file gets the umask's). If
+    anything fails (disk full, read-only directory) the old file is left whole
+    and the temp file is removed.
+    """
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(p).st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = p.parent / f".{p.name}.{secrets.token_hex(4)}.llmflows-tmp"
+    # 0o666 through os.open: a new file gets the umask's bits, like open() would.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 # --------------------------------------------------------------------------- read_file
 
 
@@ -44,6 +100,7 @@ def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> T
     rel = ws.relpath(p)
     if p.is_dir():
         raise ToolError(f"'{path}' is a directory. Use list_files('{rel}/*') to see its files.")
+    _refuse_special(p, rel)
     if not p.is_file():
         raise _missing(ws, path)
     size = p.stat().st_size
@@ -165,16 +222,14 @@ def search(
     *,
     max_results: int = SEARCH_CAP,
 ) -> ToolResult:
-    """Regex search over repo text files; returns ``file:line: text`` lines."""
+    """Regex search over repo text files; returns ``file:line: text`` lines.
+
+    Patterns are RE2 (linear time): a model-chosen ``(a+)+$`` cannot hang the
+    run, and backreferences / lookarounds are refused with an explanation.
+    """
     if not pattern:
         raise ToolError("search needs a non-empty regular expression pattern.")
-    try:
-        rx = re.compile(pattern)
-    except re.error as e:
-        raise ToolError(
-            f"invalid regular expression {pattern!r}: {e}. "
-            "Escape special characters (e.g. '\\(' or '\\.') to search for them literally."
-        ) from None
+    rx = _compile_regex(pattern)
     files = repo_files(ws)
     scope = "the repository"
     if path not in (None, "", ".", "./"):
@@ -192,8 +247,9 @@ def search(
     for name in files:
         full = ws.root / name
         try:
-            if full.stat().st_size > SEARCH_MAX_FILE_BYTES:
-                continue
+            st = full.stat()
+            if not stat.S_ISREG(st.st_mode) or st.st_size > SEARCH_MAX_FILE_BYTES:
+                continue  # FIFOs and devices would block or never end
             data = full.read_bytes()
         except OSError:
             continue
@@ -215,6 +271,22 @@ def search(
     return ToolResult(True, out, data={"matches": total})
 
 
+def _compile_regex(pattern: str) -> Any:
+    import re2  # google-re2: guaranteed linear-time matching
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print parse errors on the terminal
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as e:
+        reason = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else e
+        raise ToolError(
+            f"invalid regular expression {pattern!r}: {reason}. Patterns are RE2 syntax "
+            "(no backreferences or lookarounds). "
+            "Escape special characters (e.g. '\\(' or '\\.') to search for them literally."
+        ) from None
+
+
 # --------------------------------------------------------------------------- write_file
 
 
@@ -224,13 +296,14 @@ def write_file(ws: Workspace, path: str, content: str) -> ToolResult:
     rel = ws.relpath(p)
     if p.is_dir():
         raise ToolError(f"'{rel}' is a directory; give a file path.")
+    _refuse_special(p, rel)
     existed = p.is_file()
     data = content.encode("utf-8")
     if existed and p.read_bytes() == data:
         return ToolResult(True, f"{rel} already has this content; nothing changed.")
     p.parent.mkdir(parents=True, exist_ok=True)
     # newline="" semantics: write bytes exactly as given, no newline translation.
-    p.write_bytes(data)
+    atomic_write(p, data)
     lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
     verb = "Overwrote" if existed else "Created"
     return ToolResult(
@@ -250,6 +323,7 @@ def edit_file(ws: Workspace, path: str, old: str, new: str) -> ToolResult:
     rel = ws.relpath(p)
     if p.is_dir():
         raise ToolError(f"'{rel}' is a directory; give a file path.")
+    _refuse_special(p, rel)
     if not p.is_file():
         raise ToolError(
             f"No such file: '{path}'. Use write_file to create a new file, "
@@ -285,7 +359,7 @@ def edit_file(ws: Workspace, path: str, old: str, new: str) -> ToolResult:
     start = text.index(old)
     at_line = text.count("\n", 0, start) + 1
     updated = text.replace(old, new, 1)
-    p.write_bytes(updated.encode("utf-8", errors="surrogateescape"))
+    atomic_write(p, updated.encode("utf-8", errors="surrogateescape"))
     old_n = old.count("\n") + 1
     new_n = new.count("\n") + 1 if new else 0
     return ToolResult(
