@@ -43,7 +43,7 @@ def test_builtin_flow_end_to_end(tmp_path: Path, flow: str, goal: str):
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
     events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
-    assert events[-1]["type"] == "outcome" and events[-1]["status"] == "completed"
+    assert events[-1]["type"] == "result" and events[-1]["status"] == "completed"
     tests = [e for e in events if e["type"] == "test_result"]
     assert tests and tests[-1]["failed"] == 0 and tests[-1]["passed"] >= 1
     done = [e["node"] for e in events if e["type"] == "step_finished" and e["status"] == "done"]

@@ -10,7 +10,17 @@ from __future__ import annotations
 import sys
 
 # Options of the app/global parsers that take a value (so the value is not a verb).
-_VALUE_OPTIONS = {"-C", "--model", "--autonomy", "--flow", "--dir"}
+_VALUE_OPTIONS = {
+    "-C",
+    "--model",
+    "--autonomy",
+    "--flow",
+    "--dir",
+    "--output-format",
+    "--color",
+    "--approval",
+    "--goal-file",
+}
 
 
 def find_verb(argv: list[str]) -> str | None:
@@ -30,7 +40,7 @@ def find_verb(argv: list[str]) -> str | None:
 
 
 def wants_tui(argv: list[str]) -> bool:
-    if any(a in ("-h", "--help") for a in argv):
+    if any(a in ("-h", "--help", "--version") for a in argv):
         return False
     verb = find_verb(argv)
     return verb is None or (verb == "demo" and "--headless" not in argv)

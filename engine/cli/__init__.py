@@ -3,7 +3,10 @@
 Each verb group lives in its own module exposing ``register(subparsers)``;
 handlers take the parsed args and return an exit code. Exit codes:
 0 completed/ok, 1 failed, 2 usage or configuration error, 3 paused at a gate,
-4 stopped by a budget or limit.
+4 stopped by a budget or limit, 5 a person was needed under ``--approval never``.
+
+Global options (``-C``, ``--model``, ``--json``, ``--output-format``, ``--color``)
+are accepted before or after the verb, like ``git -C`` and ``codex -m``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,49 @@ VERB_MODULES = [
     "engine.cli.flow_cmds",
     "engine.cli.run_cmds",
     "engine.cli.demo_cmds",
+    "engine.cli.git_cmds",
+    "engine.cli.rule_cmds",
 ]
+
+
+def package_version() -> str:
+    """The installed distribution's version (the source tree's when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llmflows-tui")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _add_global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every verb takes. Below the verb they default to SUPPRESS, so a
+    value given before the verb is not overwritten by the verb parser's default."""
+    existing = p._option_string_actions  # a verb may define its own, with its own help
+
+    def add(*flags: str, default, **kw) -> None:
+        own = existing.get(flags[0])
+        if own is not None:
+            own.default = argparse.SUPPRESS
+            return
+        p.add_argument(*flags, default=default if top else argparse.SUPPRESS, **kw)
+
+    add("-C", dest="cwd", default=".", metavar="DIR", help="run as if started in DIR")
+    add("--model", default=None, help="litellm model string, or scripted:PATH")
+    add("--json", default=False, action="store_true", help="print events as JSON lines")
+    add(
+        "--output-format",
+        default="text",
+        choices=["text", "json", "stream-json"],
+        help="text (default); json: one final result object; stream-json: JSON lines "
+        "(same as --json)",
+    )
+    add(
+        "--color",
+        default="auto",
+        choices=["auto", "always", "never"],
+        help="colour output (auto: only on a terminal and when NO_COLOR is unset)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Supervised autonomy for AI coding agents. "
         "Run with no arguments inside a git repository to open the TUI.",
     )
-    parser.add_argument("-C", dest="cwd", default=".", help="run as if started in this directory")
+    parser.add_argument("--version", action="version", version=f"llmflows-tui {package_version()}")
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:
         try:
@@ -39,12 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.register(sub)
+    _add_below(sub)
     return parser
 
 
+def _add_below(sub: argparse._SubParsersAction) -> None:
+    """Global options on every verb parser, nested verbs (``flows check``) included."""
+    for verb_parser in {id(p): p for p in sub.choices.values()}.values():
+        _add_global_options(verb_parser, top=False)
+        for action in verb_parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_below(action)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from engine.cli.common import apply_color
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.json and args.output_format == "text":
+        args.output_format = "stream-json"
+    args.json = args.output_format != "text"  # list/show verbs: one JSON document
+    apply_color(args.color)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -19,6 +19,7 @@ from engine.cli.common import (
     parse_id,
     print_json,
     repo_root_from_args,
+    use_color,
 )
 from engine.git.diffmodel import Diff, FileDiff
 
@@ -157,7 +158,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.json:
         print_json(diff.to_dict())
         return 0
-    color = sys.stdout.isatty()
+    color = use_color(sys.stdout)
     sys.stdout.write(render_unified(diff, color=color))
     sys.stdout.flush()
     return 0

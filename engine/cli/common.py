@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,24 @@ from typing import Any, TextIO
 
 from engine.errors import UsageError
 from engine.git.repo import find_repo_root
+
+_color_mode = "auto"
+
+
+def apply_color(mode: str) -> None:
+    """Set the process-wide colour choice from ``--color`` (auto | always | never)."""
+    global _color_mode
+    _color_mode = mode
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Colour only if asked (``--color always``), or on a terminal with ``NO_COLOR`` unset."""
+    if _color_mode != "auto":
+        return _color_mode == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    out = stream or sys.stdout
+    return bool(getattr(out, "isatty", lambda: False)())
 
 
 def repo_root_from_args(args: Any) -> Path:

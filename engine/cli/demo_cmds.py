@@ -11,30 +11,35 @@ def register(sub) -> None:
     p.add_argument("--dir", help="directory for the demo project (new or empty; default: temp)")
     p.add_argument("--headless", action="store_true", help="run without the TUI")
     p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default="review")
-    p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
+    from engine.cli.output import EventPrinter
     from engine.cli.run_cmds import _execute
     from engine.demo import prepare_demo
     from engine.run.operations import create_run
     from engine.run.session import Session
 
     demo = prepare_demo(args.dir)
+    printer = EventPrinter(args.output_format)
     if not args.json:
         print(f"demo project: {demo.repo}", flush=True)
         print(f"flow: {demo.flow}   model: scripted replay (offline)   autonomy: {args.autonomy}")
     with Session.open(demo.repo) as session:
-        run_id = create_run(
-            session,
-            demo.flow,
-            demo.goal,
-            model=demo.model,
-            autonomy=args.autonomy,
-            settings=demo.settings,
-        )
-        code = _execute(session, run_id, args.json)
+        unsubscribe = session.bus.subscribe(printer)
+        try:
+            run_id = create_run(
+                session,
+                demo.flow,
+                demo.goal,
+                model=demo.model,
+                autonomy=args.autonomy,
+                settings=demo.settings,
+            )
+        finally:
+            unsubscribe()
+        code = _execute(session, run_id, printer)
     if not args.json:
         print(f"\nThe demo project is in {demo.repo}; inspect it with:", flush=True)
         print(f"  llmflows-tui -C {demo.repo} show {run_id}", flush=True)

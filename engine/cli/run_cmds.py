@@ -13,19 +13,31 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from engine.cli.output import EventPrinter
 from engine.errors import UsageError
-from engine.events import Event
 from engine.git.diffmodel import HunkRef
-
-EXIT_FOR_STATUS = {"completed": 0, "failed": 1, "paused": 3, "stopped": 4}
+from engine.run.result import EXIT_FOR_STATUS
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="run a flow headless")
-    p.add_argument("flow", help="flow name (see `llmflows-tui flows`) or path to a flow file")
-    p.add_argument("goal", help="what the agent should do")
+    p = sub.add_parser(
+        "run",
+        help="run a flow headless",
+        description="Run FLOW on GOAL. The goal is an argument, '-' (read stdin) or "
+        "--goal-file. With --continue, a follow-up to the last run: a new linked run "
+        "starting from that run's final tree (FLOW may then be left out).",
+    )
+    p.add_argument("flow", nargs="?", help="flow name (see `llmflows-tui flows`) or a flow file")
+    p.add_argument("goal", nargs="?", help="what the agent should do; '-' reads it from stdin")
+    p.add_argument("--goal-file", metavar="PATH", help="read the goal from a file ('-': stdin)")
+    p.add_argument(
+        "--continue",
+        dest="follow_up",
+        action="store_true",
+        help="follow up the last run: new run from its final tree, linked to it",
+    )
     _model_args(p)
-    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default="review")
+    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default=None)
     _limit_args(p)
     p.add_argument(
         "--breakpoint",
@@ -42,11 +54,12 @@ def register(sub) -> None:
         metavar="KEY=VALUE",
         help="override a flow setting, e.g. --set test_command='make test'",
     )
-    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    _approval_args(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue a paused, stopped or crashed run")
-    p.add_argument("run_id", metavar="RUN")
+    p.add_argument("run_id", metavar="RUN", nargs="?", help="run id (or --last)")
+    p.add_argument("--last", action="store_true", help="the most recent run")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--approve", action="store_true", help="approve the open gate")
     g.add_argument("--reject", metavar="REASON", help="reject the open gate with a reason")
@@ -58,23 +71,21 @@ def register(sub) -> None:
     )
     p.add_argument("--model", help="continue with another model")
     _limit_args(p)
-    p.add_argument("--json", action="store_true")
+    _approval_args(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("runs", help="list runs in this repository")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("show", help="show a run: attempts, checkpoints, tests, cost")
     p.add_argument("run_id", metavar="RUN")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("retry", help="retry from a checkpoint as a sibling attempt")
     p.add_argument("checkpoint", type=int, metavar="CHECKPOINT")
     p.add_argument("--instruction", default="", help="extra instruction for the model")
     p.add_argument("--model", help="retry with another model")
-    p.add_argument("--json", action="store_true")
+    _approval_args(p)
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("export-script", help="write a run's model answers as a replay script")
@@ -85,6 +96,16 @@ def register(sub) -> None:
 
 def _model_args(p) -> None:
     p.add_argument("--model", help="litellm model string, or scripted:PATH (offline replay)")
+
+
+def _approval_args(p) -> None:
+    p.add_argument(
+        "--approval",
+        choices=["ask", "never"],
+        default="ask",
+        help="never: for CI — anything that needs a person stops the run with exit code 5 "
+        "and says what it was (the run stays paused and resumable)",
+    )
 
 
 def _limit_args(p) -> None:
@@ -117,163 +138,156 @@ def _open(args, write: bool = True):
     return Session.open(args.cwd, write=write)
 
 
-class _Printer:
-    """Prints events: JSON lines, or a compact human-readable log."""
+def read_goal(args) -> str:
+    """The goal from argv, ``-`` (stdin) or ``--goal-file`` — exactly one of them."""
+    from pathlib import Path
 
-    def __init__(self, as_json: bool):
-        self.as_json = as_json
-        self._in_tokens = False
-
-    def __call__(self, ev: Event) -> None:
-        if self.as_json:
-            if ev.type != "token":
-                print(json.dumps(ev.to_dict(), default=str), flush=True)
-            return
-        line = _describe(ev)
-        if line:
-            print(line, flush=True)
-
-
-def _describe(ev: Event) -> str | None:
-    d = ev.to_dict()
-    t = ev.type
-    if t == "step_started":
-        task = f" [{d['task_id']}]" if d.get("task_id") else ""
-        return f"▶ {d['node']}{task} ({d['kind']}, attempt {d['attempt']})"
-    if t == "step_finished":
-        mark = {"done": "✓", "failed": "✗"}.get(d["status"], "•")
-        extra = f": {d['error']}" if d.get("error") else ""
-        files = f", {d['files_changed']} file(s) changed" if d.get("files_changed") else ""
-        return f"{mark} {d['node']} {d['status']}{files}{extra}"
-    if t == "tool_call":
-        return f"    {d['name']}({_brief(d['arguments'])}){'' if d['ok'] else ' → error'}"
-    if t == "test_result":
-        return f"    tests: {d['passed']} passed, {d['failed']} failed, {d['errors']} errors" + (
-            f" — failing: {', '.join(d['failing'][:5])}" if d["failing"] else ""
-        )
-    if t == "cost":
-        return (
-            f"    cost: ${d['run_cost_usd']:.4f} ({d['run_tokens_in']}→{d['run_tokens_out']} tok)"
-        )
-    if t == "gate_opened":
-        return f"⏸ {d['kind']} gate #{d['gate_id']}: {d['prompt']}"
-    if t == "checkpoint":
-        return f"    checkpoint {d['checkpoint_id']} ({d['source']})"
-    if t == "run_status" and d["status"] in ("completed", "failed", "stopped", "crashed"):
-        return f"■ run {d['status']}" + (f": {d['reason']}" if d.get("reason") else "")
-    if t == "log" and d["level"] in ("warning", "error"):
-        return f"  ! {d['message']}"
-    return None
+    if args.goal is not None and args.goal_file:
+        raise UsageError("give the goal as an argument or with --goal-file, not both")
+    source = args.goal_file if args.goal_file else args.goal
+    if source is None:
+        raise UsageError('no goal: llmflows-tui run FLOW "GOAL" (or -, or --goal-file PATH)')
+    if source == "-":
+        text = sys.stdin.read()
+    elif args.goal_file:
+        try:
+            text = Path(args.goal_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read --goal-file {args.goal_file}: {e}") from None
+    else:
+        text = source
+    if not text.strip():
+        raise UsageError("the goal is empty: say what the agent should do")
+    return text.strip()
 
 
-def _brief(args: dict[str, Any]) -> str:
-    parts = []
-    for k, v in args.items():
-        s = str(v).replace("\n", "⏎")
-        parts.append(f"{k}={s[:40]}{'…' if len(s) > 40 else ''}")
-    return ", ".join(parts)
-
-
-def _execute(session, run_id: str, as_json: bool) -> int:
+def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask") -> int:
+    """Run until the run ends or pauses; print the result; return the exit code."""
     from engine.run.executor import Executor
+    from engine.run.result import build_result
 
-    unsubscribe = session.bus.subscribe(_Printer(as_json))
+    printer.run_id = run_id
+    unsubscribe = session.bus.subscribe(printer)
     try:
         outcome = asyncio.run(Executor(session, run_id).execute())
     finally:
         unsubscribe()
-    return _report(run_id, outcome, as_json)
-
-
-def _report(run_id: str, outcome, as_json: bool) -> int:
-    code = EXIT_FOR_STATUS.get(outcome.status, 1)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "type": "outcome",
-                    "run_id": run_id,
-                    "status": outcome.status,
-                    "reason": outcome.reason,
-                    "exit_code": code,
-                }
-            ),
-            flush=True,
-        )
-        return code
-    if outcome.status == "paused":
+    needs = ""
+    if outcome.status == "paused" and approval == "never":
         gate = outcome.gate or {}
-        print(
-            f"\nRun {run_id} is paused at a {gate.get('kind', '')} gate. To continue:", flush=True
-        )
-        print(f"  llmflows-tui resume {run_id} --approve", flush=True)
-        print(f'  llmflows-tui resume {run_id} --reject "REASON"', flush=True)
-        base = (gate.get("payload") or {}).get("base_checkpoint_id")
-        if gate.get("kind") == "review" and base is not None:
-            print(f"  llmflows-tui resume {run_id} --approve --hunks FILE:N,...", flush=True)
-            print(f"  llmflows-tui diff {base}  # see the changes (hunks of a file: N = 0, 1…)")
-        else:
-            print(f"  llmflows-tui diff {gate.get('checkpoint_id') or ''}  # see the changes")
-    elif outcome.status == "stopped":
-        print(f"\nRun {run_id} stopped: {outcome.reason}", flush=True)
-        print(f"  llmflows-tui resume {run_id} [--max-cost USD | --max-steps N]", flush=True)
-    elif outcome.status == "failed":
-        print(f"\nRun {run_id} failed: {outcome.reason}", file=sys.stderr, flush=True)
-    else:
-        print(f"\nRun {run_id} completed.", flush=True)
-    return code
+        needs = f"{gate.get('kind', '')} gate #{gate.get('id', '?')}: {gate.get('prompt', '')}"
+    res = build_result(
+        session, run_id, status=outcome.status, reason=outcome.reason, needs_person=needs
+    )
+    printer.result(res)
+    return res.exit_code
 
 
 def cmd_run(args) -> int:
     from engine.models import check_model_usable, resolve_model_settings
     from engine.run.operations import create_run
 
+    if args.follow_up and args.goal is None and not args.goal_file:
+        args.flow, args.goal = None, args.flow  # `run --continue GOAL`: the flow is the last run's
+    if args.follow_up and args.flow:
+        raise UsageError("--continue keeps the last run's flow: give only the goal")
+    goal = read_goal(args)
+    printer = EventPrinter(args.output_format)
     with _open(args) as session:
+        if args.follow_up:
+            return _follow_up(session, args, goal, printer)
+        if not args.flow:
+            raise UsageError('no flow: llmflows-tui run FLOW "GOAL" (see `llmflows-tui flows`)')
         settings = resolve_model_settings(args.model, session.repo_root)
         check_model_usable(settings)
-        run_id = create_run(
-            session,
-            args.flow,
-            args.goal,
-            model=settings.model,
-            model_settings=asdict(settings),
-            autonomy=args.autonomy,
-            limits=_limits(args),
-            breakpoints=args.breakpoint,
-            single_step=args.step,
-            settings=_settings(args.set),
+        # Subscribed before the run exists: the stream opens with run_started and checkpoint 0.
+        unsubscribe = session.bus.subscribe(printer)
+        try:
+            run_id = create_run(
+                session,
+                args.flow,
+                goal,
+                model=settings.model,
+                model_settings=asdict(settings),
+                autonomy=args.autonomy or "review",
+                limits=_limits(args),
+                breakpoints=args.breakpoint,
+                single_step=args.step,
+                settings=_settings(args.set),
+            )
+        finally:
+            unsubscribe()
+        if printer.fmt == "text":
+            print(f"run {run_id}: {args.flow} — {goal}", flush=True)
+        return _execute(session, run_id, printer, args.approval)
+
+
+def last_run_id(session) -> str:
+    """The most recently created run (``resume --last``, ``run --continue``)."""
+    runs = session.store.list_runs()
+    if not runs:
+        raise UsageError(
+            'no runs yet in this repository: start one with llmflows-tui run FLOW "GOAL"'
         )
-        if not args.json:
-            print(f"run {run_id}: {args.flow} — {args.goal}", flush=True)
-        return _execute(session, run_id, args.json)
+    return max(runs, key=lambda r: (r.get("created_at") or 0, r["id"]))["id"]
+
+
+def _follow_up(session, args, goal: str, printer: EventPrinter) -> int:
+    from engine.run import operations as ops
+
+    previous = last_run_id(session)
+    unsubscribe = session.bus.subscribe(printer)
+    try:
+        run_id = ops.follow_up(
+            session,
+            previous,
+            goal,
+            model=args.model,
+            autonomy=args.autonomy,
+            limits={k: v for k, v in _limits(args).items() if v is not None},
+        )
+    finally:
+        unsubscribe()
+    if printer.fmt == "text":
+        print(f"run {run_id}: follow-up to {previous} — {goal}", flush=True)
+    return _execute(session, run_id, printer, args.approval)
 
 
 def cmd_resume(args) -> int:
     from engine.run import operations as ops
 
+    if bool(args.run_id) == bool(args.last):
+        raise UsageError("resume needs a RUN id or --last (not both)")
+    printer = EventPrinter(args.output_format)
     with _open(args) as session:
-        run = ops.get_run(session, args.run_id)
+        run = ops.get_run(session, args.run_id or last_run_id(session))
         if run["status"] in ("completed", "failed") and not (args.approve or args.reject):
             print(
                 f"Run {run['id']} has {run['status']}: there is nothing to resume. "
-                f"Start from one of its checkpoints with `llmflows-tui retry CHECKPOINT`.",
+                f"Start from one of its checkpoints with `llmflows-tui retry CHECKPOINT`, "
+                f"or follow it up with `llmflows-tui run --continue GOAL`.",
                 file=sys.stderr,
             )
             return EXIT_FOR_STATUS[run["status"]]
+        printer.replay_start(session, run["id"])
         if any(v is not None for v in _limits(args).values()):
             ops.update_limits(session, run["id"], **_limits(args))
         if args.model:
             ops.set_model(session, run["id"], args.model)
         if args.hunks is not None and not args.approve:
             raise UsageError("--hunks goes with --approve")
-        if args.approve:
-            keep = _parse_hunks(args.hunks) if args.hunks is not None else None
-            ops.answer_gate(session, run["id"], "approve", hunks=keep)
-        elif args.reject is not None:
-            ops.answer_gate(session, run["id"], "reject", reason=args.reject)
-        else:
-            ops.reopen(session, run["id"])
-        return _execute(session, run["id"], args.json)
+        unsubscribe = session.bus.subscribe(printer)
+        try:
+            if args.approve:
+                keep = _parse_hunks(args.hunks) if args.hunks is not None else None
+                ops.answer_gate(session, run["id"], "approve", hunks=keep)
+            elif args.reject is not None:
+                ops.answer_gate(session, run["id"], "reject", reason=args.reject)
+            else:
+                ops.reopen(session, run["id"])
+        finally:
+            unsubscribe()
+        return _execute(session, run["id"], printer, args.approval)
 
 
 def _parse_hunks(text: str) -> set[HunkRef]:
@@ -423,13 +437,21 @@ def cmd_show(args) -> int:
 
 
 def cmd_retry(args) -> int:
-    from engine.run.operations import retry
+    from engine.run.operations import get_run, retry
 
+    printer = EventPrinter(args.output_format)
     with _open(args) as session:
-        run_id = retry(session, args.checkpoint, instruction=args.instruction, model=args.model)
-        if not args.json:
+        cp = session.store.get_checkpoint(args.checkpoint)
+        if cp and cp.get("run_id"):
+            printer.replay_start(session, get_run(session, cp["run_id"])["id"])
+        unsubscribe = session.bus.subscribe(printer)
+        try:
+            run_id = retry(session, args.checkpoint, instruction=args.instruction, model=args.model)
+        finally:
+            unsubscribe()
+        if printer.fmt == "text":
             print(f"retrying run {run_id} from checkpoint {args.checkpoint}", flush=True)
-        return _execute(session, run_id, args.json)
+        return _execute(session, run_id, printer, args.approval)
 
 
 def export_script(session, run_id: str) -> list[dict[str, Any]]:
