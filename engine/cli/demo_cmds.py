@@ -27,8 +27,7 @@ def cmd_demo(args) -> int:
         print(f"demo project: {demo.repo}", flush=True)
         print(f"flow: {demo.flow}   model: scripted replay (offline)   autonomy: {args.autonomy}")
     with Session.open(demo.repo) as session:
-        unsubscribe = session.bus.subscribe(printer)
-        try:
+        with printer.opening(session.bus):
             run_id = create_run(
                 session,
                 demo.flow,
@@ -37,8 +36,6 @@ def cmd_demo(args) -> int:
                 autonomy=args.autonomy,
                 settings=demo.settings,
             )
-        finally:
-            unsubscribe()
         code = _execute(session, run_id, printer)
     if not args.json:
         print(f"\nThe demo project is in {demo.repo}; inspect it with:", flush=True)

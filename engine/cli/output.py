@@ -8,8 +8,10 @@ described in docs/cli-output.md and docs/schema/cli-output.schema.json.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from engine.cli.common import use_color
@@ -49,6 +51,17 @@ class EventPrinter:
         if not self.color or mark not in _PAINT:
             return line
         return f"{_PAINT[mark]}{line}\x1b[0m"
+
+    @contextlib.contextmanager
+    def opening(self, bus) -> Iterator[None]:
+        """Around run creation / gate answers: streamed as JSON lines (so a stream opens
+        with run_started and checkpoint 0); the text log prints its own header instead."""
+        unsubscribe = bus.subscribe(self) if self.fmt == "stream-json" else None
+        try:
+            yield
+        finally:
+            if unsubscribe:
+                unsubscribe()
 
     def replay_start(self, session, run_id: str) -> None:
         """A stream of an existing run (resume, retry) opens with its stored run_started."""

@@ -201,8 +201,7 @@ def cmd_run(args) -> int:
         settings = resolve_model_settings(args.model, session.repo_root)
         check_model_usable(settings)
         # Subscribed before the run exists: the stream opens with run_started and checkpoint 0.
-        unsubscribe = session.bus.subscribe(printer)
-        try:
+        with printer.opening(session.bus):
             run_id = create_run(
                 session,
                 args.flow,
@@ -215,8 +214,6 @@ def cmd_run(args) -> int:
                 single_step=args.step,
                 settings=_settings(args.set),
             )
-        finally:
-            unsubscribe()
         if printer.fmt == "text":
             print(f"run {run_id}: {args.flow} — {goal}", flush=True)
         return _execute(session, run_id, printer, args.approval)
@@ -236,8 +233,7 @@ def _follow_up(session, args, goal: str, printer: EventPrinter) -> int:
     from engine.run import operations as ops
 
     previous = last_run_id(session)
-    unsubscribe = session.bus.subscribe(printer)
-    try:
+    with printer.opening(session.bus):
         run_id = ops.follow_up(
             session,
             previous,
@@ -246,8 +242,6 @@ def _follow_up(session, args, goal: str, printer: EventPrinter) -> int:
             autonomy=args.autonomy,
             limits={k: v for k, v in _limits(args).items() if v is not None},
         )
-    finally:
-        unsubscribe()
     if printer.fmt == "text":
         print(f"run {run_id}: follow-up to {previous} — {goal}", flush=True)
     return _execute(session, run_id, printer, args.approval)
@@ -276,8 +270,7 @@ def cmd_resume(args) -> int:
             ops.set_model(session, run["id"], args.model)
         if args.hunks is not None and not args.approve:
             raise UsageError("--hunks goes with --approve")
-        unsubscribe = session.bus.subscribe(printer)
-        try:
+        with printer.opening(session.bus):
             if args.approve:
                 keep = _parse_hunks(args.hunks) if args.hunks is not None else None
                 ops.answer_gate(session, run["id"], "approve", hunks=keep)
@@ -285,8 +278,6 @@ def cmd_resume(args) -> int:
                 ops.answer_gate(session, run["id"], "reject", reason=args.reject)
             else:
                 ops.reopen(session, run["id"])
-        finally:
-            unsubscribe()
         return _execute(session, run["id"], printer, args.approval)
 
 
@@ -444,11 +435,8 @@ def cmd_retry(args) -> int:
         cp = session.store.get_checkpoint(args.checkpoint)
         if cp and cp.get("run_id"):
             printer.replay_start(session, get_run(session, cp["run_id"])["id"])
-        unsubscribe = session.bus.subscribe(printer)
-        try:
+        with printer.opening(session.bus):
             run_id = retry(session, args.checkpoint, instruction=args.instruction, model=args.model)
-        finally:
-            unsubscribe()
         if printer.fmt == "text":
             print(f"retrying run {run_id} from checkpoint {args.checkpoint}", flush=True)
         return _execute(session, run_id, printer, args.approval)
