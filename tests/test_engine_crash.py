@@ -121,16 +121,16 @@ def test_sigkill_then_resume_runs_every_effect_once(tmp_path: Path, crash: str):
     assert show["run"]["status"] == "completed"
 
 
-def test_sigkill_mid_effect_restores_tree_and_asks(tmp_path: Path):
+def test_sigkill_mid_effect_keeps_the_tree_and_asks(tmp_path: Path):
     # killed after the command's intent was journaled, before it ran
     repo, counter, first = _start(tmp_path, "intent-tool:2")
     assert first.returncode == -9
     assert (repo / "a.txt").exists()  # written by the step before the crash
     run_id = _run_id(repo)
     second = _cli(repo, "resume", run_id)
-    assert second.returncode == 3 and "died" in second.stdout
-    # the tree went back to the last checkpoint (a.txt is kept in a checkpoint)
-    assert not (repo / "a.txt").exists()
+    assert second.returncode == 3 and "died" in second.stdout and "echo tool" in second.stdout
+    # nothing is restored: the done write_file stays, and is not run again
+    assert (repo / "a.txt").read_text() == "A\n"
     third = _cli(repo, "resume", run_id, "--approve")
     assert third.returncode == 0, third.stdout + third.stderr
     assert counter.read_text().splitlines() == ["tool", "run"]

@@ -12,7 +12,7 @@ from engine.events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
 from engine.run.budget import check_before_call
-from engine.run.journal import digest
+from engine.run.journal import digest, file_digests
 from engine.run.state import template_context
 
 DEFAULT_SYSTEM = (
@@ -193,6 +193,7 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             "content": r.content,
             "files_changed": list(r.files_changed),
             "data": r.data,
+            "after": file_digests(ctx.workspace.root, list(r.files_changed)),
         }
 
     res = await ctx.journal.effect("tool", {"name": name, "arguments": args}, do)

@@ -34,7 +34,7 @@ from engine.flow.spec import FlowRuntimeError
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
-from engine.run.journal import Journal
+from engine.run.journal import Journal, clashing_files
 from engine.run.state import END, FAIL, clone
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,18 @@ def _script_uses(result: dict[str, Any]) -> list[int]:
     if not used and result.get("script_index") is not None:
         used = [result["script_index"]]
     return used
+
+
+def _describe_effect(effect: dict[str, Any]) -> str:
+    """One line naming an effect for a person (the command, or the tool and its path)."""
+    req = effect.get("request") or {}
+    if effect["kind"] == "command":
+        return f"the command `{req.get('command', '')}`"
+    args = req.get("arguments") or {}
+    if req.get("name") == "run_command":
+        return f"the command `{args.get('command', '')}`"
+    target = args.get("path")
+    return f"{req.get('name', effect['kind'])}" + (f" on {target}" if target else "")
 
 
 def _message(node, e: BaseException) -> str:
@@ -287,44 +299,69 @@ class Executor:
             log.warning("could not checkpoint the interrupted step: %s", e)
 
     def _recover_if_crashed(self) -> RunOutcome | None:
-        """A run left 'running' by a dead process: restore and decide how to continue."""
+        """A run left 'running' by a dead process: decide how its step goes on.
+
+        The step is re-entered with the same id, so every effect the journal marks
+        done is replayed, never run again, and the model is only asked for what comes
+        after. Nothing in the working tree is restored: the files the step wrote are
+        what its done effects say, and anything else changed since (the person's
+        edits) is theirs. A person is asked when the outcome of an effect is unknown
+        (it is not idempotent and has an intent but no result) or when the person
+        changed a file the step wrote.
+        """
         if self.run["status"] == "running":  # opened without Session.open's check
             self._set_status("crashed", "the process running this run died")
         if self.run["status"] != "crashed":
             return None
-        cp, state = self.head()
+        cp, _state = self.head()
         step = self._in_flight_step(cp["id"])
         if step is None:
             return None
-        open_effects = [
-            e for e in self.store.open_effects(self.run_id) if e["step_id"] == step["id"]
-        ]
-        if not open_effects:
-            return None  # re-entering the step replays its done effects
-        # Crashed mid-effect: its outcome is unknown. Put the tree back to the step's
-        # base (keeping the current tree in a pre-restore checkpoint) and start a new
-        # attempt that reuses the model's answers but redoes the tools.
-        # Engine-made restore: the tree only, never the user's index (even at checkpoint 0).
-        self.session.checkpoints.rewind(cp["id"], restore_index=False)
-        for e in open_effects:
-            self.store.effect_failed(e["id"], "abandoned: the process died during this effect")
-        self.store.update_step(step["id"], status="crashed", error="process died mid-effect")
-        self.emit(
-            StepFinished(step_id=step["id"], node=step["node"], status="crashed", error="crash")
-        )
-        if all(e.get("idempotent") for e in open_effects):
-            self._reuse_answers_of(step)
+        effects = self.store.effects_for_step(step["id"])
+        done = [e for e in effects if e["status"] == "done"]
+        unknown = [e for e in effects if e["status"] == "intent"]
+        for e in unknown:
+            if e.get("idempotent"):  # asked again when the step is re-entered
+                self.store.discard_effect(e["id"])
+        unknown = [e for e in unknown if not e.get("idempotent")]
+        clash = clashing_files(self.session.repo_root, done, unknown)
+        if done:
+            self.emit(
+                LogMessage(
+                    level="warning",
+                    message=f"recovering step '{step['node']}' after a crash: "
+                    f"{len(done)} completed effect(s) are replayed from the journal, not run "
+                    "again; nothing in the working tree is restored",
+                )
+            )
+        if not unknown and not clash:
             return None
-        kinds = ", ".join(sorted({e["kind"] for e in open_effects}))
+        self.store.update_step(step["id"], status="paused")
+        if clash:
+            prompt = (
+                f"The previous process died in step '{step['node']}', and since then "
+                f"{', '.join(clash)} changed after the step wrote it. Your version is in the "
+                "working tree (`llmflows-tui diff` shows it against the step's base). "
+                "Approve to continue the step with your version, or rewind."
+            )
+            return self._open_gate(
+                "crash",
+                step["node"],
+                prompt,
+                step["id"],
+                cp["id"],
+                {"step_id": step["id"], "clash": clash},
+            )
+        what = "; ".join(_describe_effect(e) for e in unknown)
         return self._open_gate(
             "crash",
             step["node"],
-            f"The previous process died while running a {kinds} effect in step "
-            f"'{step['node']}'. The working tree was restored to the last checkpoint "
-            "(your files at the crash are kept in a checkpoint). Approve to retry the step.",
+            f"The previous process died while running {what} in step '{step['node']}': it "
+            "may or may not have taken effect. Nothing was restored; completed effects will "
+            "not run again. Approve to run it again, or reject to stop.",
             step["id"],
             cp["id"],
-            {"step_id": step["id"]},
+            {"step_id": step["id"], "effects": [e["key"] for e in unknown]},
         )
 
     async def _advance(self) -> RunOutcome | None:

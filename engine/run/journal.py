@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from engine.run.crashpoints import crash_point
@@ -78,3 +80,35 @@ def digest(obj: Any) -> str:
     """Short stable digest of a JSON-able request (messages are not stored whole)."""
     raw = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def file_digest(path: Path) -> str | None:
+    """git's blob id of a file or symlink as it is now; None when there is none."""
+    try:
+        data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def file_digests(root: Path, paths: list[str]) -> dict[str, str | None]:
+    """What a tool effect left in each file it changed (recorded in its result)."""
+    return {p: file_digest(Path(root) / p) for p in paths}
+
+
+def clashing_files(
+    root: Path, done: list[dict[str, Any]], unknown: list[dict[str, Any]]
+) -> list[str]:
+    """Files a step's done effects wrote that now hold something else.
+
+    After a crash, such a file was changed by someone else (the person) since the
+    step wrote it: recovery must not pick one version silently. Files the
+    unfinished effects were writing are left out (their state is unknown anyway).
+    """
+    wrote: dict[str, str | None] = {}
+    for e in done:
+        wrote.update((e.get("result") or {}).get("after") or {})
+    busy = {str(((e.get("request") or {}).get("arguments") or {}).get("path", "")) for e in unknown}
+    return sorted(
+        p for p, digest in wrote.items() if p not in busy and file_digest(Path(root) / p) != digest
+    )

@@ -403,14 +403,9 @@ def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
 
 
 def _crash(session, run, gate, decision, reason, hunks, note) -> None:
-    if decision == "approve":
-        from engine.run.executor import keep_answers
-
-        step = session.store.get_step((gate.get("payload") or {})["step_id"])
-        config = dict(run.get("config") or {})
-        keep_answers(config, step)
-        session.store.update_run(run["id"], config=config)
-    else:
+    # Approve: the step is re-entered as it was; its done effects replay and the
+    # unfinished one runs again. Nothing else to record.
+    if decision == "reject":
         _set_status(session, run["id"], "stopped", reason or "stopped after a crash")
 
 
