@@ -251,49 +251,70 @@ def _alive(pid: int) -> bool:
         return True
 
 
-async def _wait_dead(pid: int, seconds: float = 3.0) -> bool:
+def _running(marker: str) -> list[int]:
+    """Host PIDs of live processes with ``marker`` as an argument (PIDs inside the
+    sandbox's namespace mean nothing out here, so children are found by marker)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in args and _alive(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+async def _wait_gone(marker: str, seconds: float = 3.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not _running(marker):
             return True
         await asyncio.sleep(0.05)
-    return not _alive(pid)
+    return not _running(marker)
+
+
+def _marker() -> str:
+    """A unique ``sleep`` duration (about 60 s) that names one test's child."""
+    return f"60.{os.getpid()}{time.monotonic_ns() % 1_000_000}"
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    cmd = "sleep 60 & echo $! > child.pid; echo started; sleep 60"
+    m = _marker()
+    cmd = f"sleep {m} & echo started; sleep 60"
     t0 = time.monotonic()
     res = await run_command(cmd, tmp_path, timeout_s=1)
     assert time.monotonic() - t0 < 10
     assert res.timed_out and not res.ok
     assert "started" in res.output
     assert "timed out after 1s" in res.output
-    child = int((tmp_path / "child.pid").read_text())
-    assert await _wait_dead(child), "background child survived the timeout"
+    assert await _wait_gone(m), "background child survived the timeout"
 
 
 async def test_background_children_do_not_outlive_the_command(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    res = await run_command("sleep 60 & echo $! > child.pid; echo done", tmp_path, timeout_s=20)
+    m = _marker()
+    res = await run_command(f"sleep {m} & echo done", tmp_path, timeout_s=20)
     assert time.monotonic() - t0 < 10  # did not wait for the background sleep
     assert res.exit_code == 0 and "done" in res.output
-    child = int((tmp_path / "child.pid").read_text())
-    assert await _wait_dead(child)
+    assert await _wait_gone(m)
 
 
 async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
-    task = asyncio.create_task(
-        run_command("sleep 60 & echo $! > child.pid; sleep 60", tmp_path, timeout_s=60)
-    )
-    pidfile = tmp_path / "child.pid"
+    m = _marker()
+    task = asyncio.create_task(run_command(f"sleep {m} & sleep 60", tmp_path, timeout_s=60))
     for _ in range(100):
-        if pidfile.exists() and pidfile.read_text().strip():
+        if _running(m):
             break
         await asyncio.sleep(0.05)
+    assert _running(m)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await _wait_dead(int(pidfile.read_text()))
+    assert await _wait_gone(m)
 
 
 async def test_on_line_error_stops_the_command(tmp_path: Path) -> None:
@@ -301,12 +322,11 @@ async def test_on_line_error_stops_the_command(tmp_path: Path) -> None:
         raise RuntimeError("subscriber broke")
 
     t0 = time.monotonic()
+    m = _marker()
     with pytest.raises(RuntimeError, match="subscriber broke"):
-        await run_command(
-            "echo $$ > sh.pid; echo hi; sleep 60", tmp_path, timeout_s=60, on_line=on_line
-        )
+        await run_command(f"echo hi; sleep {m}", tmp_path, timeout_s=60, on_line=on_line)
     assert time.monotonic() - t0 < 10
-    assert await _wait_dead(int((tmp_path / "sh.pid").read_text()))
+    assert await _wait_gone(m)
 
 
 async def test_env_has_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

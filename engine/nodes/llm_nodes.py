@@ -164,6 +164,7 @@ def _assistant_message(resp: Any) -> dict[str, Any]:
 async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
     """Execute one tool call through the journal (policy checked before journaling)."""
     from engine.tools import call_tool
+    from engine.tools.dispatch import needs_approval
 
     name, args = call.name, call.arguments if isinstance(call.arguments, dict) else {}
     if name == "run_command":
@@ -174,8 +175,7 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             res = {"ok": False, "content": f"The user refused to run this command: {refused}"}
             return await ctx.journal.effect("tool", {"name": name, "arguments": args}, _const(res))
         if (
-            verdict == "ask"
-            and ctx.tool_context.autonomy != "full"
+            needs_approval(verdict, ctx.tool_context.autonomy)
             and command not in ctx.approved_commands
         ):
             raise NeedsHuman(

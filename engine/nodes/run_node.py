@@ -13,6 +13,7 @@ _OUTPUT_KEEP = 6000
 
 async def run_run_node(ctx: StepContext) -> Any:
     from engine.tools import run_command, run_tests, scrubbed_env
+    from engine.tools.secrets import scrub_text, secret_values
 
     node = ctx.node
     command = ctx.flow.render(node.command, template_context(ctx.state, ctx.task, node.id)).strip()
@@ -21,17 +22,20 @@ async def run_run_node(ctx: StepContext) -> Any:
     timeout = float(node.timeout or 600)
 
     def on_line(line: str) -> None:
+        line = scrub_text(line, secrets)
         ctx.emit(TestOutputLine(run_id=ctx.run_id, step_id=ctx.step_id, line=line))
 
     cwd = str(ctx.workspace.root)
+    names = ctx.tool_context.secret_names
+    secrets = secret_values(extra=names)
     if node.tests:
 
         async def do_tests() -> dict[str, Any]:
             report = await run_tests(
-                command, cwd, timeout_s=timeout, on_line=on_line, env=scrubbed_env()
+                command, cwd, timeout_s=timeout, on_line=on_line, env=scrubbed_env(extra=names)
             )
             d = report.to_dict()
-            d["output"] = str(d.get("output", ""))[-_OUTPUT_KEEP:]
+            d["output"] = scrub_text(str(d.get("output", ""))[-_OUTPUT_KEEP:], secrets)
             return d
 
         res = await ctx.journal.effect(
@@ -56,11 +60,16 @@ async def run_run_node(ctx: StepContext) -> Any:
 
     async def do_cmd() -> dict[str, Any]:
         r = await run_command(
-            command, cwd, timeout_s=timeout, output_cap=200_000, on_line=on_line, env=scrubbed_env()
+            command,
+            cwd,
+            timeout_s=timeout,
+            output_cap=200_000,
+            on_line=on_line,
+            env=scrubbed_env(extra=names),
         )
         return {
             "exit_code": r.exit_code,
-            "output": r.output[-_OUTPUT_KEEP:],
+            "output": scrub_text(r.output[-_OUTPUT_KEEP:], secrets),
             "timed_out": r.timed_out,
             "duration_s": r.duration_s,
         }

@@ -119,7 +119,12 @@ class Executor:
         self.workspace = Workspace(session.repo_root)
         policy_cfg = self.config.get("policy") or {}
         self.policy = CommandPolicy.from_config(policy_cfg) if policy_cfg else CommandPolicy()
-        self.tool_context = ToolContext(policy=self.policy, autonomy=self.autonomy)
+        key_env = (self.config.get("model_settings") or {}).get("api_key_env")
+        self.tool_context = ToolContext(
+            policy=self.policy,
+            autonomy=self.autonomy,
+            secret_names=(key_env,) if key_env else (),
+        )
         self._model_factory = model_factory
         self._clients: dict[str, Any] = {}
         self.metrics = Metrics()
@@ -240,6 +245,10 @@ class Executor:
         if recovered is not None:
             return recovered
         self._set_status("running")
+        from engine.tools.sandbox import notice_once
+
+        if (notice := notice_once()) is not None:
+            self.emit(LogMessage(level="warning", message=notice))
         try:
             # A cancellation (user stop) requested before the run got going takes
             # effect here, before any model call or command.

@@ -5,7 +5,8 @@ group (session), merges stdout and stderr, hands every line to ``on_line`` as
 it arrives, keeps the head and tail of long output, and on timeout or
 cancellation kills the whole process group. When the command finishes, any
 background processes it left in its group are killed too, so an agent cannot
-leave servers or sleepers behind.
+leave servers or sleepers behind. Inside the sandbox (a PID namespace) that
+holds even for processes that left the group (``setsid``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import codecs
 import contextlib
 import inspect
 import os
-import re
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.tools.policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
+from engine.tools.sandbox import SandboxOptions, sandbox_status, wrap
+from engine.tools.secrets import is_secret_var
 
 __all__ = [
     "DEFAULT_ALLOW",
@@ -30,6 +32,8 @@ __all__ = [
     "CommandPolicy",
     "CommandResult",
     "PolicyDecision",
+    "SandboxOptions",
+    "is_secret_var",
     "run_command",
     "scrubbed_env",
 ]
@@ -41,39 +45,20 @@ _DRAIN_AFTER_EXIT_S = 0.5
 
 OnLine = Callable[[str], Any]
 
-# Substrings of variable names that mark a secret.
-_SECRET_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
-# Whole families of provider / cloud variables.
-_SECRET_PREFIXES = (
-    "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "OPENAI_", "ANTHROPIC_", "GEMINI_",
-    "COHERE_", "MISTRAL_", "GROQ_", "TOGETHER_", "REPLICATE_", "HUGGINGFACE", "HF_",
-    "DEEPSEEK_", "OPENROUTER_", "PERPLEXITY_", "FIREWORKS_", "VERTEX", "DATABRICKS_",
-    "LITELLM_", "VOYAGE_", "XAI_", "BEDROCK_",
-)  # fmt: skip
-_SECRET_NAMES = {"SSH_AUTH_SOCK", "DATABASE_URL", "NETRC", "GIT_ASKPASS", "SSH_ASKPASS"}
-# user:password@ inside any URL-looking value.
-_URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 
-
-def is_secret_var(name: str, value: str = "") -> bool:
-    """True when an environment variable looks like a credential."""
-    upper = name.upper()
-    return (
-        any(p in upper for p in _SECRET_PARTS)
-        or upper.startswith(_SECRET_PREFIXES)
-        or upper in _SECRET_NAMES
-        or bool(_URL_CREDENTIALS.search(value))
-    )
-
-
-def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+def scrubbed_env(
+    base: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> dict[str, str]:
     """A copy of ``base`` (default ``os.environ``) without API keys, tokens or secrets.
+
+    ``extra`` names more variables to drop (the configured ``api_key_env``).
 
     Also sets ``PYTHONUNBUFFERED=1`` (so output streams line by line) and
     disables git's credential prompts and pagers (nothing may wait on a TTY).
     """
     src = os.environ if base is None else base
-    env = {k: v for k, v in src.items() if not is_secret_var(k, v)}
+    extra = tuple(extra)
+    env = {k: v for k, v in src.items() if not is_secret_var(k, v, extra)}
     env["PYTHONUNBUFFERED"] = "1"
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_PAGER"] = "cat"
@@ -208,10 +193,15 @@ async def run_command(
     output_cap: int = DEFAULT_OUTPUT_CAP,
     on_line: OnLine | None = None,
     env: Mapping[str, str] | None = None,
+    sandbox: SandboxOptions | None = SandboxOptions(),  # noqa: B008 (frozen, shared)
+    root: str | os.PathLike[str] | None = None,
 ) -> CommandResult:
     """Run ``cmd`` through the shell in ``cwd``; stream lines to ``on_line``.
 
-    ``env`` defaults to :func:`scrubbed_env`. ``on_line`` may be a plain
+    The command runs in the bubblewrap sandbox of the repository ``root``
+    (default ``cwd``) when one is available (see :mod:`engine.tools.sandbox`);
+    ``sandbox=None`` runs it unsandboxed. ``env`` defaults to
+    :func:`scrubbed_env`. ``on_line`` may be a plain
     function or a coroutine function; it receives every line (without the
     newline; a line longer than ``output_cap`` characters arrives cut), even those
     dropped from the capped ``output``. On timeout the
@@ -219,8 +209,11 @@ async def run_command(
     """
     start = time.monotonic()
     run_env = dict(scrubbed_env() if env is None else env)
-    proc = await asyncio.create_subprocess_shell(
-        cmd,
+    argv = ["/bin/sh", "-c", cmd]
+    if sandbox is not None and sandbox_status().available:
+        argv = wrap(argv, cwd if root is None else root, cwd, sandbox)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
         cwd=os.fspath(cwd),
         env=run_env,
         stdin=asyncio.subprocess.DEVNULL,

@@ -18,7 +18,9 @@ from engine.tools import files
 from engine.tools.base import ToolResult
 from engine.tools.commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, run_command, scrubbed_env
 from engine.tools.policy import CommandPolicy
+from engine.tools.sandbox import sandbox_status
 from engine.tools.schemas import TOOL_NAMES, tool_parameters
+from engine.tools.secrets import scrub_text, secret_values
 from engine.tools.workspace import Workspace
 
 MAX_PLAN_TASKS = 100
@@ -31,8 +33,11 @@ class ToolContext:
     ``autonomy``: ``review`` | ``auto-edit`` | ``full``. Commands the policy
     classifies ``ask`` only run when autonomy is ``full`` or the exact command
     string is in ``approved_commands`` (the executor adds it after a human
-    approves the ``command`` gate). ``env`` None means :func:`scrubbed_env`.
+    approves the ``command`` gate). Without a sandbox, ``full`` asks too (see
+    :func:`needs_approval`). ``env`` None means :func:`scrubbed_env`.
     ``tools`` limits which tools this node offered (None: all).
+    ``secret_names``: more secret variables (the configured ``api_key_env``): never
+    passed to commands, their values masked in every tool result.
     """
 
     policy: CommandPolicy = field(default_factory=CommandPolicy)
@@ -46,6 +51,16 @@ class ToolContext:
     read_cap: int = files.READ_CAP_BYTES
     search_cap: int = files.SEARCH_CAP
     list_cap: int = files.LIST_CAP
+    secret_names: tuple[str, ...] = ()
+
+
+def needs_approval(verdict: str, autonomy: str) -> bool:
+    """Whether a command with this policy verdict waits for a person.
+
+    ``ask`` commands run unasked only in ``full`` autonomy, and only inside the
+    sandbox: unsandboxed, anything off the allowlist needs approval.
+    """
+    return verdict == "ask" and (autonomy != "full" or not sandbox_status().available)
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -115,7 +130,9 @@ async def call_tool(
     if problem:
         return _fail(problem, error="bad_arguments")
     try:
-        return await _dispatch(ws, name, args, ctx)
+        res = await _dispatch(ws, name, args, ctx)
+        res.content = scrub_text(res.content, secret_values(extra=ctx.secret_names))
+        return res
     except PathConfinementError as e:
         return _fail(f"{name}: {e}", error="path_refused")
     except ToolError as e:
@@ -162,14 +179,10 @@ async def _run_command(ws: Workspace, command: str, ctx: ToolContext) -> ToolRes
             refused=command,
             reason=decision.reason,
         )
-    if (
-        decision.verdict == "ask"
-        and ctx.autonomy != "full"
-        and command not in ctx.approved_commands
-    ):
+    if needs_approval(decision.verdict, ctx.autonomy) and command not in ctx.approved_commands:
         # The executor turns this into a `command` gate and calls again once approved.
         return _fail("needs approval", needs_approval=command, reason=decision.reason)
-    env = ctx.env if ctx.env is not None else scrubbed_env()
+    env = ctx.env if ctx.env is not None else scrubbed_env(extra=ctx.secret_names)
     res = await run_command(
         command,
         ws.root,

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.errors import PathConfinementError, ToolError
 from engine.tools.base import ToolResult
+from engine.tools.secrets import refusal, secret_files
 from engine.tools.workspace import Workspace
 
 #: Default caps; the dispatcher's ToolContext can override them.
@@ -32,6 +33,15 @@ _BINARY_SNIFF = 8192
 
 def _is_binary(data: bytes) -> bool:
     return b"\x00" in data[:_BINARY_SNIFF]
+
+
+def _resolve(ws: Workspace, path: str) -> tuple[Path, str]:
+    """``ws.resolve`` plus the secret-file gate: (real path, repo-relative path)."""
+    p = ws.resolve(path)
+    rel = ws.relpath(p)
+    if secret_files(ws.root).matches(rel):
+        raise ToolError(refusal(rel))
+    return p, rel
 
 
 def _missing(ws: Workspace, path: str) -> ToolError:
@@ -95,9 +105,8 @@ def atomic_write(p: Path, data: bytes) -> None:
 
 
 def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> ToolResult:
-    """Return the text of ``path`` (capped at ``max_bytes``; binary files refused)."""
-    p = ws.resolve(path)
-    rel = ws.relpath(p)
+    """Return the text of ``path`` (capped at ``max_bytes``; binary and secret files refused)."""
+    p, rel = _resolve(ws, path)
     if p.is_dir():
         raise ToolError(f"'{path}' is a directory. Use list_files('{rel}/*') to see its files.")
     _refuse_special(p, rel)
@@ -137,7 +146,8 @@ def repo_files(ws: Workspace) -> list[str]:
 
     Falls back to walking the tree when the root is not a git work tree.
     Files that the workspace would refuse (``.git``, ``.llmflows``, escaping
-    symlinks) and files deleted from the working tree are left out.
+    symlinks), secret files (see :mod:`engine.tools.secrets`) and files deleted
+    from the working tree are left out.
     """
     try:
         out = subprocess.run(
@@ -153,8 +163,9 @@ def repo_files(ws: Workspace) -> list[str]:
     else:
         names = _walk(ws.root)
     result: set[str] = set()
+    secret = secret_files(ws.root)
     for name in names:
-        if not name:
+        if not name or secret.matches(name):
             continue
         full = ws.root / name
         if not os.path.lexists(full):
@@ -233,8 +244,7 @@ def search(
     files = repo_files(ws)
     scope = "the repository"
     if path not in (None, "", ".", "./"):
-        target = ws.resolve(path)
-        rel = ws.relpath(target)
+        target, rel = _resolve(ws, path)
         scope = f"'{rel}'"
         if target.is_dir():
             files = [f for f in files if rel == "." or f.startswith(rel + "/")]
@@ -292,8 +302,7 @@ def _compile_regex(pattern: str) -> Any:
 
 def write_file(ws: Workspace, path: str, content: str) -> ToolResult:
     """Create or overwrite ``path`` with ``content`` (parent dirs are created)."""
-    p = ws.resolve(path)
-    rel = ws.relpath(p)
+    p, rel = _resolve(ws, path)
     if p.is_dir():
         raise ToolError(f"'{rel}' is a directory; give a file path.")
     _refuse_special(p, rel)
@@ -319,8 +328,7 @@ def write_file(ws: Workspace, path: str, content: str) -> ToolResult:
 
 def edit_file(ws: Workspace, path: str, old: str, new: str) -> ToolResult:
     """Replace the one exact occurrence of ``old`` with ``new`` in ``path``."""
-    p = ws.resolve(path)
-    rel = ws.relpath(p)
+    p, rel = _resolve(ws, path)
     if p.is_dir():
         raise ToolError(f"'{rel}' is a directory; give a file path.")
     _refuse_special(p, rel)

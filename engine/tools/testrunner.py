@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.tools.commands import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_S, OnLine, run_command
+from engine.tools.sandbox import SandboxOptions
 
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -170,11 +172,12 @@ async def run_tests(
     repository, removed afterwards); other commands are judged by exit code.
     """
     junit: str | None = None
+    report_dir: str | None = None
     run_cmd = cmd
     if is_pytest_command(cmd):
-        fd, junit = tempfile.mkstemp(prefix="llmflows-junit-", suffix=".xml")
-        os.close(fd)
-        os.unlink(junit)  # pytest creates it; an empty leftover would not parse
+        # A private folder, bound writable into the sandbox: pytest creates the file.
+        report_dir = tempfile.mkdtemp(prefix="llmflows-junit-")
+        junit = os.path.join(report_dir, "report.xml")
         # Later options win in pytest, so ours overrides any --junitxml given.
         run_cmd = f"{cmd} --junitxml={shlex.quote(junit)} -o junit_family=xunit1"
     stream = on_line
@@ -187,7 +190,13 @@ async def run_tests(
 
     try:
         res = await run_command(
-            run_cmd, cwd, timeout_s=timeout_s, output_cap=output_cap, on_line=stream, env=env
+            run_cmd,
+            cwd,
+            timeout_s=timeout_s,
+            output_cap=output_cap,
+            on_line=stream,
+            env=env,
+            sandbox=SandboxOptions(writable=(report_dir,) if report_dir else ()),
         )
         report: TestReport | None = None
         if junit is not None and os.path.exists(junit):
@@ -196,9 +205,8 @@ async def run_tests(
             except (ET.ParseError, OSError):
                 report = None
     finally:
-        if junit is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(junit)
+        if report_dir is not None:
+            shutil.rmtree(report_dir, ignore_errors=True)
     if report is None:
         ok = res.exit_code == 0 and not res.timed_out
         report = TestReport(passed=1 if ok else 0, failed=0 if ok else 1, parsed=False)

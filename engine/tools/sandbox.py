@@ -1,0 +1,162 @@
+"""The OS sandbox every agent and flow command runs in (bubblewrap).
+
+Inside: the repository is writable (its ``.git`` and ``.llmflows`` read-only), the
+rest of the filesystem read-only, ``/tmp`` a private tmpfs, ``$HOME`` secrets
+(``~/.ssh``, ``~/.aws``, ``~/.config``, keyrings...) and the project's secret
+files (see :mod:`engine.tools.secrets`) replaced by empty ones, no network
+unless asked for, and a PID namespace: ``/proc`` shows only the command's own
+processes, and when the command ends every process it started dies with it
+(``--unshare-pid --die-with-parent``).
+
+``bwrap`` is found at runtime. Where it is missing or cannot create namespaces,
+:func:`sandbox_status` says why and commands run unsandboxed; the tools then
+ask for approval for anything not on the allowlist, whatever the autonomy.
+
+Environment: ``LLMFLOWS_SANDBOX=off`` turns the sandbox off (the fallback
+above applies), ``LLMFLOWS_SANDBOX_NETWORK=1`` lets commands use the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from engine.tools.secrets import secret_files
+
+ENV_SANDBOX = "LLMFLOWS_SANDBOX"
+ENV_NETWORK = "LLMFLOWS_SANDBOX_NETWORK"
+
+#: Paths under ``$HOME`` that hold credentials: hidden inside the sandbox.
+HOME_SECRETS = (
+    ".ssh", ".aws", ".azure", ".config", ".gnupg", ".docker", ".kube", ".local/share/keyrings",
+    ".password-store", ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".pgpass",
+    ".cargo/credentials", ".cargo/credentials.toml", ".m2/settings.xml", ".terraform.d",
+)  # fmt: skip
+_BASE = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--new-session"]
+_FS = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How one command is sandboxed.
+
+    ``network``: allow network access (default: only when ``LLMFLOWS_SANDBOX_NETWORK=1``).
+    ``writable``: extra directories bound read-write (e.g. a test report's temp dir).
+    """
+
+    network: bool | None = None
+    writable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """Whether commands are sandboxed here, and if not, why."""
+
+    available: bool
+    reason: str
+
+    def notice(self) -> str:
+        """One line for the person: what protects their machine."""
+        if self.available:
+            return "Commands run in a bubblewrap sandbox (repository writable, no network)."
+        return (
+            f"No command sandbox: {self.reason}. Commands run unisolated, so every command "
+            "not on the allowlist needs your approval, whatever the autonomy level."
+        )
+
+
+def sandbox_status() -> SandboxStatus:
+    """Detect bubblewrap (once per process, unless ``LLMFLOWS_SANDBOX`` changes)."""
+    return _probe(os.environ.get(ENV_SANDBOX, "").strip().lower())
+
+
+@lru_cache(maxsize=4)
+def _probe(setting: str) -> SandboxStatus:
+    if setting in ("off", "0", "no", "false"):
+        return SandboxStatus(False, f"turned off by {ENV_SANDBOX}={setting}")
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxStatus(False, "bubblewrap (bwrap) is not installed")
+    try:
+        r = subprocess.run(
+            [bwrap, *_BASE, "--unshare-net", *_FS, "true"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return SandboxStatus(False, f"bwrap could not start ({e})")
+    if r.returncode != 0:
+        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        return SandboxStatus(False, f"bwrap cannot create namespaces here ({' '.join(err[-1:])})")
+    return SandboxStatus(True, bwrap)
+
+
+_told = False
+
+
+def notice_once() -> str | None:
+    """The fallback notice the first time it is asked for in this process, else None."""
+    global _told
+    status = sandbox_status()
+    if status.available or _told:
+        return None
+    _told = True
+    return status.notice()
+
+
+def network_allowed(options: SandboxOptions) -> bool:
+    if options.network is not None:
+        return options.network
+    return os.environ.get(ENV_NETWORK, "").strip().lower() in ("1", "on", "yes", "true")
+
+
+def wrap(
+    argv: list[str],
+    root: str | os.PathLike[str],
+    cwd: str | os.PathLike[str],
+    options: SandboxOptions | None = None,
+    home: str | None = None,
+) -> list[str]:
+    """``argv`` wrapped in bwrap for the repository ``root`` (needs :func:`sandbox_status`)."""
+    status = sandbox_status()
+    if not status.available:
+        raise RuntimeError(status.notice())
+    options = options or SandboxOptions()
+    root_p = Path(root).resolve()
+    args = [status.reason, *_BASE]
+    if not network_allowed(options):
+        args.append("--unshare-net")
+    args += _FS
+    home_p = Path(home if home is not None else os.path.expanduser("~"))
+    for rel in HOME_SECRETS:
+        args += _hide(home_p / rel, root_p)
+    args += ["--bind", str(root_p), str(root_p)]
+    for w in options.writable:
+        args += ["--bind", w, w]
+    for protected in (".git", ".llmflows"):
+        p = root_p / protected
+        if os.path.lexists(p) and not p.is_symlink():
+            args += ["--ro-bind", str(p), str(p)]
+    for rel in secret_files(root_p).hidden():
+        args += _hide(root_p / rel, None)
+    args += ["--chdir", str(Path(cwd).resolve()), "--", *argv]
+    return args
+
+
+def _hide(path: Path, keep: Path | None) -> list[str]:
+    """Mount arguments that replace ``path`` with an empty file or folder."""
+    if path.is_symlink() or not path.exists():
+        return []
+    if keep is not None:
+        if keep == path or path in keep.parents or keep in path.parents:
+            return []  # the repository lives there; its own secrets are hidden separately
+        if str(path).startswith("/tmp/"):
+            return []  # already hidden: /tmp is a fresh tmpfs inside
+    if path.is_dir():
+        return ["--tmpfs", str(path)]
+    return ["--ro-bind", "/dev/null", str(path)]
