@@ -69,6 +69,13 @@ def register(sub) -> None:
         help="with --approve at a review gate: keep only these hunks (N counts a file's @@ "
         "hunks from 0 in `llmflows-tui diff BASE`); the other text hunks are dropped",
     )
+    p.add_argument(
+        "--always",
+        choices=["project", "user"],
+        help="with --approve at a command gate: always allow this command's prefix here "
+        "(project) or everywhere (user)",
+    )
+    p.add_argument("--prefix", default="", help="the prefix for --always (default: suggested)")
     p.add_argument("--model", help="continue with another model")
     _limit_args(p)
     _approval_args(p)
@@ -270,6 +277,14 @@ def cmd_resume(args) -> int:
             ops.set_model(session, run["id"], args.model)
         if args.hunks is not None and not args.approve:
             raise UsageError("--hunks goes with --approve")
+        if args.always and not args.approve:
+            raise UsageError("--always goes with --approve")
+        if args.always:
+            from engine.tools.approval_rules import remember_gate_command
+
+            rule = remember_gate_command(session, run["id"], args.always, args.prefix)
+            if printer.fmt == "text":
+                print(f"always allowed ({rule.scope}): {rule.prefix}", flush=True)
         with printer.opening(session.bus):
             if args.approve:
                 keep = _parse_hunks(args.hunks) if args.hunks is not None else None
@@ -363,8 +378,9 @@ def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_details(session, run_id: str) -> dict[str, Any]:
-    """Everything `show` prints: attempts, checkpoints, tests, cost."""
+    """Everything `show` prints: attempts, checkpoints, tests, cost, approvals."""
     from engine.run.operations import get_run
+    from engine.tools.approval_rules import list_rules
 
     run = get_run(session, run_id)
     steps = session.store.steps_for(run_id)
@@ -377,6 +393,10 @@ def run_details(session, run_id: str) -> dict[str, Any]:
         "tests": tests,
         "cost": session.store.run_cost(run_id),
         "gate": session.store.pending_gate(run_id),
+        "approved_commands": (run.get("config") or {}).get("approved_commands") or [],
+        "approval_rules": [
+            {"prefix": r.prefix, "scope": str(r.scope)} for r in list_rules(session.repo_root)
+        ],
     }
 
 
@@ -422,6 +442,14 @@ def cmd_show(args) -> int:
         f"\ncost: ${float(c.get('cost_usd') or 0):.4f}  tokens in {c.get('tokens_in', 0)}, "
         f"out {c.get('tokens_out', 0)}, cached {c.get('tokens_cached', 0)}"
     )
+    if d["approved_commands"]:
+        print("\ncommands approved in this run:")
+        for command in d["approved_commands"]:
+            print(f"  {command}")
+    if d["approval_rules"]:
+        print("\nalways allowed (llmflows-tui rules):")
+        for r in d["approval_rules"]:
+            print(f"  {r['scope']:<8} {r['prefix']}")
     if d["gate"]:
         print(f"\nwaiting: {d['gate']['kind']} gate — {d['gate']['prompt']}")
     return 0

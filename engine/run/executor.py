@@ -106,6 +106,7 @@ class Executor:
     def __init__(self, session, run_id: str, *, model_factory=None):
         from engine.flow.spec import get_flow
         from engine.tools import CommandPolicy, ToolContext, Workspace
+        from engine.tools.approval_rules import with_rules
 
         self.session = session
         self.store = session.store
@@ -119,6 +120,7 @@ class Executor:
         self.workspace = Workspace(session.repo_root)
         policy_cfg = self.config.get("policy") or {}
         self.policy = CommandPolicy.from_config(policy_cfg) if policy_cfg else CommandPolicy()
+        self.policy = with_rules(self.policy, session.repo_root)  # "always allow" rules
         key_env = (self.config.get("model_settings") or {}).get("api_key_env")
         self.tool_context = ToolContext(
             policy=self.policy,
