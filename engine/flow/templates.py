@@ -11,18 +11,34 @@ Undefined policy (the "lenient at run time, strict at load time" split):
   known context name (or a node's output key), and every ``settings.X`` must be
   declared in the flow's ``settings``. So ``{{ gaol }}`` is a validation error,
   not an empty string in a prompt.
+
+Rendering has limits, so a template can fail but never hang or eat the
+memory: every ``for`` loop (recursive ones included) draws from one
+iteration budget per render (the sandbox caps each ``range`` at 100,000), ``*`` / ``**`` may not build huge values,
+and the rendered text is capped (:class:`RenderLimitError`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChainableUndefined, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import TemplateError, TemplateSyntaxError
 from jinja2.parser import Parser
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.runtime import LoopContext
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+#: Loop iterations (all loops and ranges of one render together).
+MAX_ITERATIONS = 1_000_000
+#: Characters a template may render, and the size of a value ``*`` may build.
+MAX_RENDER_CHARS = 2_000_000
+_GUARD_FILTER = "llmflows_iteration_guard"
 
 # Names the executor puts in every template / `when` context (docs/flows.md).
 CONTEXT_NAMES = frozenset(
@@ -69,13 +85,90 @@ class _Blank(ChainableUndefined):
         return 0.0
 
 
-ENV = SandboxedEnvironment(
+class RenderLimitError(SecurityError):
+    """A template went over a render limit (iterations, rendered size, value size)."""
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_ITERATIONS
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "llmflows_template_budget", default=None
+)
+
+
+def _guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    budget = _BUDGET.get() or _Budget()
+    for item in iterable:
+        budget.left -= 1
+        if budget.left < 0:
+            raise RenderLimitError(
+                f"template loops ran more than {MAX_ITERATIONS:,} iterations; "
+                "loop over less (nested range() multiplies)"
+            )
+        yield item
+
+
+class _GuardedCodeGenerator(CodeGenerator):
+    """Compiles every ``{% for x in EXPR %}`` as ``for x in EXPR | guard``."""
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        # Before the base class collects the filters the template uses.
+        for loop in node.find_all(nodes.For):
+            if not (isinstance(loop.iter, nodes.Filter) and loop.iter.name == _GUARD_FILTER):
+                loop.iter = nodes.Filter(
+                    loop.iter, _GUARD_FILTER, [], [], None, None, lineno=loop.lineno
+                )
+        super().visit_Template(node, frame)
+
+
+def _too_big(op: str, left: Any, right: Any) -> bool:
+    if op == "*":
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
+                return len(seq) * n > MAX_RENDER_CHARS
+        return False
+    # a ** b: only integer powers explode (floats overflow with an error)
+    return (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and abs(left) > 1
+        and right * max(abs(left).bit_length(), 1) > 8 * MAX_RENDER_CHARS
+    )
+
+
+class _LimitedEnvironment(SandboxedEnvironment):
+    """The sandbox plus render limits (see the module docstring)."""
+
+    code_generator_class = _GuardedCodeGenerator
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if _too_big(op, left, right):
+            raise RenderLimitError(f"{op!r} would build a value over {MAX_RENDER_CHARS:,} items")
+        return operator.mul(left, right) if op == "*" else operator.pow(left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        if isinstance(__obj, LoopContext) and args:
+            # loop(items) in a recursive for: the new items draw from the same budget
+            args = (_guard(args[0]), *args[1:])
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+ENV = _LimitedEnvironment(
     undefined=_Blank,
     autoescape=False,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+ENV.filters[_GUARD_FILTER] = _guard
+# lipsum(n) builds n paragraphs in one call: nothing a flow needs.
+del ENV.globals["lipsum"]
 JINJA_GLOBALS = frozenset(ENV.globals)
 
 
@@ -201,13 +294,30 @@ def _compiled_expr(source: str) -> Any:
 
 
 def render(source: str, context: dict[str, Any]) -> str:
-    """Render template text with ``context`` (raises jinja2 errors)."""
-    return _compiled(source).render(context)
+    """Render template text with ``context`` (raises jinja2 errors, RenderLimitError)."""
+    token = _BUDGET.set(_Budget())
+    try:
+        parts: list[str] = []
+        size = 0
+        for piece in _compiled(source).generate(context):
+            size += len(piece)
+            if size > MAX_RENDER_CHARS:
+                raise RenderLimitError(
+                    f"the template rendered more than {MAX_RENDER_CHARS:,} characters"
+                )
+            parts.append(piece)
+        return "".join(parts)
+    finally:
+        _BUDGET.reset(token)
 
 
 def evaluate(expr: str, context: dict[str, Any]) -> Any:
     """Evaluate an expression; undefined values come back as the blank Undefined."""
-    return _compiled_expr(expr)(**context)
+    token = _BUDGET.set(_Budget())
+    try:
+        return _compiled_expr(expr)(**context)
+    finally:
+        _BUDGET.reset(token)
 
 
 def is_undefined(value: Any) -> bool:
