@@ -394,7 +394,9 @@ class MainScreen(Screen):
 
     @on(DiffView.HunkToggled)
     def _hunk_toggled(self, event: DiffView.HunkToggled) -> None:
-        self._sync_rejected()
+        path = event.ref.path  # one toggle changes one file's row, whatever the diff size
+        count = self.diff_view.rejected_in_file(path)
+        self.query_one("#files", FileList).set_rejected_count(path, count)
 
     @on(DiffView.CurrentHunkChanged)
     def _current_hunk(self, event: DiffView.CurrentHunkChanged) -> None:

@@ -1,17 +1,31 @@
-"""FileList: the changed files of a diff, one row each, selectable.
+"""FileList: the changed files of a diff, one row each, selectable — virtualized.
 
 Row format: ``M  +12 -3  src/app.py`` (status letter, additions/deletions or a
 binary marker, path; renames show ``old → new``). Selecting a row (enter or
 click) posts :class:`FileList.FileSelected`; the app then calls
 ``DiffView.jump_to_file(path)``.
+
+Built on the Line API (``ScrollView.render_line``): ``set_diff`` keeps a list of
+files and a path index, nothing is measured up front, and only rows on screen are
+turned into text. Changing one file's rejected-hunk count repaints that one row,
+so a hunk toggle costs the same with 10 files or 10,000.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from engine.git.diffmodel import Diff, FileDiff
 from tui.widgets.diff_view import STATUS_LETTERS
@@ -44,21 +58,45 @@ def file_row(f: FileDiff, rejected_hunks: int = 0) -> Text:
     return text
 
 
-class FileList(OptionList):
+class FileList(ScrollView, can_focus=True):
     """List of changed files with status letter, +/- counts and a binary marker.
 
     Public API: :meth:`set_diff`, :meth:`highlight_path`, :meth:`set_rejected_counts`,
-    :attr:`paths`, :attr:`highlighted_path`.
+    :meth:`set_rejected_count`, :meth:`row_text`, :attr:`paths`, :attr:`highlighted`,
+    :attr:`highlighted_path`.
 
     Messages: :class:`FileList.FileSelected` (enter / click on a row).
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("enter", "select", "Select", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"file-list--highlight"}
 
     DEFAULT_CSS = """
     FileList {
         height: auto;
         max-height: 12;
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .file-list--highlight { background: $block-cursor-blurred-background; }
+        &:focus > .file-list--highlight {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+        }
     }
     """
+
+    highlighted: reactive[int | None] = reactive(None, always_update=False)
+    """Index of the highlighted row (None when the list is empty)."""
 
     class FileSelected(Message):
         """The user chose a file; ``path`` is its (new) path."""
@@ -83,9 +121,14 @@ class FileList(OptionList):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._files: list[FileDiff] = []
+        self._index: dict[str, int] = {}  # path (and old path) -> row
         self._rejected: dict[str, int] = {}
+        self._cache: LRUCache[tuple, Strip] = LRUCache(256)
+        self.rows_built = 0  # strips built so far (tests check a toggle builds one)
         if diff is not None:
             self.set_diff(diff)
+
+    # ------------------------------------------------------------------ public API
 
     @property
     def paths(self) -> list[str]:
@@ -102,31 +145,141 @@ class FileList(OptionList):
     def set_diff(self, diff: Diff) -> None:
         """Show the files of ``diff`` (replaces the list; highlights the first file)."""
         self._files = list(diff.files)
+        index: dict[str, int] = {}
+        for i, f in enumerate(self._files):
+            if f.old_path:
+                index.setdefault(f.old_path, i)
+            index[f.path] = i
+        self._index = index
         self._rejected = {}
-        self.set_options(Option(file_row(f), id=f"f{i}") for i, f in enumerate(self._files))
-        if self._files:
-            self.highlighted = 0
+        self._cache.clear()
+        self.virtual_size = Size(0, len(self._files))
+        self.set_reactive(FileList.highlighted, 0 if self._files else None)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh(layout=True)  # height is auto: the row count may have changed
+
+    def row_text(self, index: int) -> Text:
+        """The text shown on row ``index`` (rejected-hunk marker included)."""
+        f = self._files[index]
+        return file_row(f, self._rejected.get(f.path, 0))
 
     def highlight_path(self, path: str) -> bool:
         """Move the highlight to ``path`` without posting FileSelected (keeps list and viewer in sync)."""
-        for i, f in enumerate(self._files):
-            if path in (f.path, f.old_path):
-                if self.highlighted != i:
-                    self.highlighted = i
-                return True
-        return False
+        index = self._index.get(path)
+        if index is None:
+            return False
+        self.highlighted = index
+        return True
+
+    def set_rejected_count(self, path: str, count: int) -> None:
+        """Show ``count`` rejected hunks on ``path``'s row (0 clears it); repaints that row only."""
+        if self._rejected.get(path, 0) == count:
+            return
+        if count:
+            self._rejected[path] = count
+        else:
+            self._rejected.pop(path, None)
+        index = self._index.get(path)
+        if index is not None:
+            self._refresh_row(index)
 
     def set_rejected_counts(self, counts: dict[str, int]) -> None:
-        """Show a ✗N marker on files with rejected hunks (``path -> count``)."""
-        if counts == self._rejected:
-            return
-        self._rejected = dict(counts)
-        for i, f in enumerate(self._files):
-            self.replace_option_prompt_at_index(i, file_row(f, self._rejected.get(f.path, 0)))
+        """Show a ✗N marker on files with rejected hunks (``path -> count``); others cleared."""
+        for path in set(self._rejected) | set(counts):
+            self.set_rejected_count(path, counts.get(path, 0))
 
-    def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        # Re-post as a domain message: callers should not depend on option ids.
-        event.stop()
-        index = event.option_index
-        if 0 <= index < len(self._files):
-            self.post_message(self.FileSelected(self, self._files[index].path))
+    # ------------------------------------------------------------------ cursor
+
+    def validate_highlighted(self, value: int | None) -> int | None:
+        if value is None or not self._files:
+            return None
+        return max(0, min(value, len(self._files) - 1))
+
+    def watch_highlighted(self, old: int | None, new: int | None) -> None:
+        for index in (old, new):
+            if index is not None:
+                self._refresh_row(index)
+        if new is not None:
+            self.scroll_to_region(
+                Region(0, new, 1, 1), animate=False, immediate=True, force=True
+            )
+
+    def _move(self, step: int) -> None:
+        if self._files:
+            self.highlighted = (self.highlighted or 0) + step
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_first(self) -> None:
+        if self._files:
+            self.highlighted = 0
+
+    def action_last(self) -> None:
+        if self._files:
+            self.highlighted = len(self._files) - 1
+
+    def action_page_down(self) -> None:
+        self._move(max(1, self.scrollable_content_region.height - 1))
+
+    def action_page_up(self) -> None:
+        self._move(-max(1, self.scrollable_content_region.height - 1))
+
+    def action_select(self) -> None:
+        path = self.highlighted_path
+        if path is not None:
+            self.post_message(self.FileSelected(self, path))
+
+    def _on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_y) + event.y
+        if 0 <= row < len(self._files):
+            event.stop()
+            self.highlighted = row
+            self.action_select()
+
+    # ------------------------------------------------------------------ rendering
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - int(self.scroll_y)
+        if 0 <= y < self.scrollable_content_region.height:
+            self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: one visible row (cached by file, width, state)."""
+        index = int(self.scroll_y) + y
+        width = self.scrollable_content_region.width
+        if index >= len(self._files) or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        f = self._files[index]
+        highlighted = index == self.highlighted
+        key = (index, width, highlighted, self.has_focus, self._rejected.get(f.path, 0))
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._build(index, width, highlighted)
+            self._cache.set(key, strip)
+        return strip
+
+    def _build(self, index: int, width: int, highlighted: bool) -> Strip:
+        self.rows_built += 1
+        base = self.rich_style
+        if highlighted:
+            base += self.get_component_rich_style("file-list--highlight")
+        text = self.row_text(index)
+        text.truncate(width - 1, overflow="ellipsis")
+        segments = [Segment(" ", base)]
+        segments += [
+            Segment(s.text, base + s.style if isinstance(s.style, Style) else base)
+            for s in text.render(self.app.console)
+        ]
+        return Strip(Segment.adjust_line_length(segments, width, base, pad=True), width)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._cache.clear()
+        self.refresh()
