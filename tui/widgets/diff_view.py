@@ -10,9 +10,18 @@ proportional to the visible rows, not the diff size:
   (row, width, mode, scroll_x, row state). Row state folds in "is the current
   hunk" and "is rejected", so toggling a hunk re-renders only its rows.
 * Split (side-by-side) rows are indexed lazily the first time split mode is used.
+* Cost is bounded per line too: a line longer than ``LEX_LIMIT`` is shown plain and
+  only the slice on screen is ever cut out of it, so a 5 MB line opens and scrolls
+  like a short one.
+* Wrap mode (``DiffView.wrap``; by default on when the terminal is narrower than
+  120 columns) folds long lines onto continuation rows; the row index then maps to
+  screen rows through prefix sums built once per width.
+* Paired removed/added lines get word-level (intra-line) highlighting.
 
 Keys: ``j``/``k`` next/previous hunk, ``space`` accept/reject the current hunk,
-``n``/``p`` next/previous file, ``v`` unified/split.
+``n``/``p`` next/previous file, ``v`` unified/split, ``w`` wrap on/off. Without
+wrap, ``←``/``→`` (or shift+wheel) scroll the code horizontally in both modes; a
+``›`` at the right edge (``‹`` at the left) marks a line that continues off screen.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable
+from difflib import SequenceMatcher
 from pathlib import PurePosixPath
 from typing import ClassVar, Literal
 
 from pygments.lexer import Lexer
 from pygments.token import _TokenType
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
@@ -34,6 +46,7 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -62,9 +75,20 @@ _CONTROL = {i: "\ufffd" for i in range(32) if i != 9}
 _CONTROL[13] = "␍"
 _CONTROL[127] = "\ufffd"
 TAB_SIZE = 4
+# Lines longer than this are shown plain (no lexer) and sliced to what is visible.
+LEX_LIMIT = 2000
+# Word-level highlighting only between paired lines up to this length.
+INTRALINE_LIMIT = 500
+# ``wrap=None`` means: wrap when the terminal is narrower than this.
+WRAP_AUTO_BELOW = 120
+# Continuation marks at the edges of a line that is cut off horizontally.
+MORE_LEFT, MORE_RIGHT = "‹", "›"
 
 # Component classes that only set colour/attributes (no background of their own).
-_FG_ONLY = {"gutter", "added-marker", "removed-marker", "rejected", "summary", "separator"}
+_FG_ONLY = {"gutter", "added-marker", "removed-marker", "rejected", "summary", "separator", "more"}
+# Component classes that only add a background (over syntax colours).
+_BG_ONLY = {"added-word", "removed-word"}
+_WORD_RE = re.compile(r"\w+|\s+|[^\w\s]")
 
 
 def clean_text(text: str) -> str:
@@ -169,6 +193,16 @@ def file_summary(f: FileDiff) -> str | None:
     return None
 
 
+def path_index(files: list[FileDiff]) -> dict[str, int]:
+    """Position of each file by its path (and by its old path, for renames)."""
+    index: dict[str, int] = {}
+    for i, f in enumerate(files):
+        if f.old_path:
+            index.setdefault(f.old_path, i)
+        index[f.path] = i
+    return index
+
+
 def shows_hunks(f: FileDiff) -> bool:
     """Whether the file's hunks are displayed (and navigable / reviewable)."""
     return not (f.binary or f.too_large) and bool(f.hunks)
@@ -194,6 +228,7 @@ class DiffView(ScrollView, can_focus=True):
         Binding("n", "next_file", "Next file", show=False),
         Binding("p", "prev_file", "Prev file", show=False),
         Binding("v", "toggle_mode", "Unified/split", show=False),
+        Binding("w", "toggle_wrap", "Wrap lines", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -209,6 +244,9 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--summary",
         "diff-view--separator",
         "diff-view--empty-side",
+        "diff-view--added-word",
+        "diff-view--removed-word",
+        "diff-view--more",
     }
 
     DEFAULT_CSS = """
@@ -228,9 +266,16 @@ class DiffView(ScrollView, can_focus=True):
         & > .diff-view--summary { color: $text-muted; text-style: italic; }
         & > .diff-view--separator { color: $panel-lighten-2; }
         & > .diff-view--empty-side { background: $panel 40%; }
+        & > .diff-view--added-word { background: $success 45%; }
+        & > .diff-view--removed-word { background: $error 45%; }
+        & > .diff-view--more { color: $text-warning; text-style: bold; }
         &:focus { background-tint: $foreground 3%; }
     }
     """
+
+    wrap: reactive[bool | None] = reactive(None)
+    """Fold long lines onto continuation rows: True/False, or None (the default) for
+    "on when the terminal is narrower than ``WRAP_AUTO_BELOW`` columns"."""
 
     class HunkToggled(Message):
         """A hunk was accepted or rejected (by key, click or API)."""
@@ -274,6 +319,10 @@ class DiffView(ScrollView, can_focus=True):
         self._accepted: list[bool] = []
         self._file_rejected: list[int] = []  # rejected hunk count per file (header state)
         self._file_first_hunk: list[int] = []  # global index of each file's first hunk, or -1
+        self._file_index: dict[str, int] = {}  # path (and old path) -> file index
+        self._vstarts: list[int] | None = None  # wrap: first screen row of each row (+ total)
+        self._vkey: tuple | None = None  # (mode, width) the screen rows were built for
+        self._word_cache: LRUCache[int, dict[int, list[tuple[int, int]]]] = LRUCache(256)
         self._rows: dict[str, list[Row]] = {}
         self._hunk_rows: dict[str, list[int]] = {}
         self._file_rows: dict[str, list[int]] = {}
@@ -330,6 +379,9 @@ class DiffView(ScrollView, can_focus=True):
                 first.append(-1)
         self._hunks = hunks
         self._file_first_hunk = first
+        self._file_index = path_index(diff.files)
+        self._word_cache.clear()
+        self._vstarts = self._vkey = None
         if accepted is None:
             self._accepted = [True] * len(hunks)
         else:
@@ -379,6 +431,18 @@ class DiffView(ScrollView, can_focus=True):
             return None
         return self._diff.files[self._file_cursor].path
 
+    def rejected_in_file(self, path: str) -> int:
+        """How many of ``path``'s hunks are rejected (0 for an unknown path)."""
+        fi = self._file_index.get(path)
+        return 0 if fi is None else self._file_rejected[fi]
+
+    @property
+    def wrapping(self) -> bool:
+        """Whether lines are wrapped now (``wrap``, or the terminal width when it is None)."""
+        if self.wrap is not None:
+            return self.wrap
+        return self.app.size.width < WRAP_AUTO_BELOW if self.is_attached else False
+
     def is_accepted(self, ref: HunkRef) -> bool:
         """Whether ``ref`` is accepted (KeyError if unknown)."""
         return self._accepted[self._global(ref)]
@@ -421,11 +485,11 @@ class DiffView(ScrollView, can_focus=True):
 
         Returns False if the path is not in the diff.
         """
-        for fi, f in enumerate(self._diff.files):
-            if path in (f.path, f.old_path):
-                self._goto_file(fi)
-                return True
-        return False
+        fi = self._file_index.get(path)
+        if fi is None:
+            return False
+        self._goto_file(fi)
+        return True
 
     def next_file(self) -> str | None:
         """Jump to the next file; returns its path."""
@@ -441,20 +505,42 @@ class DiffView(ScrollView, can_focus=True):
             raise ValueError(f"unknown diff mode {mode!r}")
         if mode == self._mode:
             return
-        old_rows = self._current_rows()
-        top = int(self.scroll_y)
-        anchor = old_rows[top] if 0 <= top < len(old_rows) else None
-        self._mode = mode
-        self._build_rows(mode)
-        self._update_virtual_size()
-        new_top = self._find_row(anchor) if anchor is not None else 0
-        self.scroll_to(0, new_top, animate=False, immediate=True)
-        self.refresh()
+        anchor = self._top_row()
+
+        def switch() -> None:
+            self._mode = mode
+            self._build_rows(mode)
+
+        self._relayout(anchor, switch)
 
     def toggle_mode(self) -> DiffMode:
         """Flip unified ⇄ split; returns the new mode."""
         self.set_mode("split" if self._mode == "unified" else "unified")
         return self._mode
+
+    def toggle_wrap(self) -> bool:
+        """Flip wrapping (from whatever it is now); returns the new state."""
+        self.wrap = not self.wrapping
+        return self.wrapping
+
+    def watch_wrap(self, old: bool | None, new: bool | None) -> None:
+        self._relayout(self._top_row(), None)
+
+    def _top_row(self) -> Row | None:
+        rows = self._current_rows()
+        top = self._locate(int(self.scroll_y))[0]
+        return rows[top] if 0 <= top < len(rows) else None
+
+    def _relayout(self, anchor: Row | None, change) -> None:
+        """Apply ``change`` (mode/wrap), rebuild the screen rows, keep ``anchor`` on top."""
+        if change is not None:
+            change()
+        self._vstarts = self._vkey = None
+        self._line_cache.clear()
+        self._update_virtual_size()
+        new_top = self._y_of(self._find_row(anchor)) if anchor is not None else 0
+        self.scroll_to(0, new_top, animate=False, immediate=True)
+        self.refresh()
 
     def rendered_text(self) -> list[str]:
         """Plain text of the visible rows (for tests and debugging)."""
@@ -480,6 +566,9 @@ class DiffView(ScrollView, can_focus=True):
     def action_toggle_mode(self) -> None:
         self.toggle_mode()
 
+    def action_toggle_wrap(self) -> None:
+        self.toggle_wrap()
+
     # Paging without animation: on a huge diff an animated scroll renders every
     # intermediate frame, and reviewers want the page *now*.
     def action_page_down(self) -> None:
@@ -495,7 +584,7 @@ class DiffView(ScrollView, can_focus=True):
         if offset is None:
             return
         rows = self._current_rows()
-        row = int(self.scroll_y) + offset.y
+        row = self._locate(int(self.scroll_y) + offset.y)[0]
         if 0 <= row < len(rows) and rows[row][2] >= 0:
             self._set_current(rows[row][2], scroll=False)
             on_mark = rows[row][0] == ROW_HUNK and offset.x <= 3
@@ -529,7 +618,12 @@ class DiffView(ScrollView, can_focus=True):
         self._token_cache.clear()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._update_virtual_size()
+        anchor = self._top_row() if self._vstarts is not None or self.wrapping else None
+        self._vstarts = self._vkey = None
+        if anchor is not None:
+            self._relayout(anchor, None)
+        else:
+            self._update_virtual_size()
 
     # ------------------------------------------------------------------ index building
 
@@ -539,8 +633,10 @@ class DiffView(ScrollView, can_focus=True):
         return HunkRef(f.path, f.hunks[hi].index)
 
     def _global(self, ref: HunkRef) -> int:
-        for fi, f in enumerate(self._diff.files):
-            if f.path == ref.path and self._file_first_hunk[fi] >= 0:
+        fi = self._file_index.get(ref.path)
+        if fi is not None and self._file_first_hunk[fi] >= 0:
+            f = self._diff.files[fi]
+            if f.path == ref.path:
                 for hi, h in enumerate(f.hunks):
                     if h.index == ref.index:
                         return self._file_first_hunk[fi] + hi
@@ -599,15 +695,84 @@ class DiffView(ScrollView, can_focus=True):
         return start
 
     def _update_virtual_size(self) -> None:
-        height = len(self._current_rows())
         width = self.scrollable_content_region.width
-        if self._mode == "unified":
+        starts = self._screen_rows()
+        height = len(self._current_rows()) if starts is None else starts[-1]
+        if starts is not None:
+            pass  # wrapped: nothing sticks out to the right
+        elif self._mode == "unified":
             width = max(width, self._text_x() + self._max_text + 1)
-        self.virtual_size = Size(width, height)
+        else:
+            width = max(width, width + self._max_text - self._side_text_width(width) + 1)
+        size = Size(width, height)
+        if size != self.virtual_size:
+            self.virtual_size = size
+            if self.is_attached:
+                # Scrollbars follow at once (a wrap toggle changes the height without a
+                # layout pass, and scroll_to would clamp to the old size).
+                self._scroll_update(size)
 
     def _text_x(self) -> int:
         """Column where unified line text starts (indicator + gutter + marker)."""
         return 2 + 2 * (self._gutter_digits + 1) + 2
+
+    def _text_width(self, width: int) -> int:
+        """Cells for code in unified mode."""
+        return max(8, width - self._text_x())
+
+    def _side_text_width(self, width: int) -> int:
+        """Cells for code on each side of split mode (the narrower, right side)."""
+        return max(4, (width - 2) - (width - 2) // 2 - (self._gutter_digits + 1) - 2)
+
+    # ------------------------------------------------------------------ wrapped screen rows
+
+    def _screen_rows(self) -> list[int] | None:
+        """When wrapping: first screen row of every row, plus the total (else None)."""
+        if not self.wrapping:
+            return None
+        width = self.scrollable_content_region.width
+        key = (self._mode, width)
+        if self._vstarts is not None and self._vkey == key:
+            return self._vstarts
+        rows = self._current_rows()
+        files = self._diff.files
+        hunks = self._hunks
+        wide = self._text_width(width) if self._mode == "unified" else self._side_text_width(width)
+        starts = [0] * (len(rows) + 1)
+        y = 0
+        for r, (kind, fi, g, a, b) in enumerate(rows):
+            starts[r] = y
+            if kind != ROW_LINE:
+                y += 1
+                continue
+            lines = files[fi].hunks[hunks[g][1]].lines
+            n = _cells(lines[a].text) if a >= 0 else 0
+            if b >= 0 and b != a:
+                n = max(n, _cells(lines[b].text))
+            y += max(1, -(-n // wide))
+        starts[-1] = y
+        stale = self._vkey is not None
+        self._vstarts, self._vkey = starts, key
+        if stale:  # the width changed under us (e.g. a scrollbar came or went)
+            self.call_later(self._update_virtual_size)
+        return starts
+
+    def _locate(self, y: int) -> tuple[int, int]:
+        """Screen row ``y`` (virtual) -> (row index, continuation number)."""
+        starts = self._screen_rows()
+        if starts is None:
+            return y, 0
+        if y >= starts[-1]:
+            return len(starts) - 1 + (y - starts[-1]), 0
+        r = bisect_right(starts, y) - 1
+        return r, y - starts[r]
+
+    def _y_of(self, row: int) -> int:
+        """First screen row (virtual) of row index ``row``."""
+        starts = self._screen_rows()
+        if starts is None:
+            return row
+        return starts[min(row, len(starts) - 1)]
 
     # ------------------------------------------------------------------ navigation internals
 
@@ -628,9 +793,9 @@ class DiffView(ScrollView, can_focus=True):
         fi, hi = self._hunks[g]
         # One row above the header: the file header for a file's first hunk,
         # a line of the previous hunk otherwise.
-        top = max(0, row - 1)
+        top = self._y_of(max(0, row - 1))
         height = self.scrollable_content_region.height
-        last = row + len(self._diff.files[fi].hunks[hi].lines)
+        last = self._y_of(row + len(self._diff.files[fi].hunks[hi].lines) + 1) - 1
         if int(self.scroll_y) <= top and last < int(self.scroll_y) + height:
             return  # whole hunk already visible: do not jump around
         self.scroll_to(y=max(0, top), animate=False, immediate=True)
@@ -640,7 +805,7 @@ class DiffView(ScrollView, can_focus=True):
         self._file_cursor = fi
         if self._file_first_hunk[fi] >= 0:
             self._set_current(self._file_first_hunk[fi], scroll=False)
-        self.scroll_to(y=self._file_rows[self._mode][fi], animate=False, immediate=True)
+        self.scroll_to(y=self._y_of(self._file_rows[self._mode][fi]), animate=False, immediate=True)
 
     def _step_file(self, step: int) -> str | None:
         files = self._diff.files
@@ -671,6 +836,8 @@ class DiffView(ScrollView, can_focus=True):
                 # alpha-blended colour; the partial one has just the attributes.
                 partial = self.get_component_rich_style(f"diff-view--{name}", partial=True)
                 style = Style(color=full.color) + partial.without_color
+            elif name in _BG_ONLY:
+                style = Style(bgcolor=full.bgcolor)  # keeps the syntax colour on top
             else:
                 style = full
             self._styles[name] = style
@@ -691,6 +858,7 @@ class DiffView(ScrollView, can_focus=True):
         return style
 
     def _tokens(self, fi: int, g: int, li: int, line: DiffLine) -> list[tuple[str, Style]]:
+        """Highlighted pieces of a short line (see LEX_LIMIT), word changes emphasised."""
         key = (fi, g, li)
         cached = self._token_cache.get(key)
         if cached is not None:
@@ -708,14 +876,26 @@ class DiffView(ScrollView, can_focus=True):
                         result.append((value.replace("\n", ""), token_style(token)))
             except Exception:  # lexers can raise on odd input; show plain text
                 result = [(text, Style.null())]
+        changed = self._word_changes(fi, g).get(li)
+        if changed:
+            word = self._style("added-word" if line.kind == "+" else "removed-word")
+            result = _emphasise(result, changed, word)
         self._token_cache.set(key, result)
         return result
 
+    def _word_changes(self, fi: int, g: int) -> dict[int, list[tuple[int, int]]]:
+        """Changed character ranges of paired -/+ lines of hunk ``g`` (cached per hunk)."""
+        cached = self._word_cache.get(g)
+        if cached is None:
+            cached = _intraline(self._diff.files[fi].hunks[self._hunks[g][1]].lines)
+            self._word_cache.set(g, cached)
+        return cached
+
     def render_line(self, y: int) -> Strip:
-        """Line API: render one visible row (cached)."""
+        """Line API: render one visible screen row (cached)."""
         scroll_x, scroll_y = self.scroll_offset
         rows = self._current_rows()
-        row_index = scroll_y + y
+        row_index, sub = self._locate(scroll_y + y)
         width = self.scrollable_content_region.width
         if row_index >= len(rows) or width <= 0:
             return Strip.blank(width, self.rich_style)
@@ -727,18 +907,20 @@ class DiffView(ScrollView, can_focus=True):
             state = (g == self._current, self._accepted[g])
         else:
             state = None
-        x = scroll_x if self._mode == "unified" else 0
-        key = (row_index, width, self._mode, x, state)
+        wrapping = self._screen_rows() is not None
+        x = 0 if wrapping else scroll_x
+        key = (row_index, sub, width, self._mode, x, state, wrapping)
         strip = self._line_cache.get(key)
         if strip is None:
             # One Strip per row, built from a flat segment list: intermediate
             # Strips carry their own caches and would multiply the objects the
             # garbage collector has to walk (visible as page-down stalls).
-            strip = Strip(self._render_row(row, width, x), width)
+            strip = Strip(self._render_row(row, width, x, sub if wrapping else None), width)
             self._line_cache.set(key, strip)
         return strip
 
-    def _render_row(self, row: Row, width: int, scroll_x: int) -> list[Segment]:
+    def _render_row(self, row: Row, width: int, scroll_x: int, sub: int | None) -> list[Segment]:
+        """Segments of one screen row; ``sub`` is the continuation number when wrapping."""
         kind, fi, g, a, b = row
         base = self.rich_style
         if kind == ROW_EMPTY:
@@ -760,15 +942,20 @@ class DiffView(ScrollView, can_focus=True):
             mark = "✗ rejected  " if rejected else "✓ "
             return _fit([indicator, Segment(f"{mark}{hunk.header}", style)], width, style)
         if self._mode == "unified":
-            return self._render_unified(fi, g, hunk, a, width, scroll_x, indicator, rejected)
+            return self._render_unified(fi, g, hunk, a, width, scroll_x, sub, indicator, rejected)
         left_w = (width - 2) // 2
         right_w = width - 2 - left_w
         sep = Segment("│", base + self._style("separator"))
+        side = self._side_text_width(width)
         return [
             indicator,
-            *self._split_side(fi, g, hunk, a, left_w, old_side=True, rejected=rejected),
+            *self._split_side(
+                fi, g, hunk, a, left_w, side, scroll_x, sub, old_side=True, rejected=rejected
+            ),
             sep,
-            *self._split_side(fi, g, hunk, b, right_w, old_side=False, rejected=rejected),
+            *self._split_side(
+                fi, g, hunk, b, right_w, side, scroll_x, sub, old_side=False, rejected=rejected
+            ),
         ]
 
     def _render_file_header(self, f: FileDiff, fi: int, width: int) -> list[Segment]:
@@ -812,6 +999,41 @@ class DiffView(ScrollView, can_focus=True):
             segs.append(Segment(text, style))
         return segs
 
+    def _code(
+        self,
+        fi: int,
+        g: int,
+        li: int,
+        line: DiffLine,
+        bg: Style,
+        rejected: bool,
+        start: int,
+        width: int,
+        marks: bool,
+    ) -> list[Segment]:
+        """Exactly ``width`` cells of a line's code from cell ``start``.
+
+        Long lines are never lexed or copied whole: only the slice on screen is cut
+        out. With ``marks``, a line continuing past either edge shows ‹ / ›.
+        """
+        if len(line.text) > LEX_LIMIT and line.kind != "\\":
+            style = bg + self._style("rejected") if rejected else bg
+            # Character offsets stand in for cells here (tabs are expanded per slice).
+            body = [Segment(clean_text(line.text[start : start + width]), style)]
+            total = len(line.text)
+        else:
+            body = self._line_segments(fi, g, li, line, bg, rejected)
+            total = Segment.get_line_length(body)
+            if start or total > width:
+                body = _cut(body, start, start + width)
+        body = _fit(body, width, bg)
+        if marks and width > 2 and (start > 0 or total > start + width):
+            more = bg + self._style("more")
+            left = [Segment(MORE_LEFT, more)] if start > 0 else _cut(body, 0, 1)
+            right = [Segment(MORE_RIGHT, more)] if total > start + width else _cut(body, width - 1)
+            body = [*left, *_cut(body, 1, width - 1), *right]
+        return body
+
     def _line_bg(self, kind: str) -> tuple[Style, Style]:
         """(row background, marker style) for a line kind."""
         base = self.rich_style
@@ -831,30 +1053,34 @@ class DiffView(ScrollView, can_focus=True):
         li: int,
         width: int,
         scroll_x: int,
+        sub: int | None,
         indicator: Segment,
         rejected: bool,
     ) -> list[Segment]:
         line = hunk.lines[li]
         d = self._gutter_digits
         bg, marker_style = self._line_bg(line.kind)
-        old = "" if line.old_no is None else str(line.old_no)
-        new = "" if line.new_no is None else str(line.new_no)
-        marker = line.kind if line.kind in "+-" else " "
-        if rejected and line.kind in "+-":
-            marker = "✗"
+        if sub:  # a continuation row of a wrapped line: no numbers, no marker
+            old = new = ""
+            marker = " "
+        else:
+            old = "" if line.old_no is None else str(line.old_no)
+            new = "" if line.new_no is None else str(line.new_no)
+            marker = line.kind if line.kind in "+-" else " "
+            if rejected and line.kind in "+-":
+                marker = "✗"
         text_x = self._text_x()
         head = [
             indicator,
             Segment(f" {old:>{d}} {new:>{d}} ", bg + self._style("gutter")),
             Segment(f"{marker} ", marker_style),
         ]
-        body = self._line_segments(fi, g, li, line, bg, rejected)
-        if scroll_x:
-            # The gutter stays put; only the code scrolls horizontally.
-            body = list(Segment.divide(body, [scroll_x, scroll_x + width]))[-1]
         if width <= text_x:
             return _fit(head, width, bg)
-        return head + _fit(body, width - text_x, bg)
+        code_w = width - text_x
+        start = scroll_x if sub is None else sub * self._text_width(width)
+        body = self._code(fi, g, li, line, bg, rejected, start, code_w, marks=sub is None)
+        return head + body
 
     def _split_side(
         self,
@@ -863,6 +1089,9 @@ class DiffView(ScrollView, can_focus=True):
         hunk: Hunk,
         li: int,
         width: int,
+        text_w: int,
+        scroll_x: int,
+        sub: int | None,
         *,
         old_side: bool,
         rejected: bool,
@@ -872,22 +1101,116 @@ class DiffView(ScrollView, can_focus=True):
         d = self._gutter_digits
         line = hunk.lines[li]
         bg, marker_style = self._line_bg(line.kind)
+        start = scroll_x if sub is None else sub * text_w
+        if sub and start >= _cells(line.text):
+            return [Segment(" " * width, bg)]  # the other side wraps further
         no = line.old_no if old_side else line.new_no
-        number = "" if no is None or line.kind == "\\" else str(no)
-        marker = line.kind if line.kind in "+-" else " "
-        if rejected and line.kind in "+-":
+        number = "" if no is None or line.kind == "\\" or sub else str(no)
+        marker = line.kind if line.kind in "+-" and not sub else " "
+        if rejected and line.kind in "+-" and not sub:
             marker = "✗"
-        segs = [
+        head = [
             Segment(f"{' ' if old_side else ''}{number:>{d}} ", bg + self._style("gutter")),
             Segment(f"{marker} ", marker_style),
-            *self._line_segments(fi, g, li, line, bg, rejected),
         ]
-        return _fit(segs, width, bg)
+        head_w = Segment.get_line_length(head)
+        if width <= head_w:
+            return _fit(head, width, bg)
+        code = self._code(fi, g, li, line, bg, rejected, start, width - head_w, sub is None)
+        return head + code
+
+
+def _cut(segments: list[Segment], start: int, end: int | None = None) -> list[Segment]:
+    """The cells [start, end) of a segment line (fewer if the line is shorter)."""
+    if end is None:
+        end = Segment.get_line_length(segments)
+    if end <= start:
+        return []
+    pieces = list(Segment.divide(segments, [start, end]))
+    return pieces[1] if len(pieces) > 1 else []
 
 
 def _fit(segments: list[Segment], width: int, style: Style) -> list[Segment]:
     """Crop or pad a segment list to exactly ``width`` cells."""
     return Segment.adjust_line_length(segments, width, style, pad=True)
+
+
+def _cells(text: str) -> int:
+    """Cells a line's code takes (as shown: tabs expanded); long lines count characters."""
+    if len(text) > LEX_LIMIT:
+        return len(text)
+    return cell_len(clean_text(text))
+
+
+def _intraline(lines: list[DiffLine]) -> dict[int, list[tuple[int, int]]]:
+    """Changed character ranges (of the cleaned text) for each paired -/+ line of a hunk."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for a, b in _pair_lines(lines):
+        if a < 0 or b < 0 or lines[a].kind != "-" or lines[b].kind != "+":
+            continue
+        old, new = lines[a].text, lines[b].text
+        if len(old) > INTRALINE_LIMIT or len(new) > INTRALINE_LIMIT:
+            continue
+        changed = word_diff(clean_text(old), clean_text(new))
+        if changed is not None:
+            out[a], out[b] = changed
+    return out
+
+
+def word_diff(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+    """Character ranges that differ word by word between two lines: (old's, new's).
+
+    None when the lines are mostly different (emphasising everything says nothing).
+    """
+    a, b = _WORD_RE.findall(old), _WORD_RE.findall(new)
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.4:
+        return None
+    a_at = [0]
+    for w in a:
+        a_at.append(a_at[-1] + len(w))
+    b_at = [0]
+    for w in b:
+        b_at.append(b_at[-1] + len(w))
+    old_ranges: list[tuple[int, int]] = []
+    new_ranges: list[tuple[int, int]] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if i2 > i1:
+            old_ranges.append((a_at[i1], a_at[i2]))
+        if j2 > j1:
+            new_ranges.append((b_at[j1], b_at[j2]))
+    return old_ranges, new_ranges
+
+
+def _emphasise(
+    tokens: list[tuple[str, Style]], ranges: list[tuple[int, int]], extra: Style
+) -> list[tuple[str, Style]]:
+    """Split highlighted tokens at range edges and add ``extra`` inside the ranges."""
+    out: list[tuple[str, Style]] = []
+    pos = 0
+    k = 0
+    for text, style in tokens:
+        end = pos + len(text)
+        cut = pos
+        while k < len(ranges) and ranges[k][0] < end:
+            r0, r1 = ranges[k]
+            if r0 > cut:
+                out.append((text[cut - pos : r0 - pos], style))
+                cut = r0
+            stop = min(r1, end)
+            if stop > cut:
+                out.append((text[cut - pos : stop - pos], style + extra))
+                cut = stop
+            if r1 <= end:
+                k += 1
+            else:
+                break
+        if cut < end:
+            out.append((text[cut - pos :], style))
+        pos = end
+    return out
 
 
 def _pair_lines(lines: list[DiffLine]) -> Iterable[tuple[int, int]]:

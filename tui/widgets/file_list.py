@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.git.diffmodel import Diff, FileDiff
-from tui.widgets.diff_view import STATUS_LETTERS
+from tui.widgets.diff_view import STATUS_LETTERS, path_index
 
 _STATUS_STYLES = {"A": "green", "D": "red", "M": "yellow", "R": "cyan", "C": "cyan", "T": "magenta"}
 
@@ -85,8 +85,10 @@ class FileList(ScrollView, can_focus=True):
         height: auto;
         max-height: 12;
         background: $surface;
+        border: tall $border-blurred;
         overflow-x: hidden;
         overflow-y: auto;
+        &:focus { border: tall $border; }
         & > .file-list--highlight { background: $block-cursor-blurred-background; }
         &:focus > .file-list--highlight {
             background: $block-cursor-background;
@@ -145,12 +147,7 @@ class FileList(ScrollView, can_focus=True):
     def set_diff(self, diff: Diff) -> None:
         """Show the files of ``diff`` (replaces the list; highlights the first file)."""
         self._files = list(diff.files)
-        index: dict[str, int] = {}
-        for i, f in enumerate(self._files):
-            if f.old_path:
-                index.setdefault(f.old_path, i)
-            index[f.path] = i
-        self._index = index
+        self._index = path_index(self._files)
         self._rejected = {}
         self._cache.clear()
         self.virtual_size = Size(0, len(self._files))
@@ -200,9 +197,7 @@ class FileList(ScrollView, can_focus=True):
             if index is not None:
                 self._refresh_row(index)
         if new is not None:
-            self.scroll_to_region(
-                Region(0, new, 1, 1), animate=False, immediate=True, force=True
-            )
+            self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True, force=True)
 
     def _move(self, step: int) -> None:
         if self._files:
@@ -234,7 +229,10 @@ class FileList(ScrollView, can_focus=True):
             self.post_message(self.FileSelected(self, path))
 
     def _on_click(self, event: events.Click) -> None:
-        row = int(self.scroll_y) + event.y
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return  # on the border or a scrollbar
+        row = int(self.scroll_y) + offset.y
         if 0 <= row < len(self._files):
             event.stop()
             self.highlighted = row
@@ -255,7 +253,8 @@ class FileList(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         f = self._files[index]
         highlighted = index == self.highlighted
-        key = (index, width, highlighted, self.has_focus, self._rejected.get(f.path, 0))
+        focus = highlighted and self.has_focus  # only the cursor row looks different
+        key = (index, width, highlighted, focus, self._rejected.get(f.path, 0))
         strip = self._cache.get(key)
         if strip is None:
             strip = self._build(index, width, highlighted)
@@ -268,18 +267,17 @@ class FileList(ScrollView, can_focus=True):
         if highlighted:
             base += self.get_component_rich_style("file-list--highlight")
         text = self.row_text(index)
-        text.truncate(width - 1, overflow="ellipsis")
-        segments = [Segment(" ", base)]
-        segments += [
+        text.truncate(width, overflow="ellipsis")
+        segments = [
             Segment(s.text, base + s.style if isinstance(s.style, Style) else base)
             for s in text.render(self.app.console)
         ]
         return Strip(Segment.adjust_line_length(segments, width, base, pad=True), width)
 
     def _on_focus(self, event: events.Focus) -> None:
-        self._cache.clear()
-        self.refresh()
+        if self.highlighted is not None:
+            self._refresh_row(self.highlighted)
 
     def _on_blur(self, event: events.Blur) -> None:
-        self._cache.clear()
-        self.refresh()
+        if self.highlighted is not None:
+            self._refresh_row(self.highlighted)
