@@ -289,7 +289,7 @@ def test_rewind_undo_and_retry_with_instruction(project: Path):
 def test_command_outside_allowlist_opens_gate_then_runs_once(project: Path, tmp_path: Path):
     # Inside the repository: even approved commands run in the sandbox (repo writable only).
     marker = project / "ran.txt"
-    cmd = "echo ran >> ran.txt"
+    cmd = "python3 -c \"open('ran.txt', 'a').write('ran\\n')\""
     model = FakeModel(plan_then_tasks())
     model.script["implement"][0] = say(tool("run_command", command=cmd))
     model.script["implement"].insert(1, say(tool("write_file", path="NOTES.md", content="n\n")))

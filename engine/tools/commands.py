@@ -126,7 +126,9 @@ class OutputCap:
         if 0 <= nl < len(tail) // 4:
             tail = tail[nl + 1 :]
         omitted = self.total - len(head) - len(tail)
-        head_text = codecs.getincrementaldecoder("utf-8")("replace").decode(head)  # drops a cut char
+        head_text = codecs.getincrementaldecoder("utf-8")("replace").decode(
+            head
+        )  # drops a cut char
         tail_text = _decode(tail.lstrip(bytes(range(0x80, 0xC0))))  # starts on a whole char
         note = f"[... output truncated: {omitted} bytes omitted ...]"
         return f"{head_text.removesuffix(chr(10))}\n{note}\n{tail_text.removesuffix(chr(10))}"

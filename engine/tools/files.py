@@ -70,7 +70,9 @@ def _special_file(p: Path) -> str | None:
 def _refuse_special(p: Path, rel: str) -> None:
     kind = _special_file(p)
     if kind is not None:
-        raise ToolError(f"'{rel}' is {kind}, not a regular file; file tools only use regular files.")
+        raise ToolError(
+            f"'{rel}' is {kind}, not a regular file; file tools only use regular files."
+        )
 
 
 def atomic_write(p: Path, data: bytes) -> None:
@@ -289,7 +291,9 @@ def _compile_regex(pattern: str) -> Any:
     try:
         return re2.compile(pattern, options)
     except re2.error as e:
-        reason = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else e
+        reason = (
+            e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else e
+        )
         raise ToolError(
             f"invalid regular expression {pattern!r}: {reason}. Patterns are RE2 syntax "
             "(no backreferences or lookarounds). "
