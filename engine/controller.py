@@ -1,6 +1,7 @@
 """RunController: the engine's thread-safe front for interactive front ends.
 
-All engine work (SQLite, git, model calls, tests) happens on one background
+Front ends use :class:`engine.api.EngineAPI`, which wraps this class with
+typed methods. All engine work (SQLite, git, model calls, tests) happens on one background
 thread running its own asyncio loop, so a UI thread never blocks on it. Every
 method returns a ``concurrent.futures.Future``; events arrive through
 ``subscribe`` callbacks, called on the engine thread (a UI must hop back to
@@ -15,9 +16,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.events import Event
+
+if TYPE_CHECKING:
+    from engine.run.session import Session
 
 
 class RunController:
@@ -25,7 +29,7 @@ class RunController:
 
     def __init__(self, cwd: str | os.PathLike[str] = ".", *, model_factory=None):
         self.cwd = cwd
-        self.session = None
+        self.session: Session | None = None
         self._model_factory = model_factory
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -73,11 +77,6 @@ class RunController:
             return self._exec is not None and not self._exec[1].done()
 
     # -- runs ----------------------------------------------------------------
-    def create_run(self, flow: str, goal: str, **kw: Any) -> concurrent.futures.Future:
-        from engine.run import operations
-
-        return self.call(lambda: operations.create_run(self.session, flow, goal, **kw))
-
     def execute(self, run_id: str) -> concurrent.futures.Future:
         """Continue ``run_id`` from its head until it completes, fails, stops or pauses.
 
@@ -88,10 +87,10 @@ class RunController:
         from engine.run.executor import Executor
 
         async def run() -> Any:
-            self._task = asyncio.current_task()
+            task = self._task = asyncio.current_task()
             try:
-                if self._stop_requested:  # stop() came before the engine thread got here
-                    self._task.cancel()
+                if self._stop_requested and task is not None:  # stop() came first
+                    task.cancel()
                 executor = Executor(self.session, run_id, model_factory=self._model_factory)
                 return await executor.execute()
             finally:
@@ -119,17 +118,6 @@ class RunController:
                 self._task.cancel()
 
         self._loop.call_soon_threadsafe(cancel)
-
-    def op(self, name: str, *args: Any, **kw: Any) -> concurrent.futures.Future:
-        """Call ``engine.run.operations.<name>(session, *args, **kw)`` on the engine thread."""
-        from engine.run import operations
-
-        fn = getattr(operations, name)
-        return self.call(lambda: fn(self.session, *args, **kw))
-
-    def query(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> concurrent.futures.Future:
-        """Call ``fn(session, *args, **kw)`` on the engine thread (reads, diffs)."""
-        return self.call(lambda: fn(self.session, *args, **kw))
 
     def close(self) -> None:
         self.stop()

@@ -7,9 +7,10 @@ from pathlib import Path
 import sqlite_utils
 
 from engine import events
+from engine.readmodels import run_summaries
 from engine.run.session import Session
 from engine.store import RunStore, schema
-from tui.screens.history import run_rows
+from tui.screens.history import tests_label
 
 
 def _add_runs(store: RunStore, n: int) -> list[str]:
@@ -35,7 +36,7 @@ def _add_runs(store: RunStore, n: int) -> list[str]:
             store.append_event(
                 events.TestResult(run_id=run_id, step_id=step, command="t", exit_code=0, passed=4)
             )
-            store.update_run(run_id, status="done")
+            store.update_run(run_id, status="completed")
             ids.append(run_id)
     return ids
 
@@ -53,10 +54,10 @@ def _statements(store: RunStore, fn) -> tuple[object, list[str]]:
 def test_summary_columns_follow_steps_costs_and_tests(repo: Path):
     with Session.open(repo) as session:
         (run_id,) = _add_runs(session.store, 1)
-        (row,) = run_rows(session)
-        assert row["id"] == run_id and row["status"] == "done"
-        assert row["steps"] == 2 and row["cost_usd"] == 0.75
-        assert row["tests"] == "4✓ 0✗"  # the last test result, not the first
+        (row,) = run_summaries(session)
+        assert row.id == run_id and row.status == "completed"
+        assert row.steps == 2 and row.cost_usd == 0.75
+        assert tests_label(row) == "4✓ 0✗"  # the last test result, not the first
         with session.store.transaction():
             session.store.db.execute("DELETE FROM llm_calls WHERE cost_usd = 0.5")
         assert session.store.run_summaries()[0]["cost_usd"] == 0.25
@@ -66,9 +67,9 @@ def test_history_is_a_constant_number_of_queries(repo: Path):
     with Session.open(repo) as session:
         store = session.store
         _add_runs(store, 3)
-        few, few_sql = _statements(store, lambda: run_rows(session))
+        few, few_sql = _statements(store, lambda: run_summaries(session))
         _add_runs(store, 997)
-        many, many_sql = _statements(store, lambda: run_rows(session))
+        many, many_sql = _statements(store, lambda: run_summaries(session))
     assert len(few) == 3 and len(many) == 1000
     assert len(many_sql) == len(few_sql) <= 3
     assert not any("events" in q for q in many_sql)  # never loads any run's events

@@ -33,7 +33,7 @@ def test_controller_execute_twice_runs_the_run_once(tmp_path: Path):
             )
 
         release.set()
-        run_id = ctl.query(create).result(timeout=30)
+        run_id = ctl.call(lambda: create(ctl.session)).result(timeout=30)
         release.clear()
         ctl.call(release.wait, 30)
         # e.g. a double key press: two continues before the engine thread picks either up
@@ -43,7 +43,7 @@ def test_controller_execute_twice_runs_the_run_once(tmp_path: Path):
         release.set()
         out1, out2 = f1.result(timeout=30), f2.result(timeout=30)
         assert out1.status == "completed" and out2.status == "completed"
-        steps = ctl.query(lambda s: s.store.steps_for(run_id)).result(timeout=30)
+        steps = ctl.call(lambda: ctl.session.store.steps_for(run_id)).result(timeout=30)
         assert [x["node"] for x in steps] == ["edit", "summary"]
         assert len(model.calls) == 3
     finally:
@@ -57,9 +57,13 @@ def test_controller_stop_right_after_execute_stops_the_run(tmp_path: Path):
     ctl, release = _blocked_controller(repo, model)
     try:
         release.set()
-        run_id = ctl.query(
-            lambda s: ops.create_run(
-                s, _flow(tmp_path, ONE_EDIT), "write a", model="fake/model", autonomy="full"
+        run_id = ctl.call(
+            lambda: ops.create_run(
+                ctl.session,
+                _flow(tmp_path, ONE_EDIT),
+                "write a",
+                model="fake/model",
+                autonomy="full",
             )
         ).result(timeout=30)
         release.clear()

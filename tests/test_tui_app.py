@@ -146,7 +146,7 @@ async def test_approve_keeps_the_change(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
         screen = main_screen(app)
-        assert screen.gate["kind"] == "review"
+        assert screen.gate.kind == "review"
         assert [f.path for f in screen.diff_view.diff.files] == ["data.txt"]
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
@@ -213,14 +213,14 @@ async def test_reject_with_reason_reaches_the_model(tmp_path):
     app = new_app(repo, model, rec)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
-        first_gate = main_screen(app).gate["id"]
+        first_gate = main_screen(app).gate.id
         assert not any(reason in p for p in rec.user_prompts())
         await pilot.press("r")
         await pilot.pause()
         for ch in reason:
             await pilot.press(ch if ch != " " else "space")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate["id"] != first_gate)
+        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate.id != first_gate)
         # the second attempt's prompt carries the reason
         assert reason in rec.user_prompts()[-1]
         await pilot.press("a")
@@ -271,7 +271,7 @@ async def test_retry_with_instruction(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
         screen = main_screen(app)
-        first_gate = screen.gate["id"]
+        first_gate = screen.gate.id
         screen.plan.focus()
         assert screen.plan.select_checkpoint(min(screen.plan.checkpoint_ids()))
         await pilot.pause()
@@ -282,7 +282,7 @@ async def test_retry_with_instruction(tmp_path):
         for ch in instruction:
             await pilot.press(ch if ch != " " else "space")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate["id"] != first_gate)
+        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate.id != first_gate)
         assert instruction in rec.user_prompts()[-1]
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
@@ -304,10 +304,10 @@ async def test_history_resume_of_a_paused_run(tmp_path):
         await wait_for(
             pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
         )
-        assert [r["id"] for r in app2.screen.resumable] == [run_id]
+        assert [r.id for r in app2.screen.resumable] == [run_id]
         await pilot.press("ctrl+h")
         await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
-        assert app2.screen.rows[0]["status"] == "paused"
+        assert app2.screen.rows[0].status == "paused"
         await pilot.press("r")
         await wait_for(pilot, lambda: at_gate(app2))
         assert main_screen(app2).run_id == run_id
@@ -327,7 +327,7 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         from tui.screens.history import HistoryScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
-        assert app.screen.rows[0]["status"] == "completed"
+        assert app.screen.rows[0].status == "completed"
         await pilot.press("enter")
         from tui.screens.main import MainScreen
 
@@ -342,7 +342,7 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         ro = app.screen
         assert [f.path for f in ro.diff_view.diff.files] == ["data.txt"]
         # the past run's own duration, not "00:00" from replaying its events today
-        span = ro.run["finished_at"] - ro.run["created_at"]
+        span = ro.run.finished_at - ro.run.created_at
         assert span > 0 and ro.query_one("#status").elapsed == pytest.approx(span)
         assert ro.plan.node_status("edit") == "done"
         await pilot.press("question_mark")

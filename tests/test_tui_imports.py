@@ -53,3 +53,58 @@ def test_importing_every_engine_module_does_not_load_textual():
         "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))"
     )
     assert out == "[]"
+
+
+#: The engine modules the TUI may import: the facade and the types that cross it.
+SEAM = {
+    "engine.api",
+    "engine.events",
+    "engine.errors",
+    "engine.records",
+    "engine.readmodels",
+    "engine.git.diffmodel",
+}
+
+
+def _engine_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every absolute ``engine`` import in a file, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "engine":  # from engine import x: x is the module
+                found += [(node.lineno, f"engine.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, node.module))
+    return [(n, m) for n, m in found if m == "engine" or m.startswith("engine.")]
+
+
+#: The console script: it hands CLI verbs to engine.cli before any TUI code loads.
+ENTRY_POINT = ROOT / "tui" / "entry.py"
+
+
+def test_tui_imports_only_the_engine_seam():
+    """tui/ reaches the engine only through engine.api and the types it hands out."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: {mod}"
+        for path in sorted((ROOT / "tui").rglob("*.py"))
+        if path != ENTRY_POINT
+        for line, mod in _engine_imports(path)
+        if mod not in SEAM
+    ]
+    assert offenders == []
+
+
+def test_seam_check_sees_nested_and_from_imports(tmp_path: Path):
+    # The contract must catch an import hidden in a function or written as `from engine import`.
+    f = tmp_path / "m.py"
+    f.write_text(
+        "import engine.events\n"
+        "def f():\n"
+        "    from engine.run.session import Session\n"
+        "    from engine import cli\n"
+    )
+    mods = [m for _, m in _engine_imports(f)]
+    assert mods == ["engine.events", "engine.run.session", "engine.cli"]
+    assert [m for m in mods if m not in SEAM] == ["engine.run.session", "engine.cli"]

@@ -66,10 +66,8 @@ async def test_single_step_key_pauses_before_the_next_node(tmp_path):
         await pilot.press("S")  # single-step on
         await pilot.pause(0.3)
         await pilot.press("a")
-        await wait_for(
-            pilot, lambda: at_gate(app) and main_screen(app).gate["kind"] == "breakpoint"
-        )
-        assert main_screen(app).gate["node"] == "wrap"
+        await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate.kind == "breakpoint")
+        assert main_screen(app).gate.node == "wrap"
         await pilot.press("S")  # off again, then continue
         await pilot.pause(0.3)
         await pilot.press("a")

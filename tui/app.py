@@ -1,10 +1,10 @@
-"""LlmflowsApp: the Textual front end over ``engine.controller.RunController``.
+"""LlmflowsApp: the Textual front end over ``engine.api.EngineAPI``.
 
-The engine runs on its own thread (the controller). The app subscribes to the
-engine's events and re-posts each as a :class:`tui.messages.EngineEvent` on the
-UI thread; every controller call is awaited with ``asyncio.wrap_future`` inside
-a worker, so the UI never blocks on the model, git or tests. ``litellm`` is
-never imported here: the engine imports it lazily on its own thread.
+The engine runs on its own thread behind the facade (``self.engine``). The app
+subscribes to the engine's events and re-posts each as a
+:class:`tui.messages.EngineEvent` on the UI thread; every facade method is
+awaited inside a worker, so the UI never blocks on the model, git or tests.
+``litellm`` is never imported here: the engine imports it lazily on its own thread.
 
 Screens: start (or "not a git repository"), main (live run / read-only), history,
 help; see ``tui/screens/``.
@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -26,6 +26,9 @@ from textual.binding import Binding, BindingType
 from tui.commands import ActionsProvider
 from tui.messages import EngineEvent, RunEnded
 from tui.screens.start import NoRepoScreen, StartScreen
+
+if TYPE_CHECKING:
+    from engine.api import EngineAPI
 
 # The main/history/help screens (diff viewer, pygments, DataTable) are imported
 # when first shown: the first frame only needs the start screen.
@@ -49,7 +52,7 @@ class LlmflowsApp(App):
         Binding("ctrl+p", "command_palette", "Commands", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("? / f1", "this help (f1 also while typing in a field)"),
         ("ctrl+p", "command palette: every action by name"),
         ("ctrl+q", "quit (a running run is stopped at a consistent checkpoint)"),
@@ -76,19 +79,18 @@ class LlmflowsApp(App):
         self.autostart = autostart
         self.model_factory = model_factory
         self.clock = clock
-        self.controller: Any = None
+        self.engine: EngineAPI | None = None
         self.repo_root: Path | None = None
         self.live: Any = None
         self._first_paint_done = False
 
     # ------------------------------------------------------------------ engine plumbing
-    async def engine_query(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        """``fn(session, ...)`` on the engine thread, awaited without blocking the UI."""
-        return await asyncio.wrap_future(self.controller.query(fn, *args, **kw))
-
-    async def engine_op(self, name: str, *args: Any, **kw: Any) -> Any:
-        """``engine.run.operations.<name>(session, ...)`` on the engine thread."""
-        return await asyncio.wrap_future(self.controller.op(name, *args, **kw))
+    @property
+    def api(self) -> EngineAPI:
+        """The open engine (screens call it only once the repository is open)."""
+        if self.engine is None:
+            raise RuntimeError("the engine is not open yet")
+        return self.engine
 
     def _on_engine_thread_event(self, event: Any) -> None:
         # Called on the engine thread: hop to the UI thread.
@@ -116,14 +118,14 @@ class LlmflowsApp(App):
     @work(group="open", exclusive=True)
     async def open_repo(self) -> None:
         """Start the engine thread on ``self.cwd``; route to the right screen."""
-        from engine.controller import RunController
+        from engine.api import EngineAPI
         from engine.errors import NotAGitRepoError
 
-        if self.controller is None:
-            self.controller = RunController(self.cwd, model_factory=self.model_factory)
-            self.controller.subscribe(self._on_engine_thread_event)
+        if self.engine is None:
+            self.engine = EngineAPI(self.cwd, model_factory=self.model_factory)
+            self.engine.subscribe(self._on_engine_thread_event)
         try:
-            self.repo_root = Path(await asyncio.wrap_future(self.controller.open()))
+            self.repo_root = await self.engine.open()
         except NotAGitRepoError as e:
             await self._replace_top(NoRepoScreen(self.cwd, str(e)))
             return
@@ -158,9 +160,9 @@ class LlmflowsApp(App):
 
     @work(group="open", exclusive=True)
     async def _reopen(self, cwd: str | None, changes: dict[str, Any]) -> None:
-        old, self.controller, self.live = self.controller, None, None
+        old, self.engine, self.live = self.engine, None, None
         if old is not None:
-            await asyncio.to_thread(old.close)
+            await old.close()
         if cwd is not None:
             self.cwd = cwd
         for k, v in changes.items():
@@ -168,8 +170,8 @@ class LlmflowsApp(App):
         self.open_repo()
 
     async def on_unmount(self) -> None:
-        if self.controller is not None:
-            await asyncio.to_thread(self.controller.close)
+        if self.engine is not None:
+            await self.engine.close()
 
     # ------------------------------------------------------------------ runs
     async def start_run(
@@ -185,31 +187,18 @@ class LlmflowsApp(App):
         settings: dict[str, Any] | None = None,
     ) -> str:
         """Check the model, create the run, show it live and execute it."""
-        if self.controller is not None and self.controller.busy:
+        if self.api.busy:
             raise RuntimeError("a run is already executing: stop it first (s)")
-
-        def create(session) -> str:
-            from dataclasses import asdict
-
-            from engine.models import check_model_usable, resolve_model_settings
-            from engine.run.operations import create_run
-
-            ms = resolve_model_settings(model, session.repo_root)
-            check_model_usable(ms)
-            return create_run(
-                session,
-                flow,
-                goal,
-                model=ms.model,
-                model_settings=asdict(ms),
-                autonomy=autonomy,
-                limits={"max_cost_usd": budget} if budget else None,
-                breakpoints=breakpoints,
-                single_step=single_step,
-                settings=settings,
-            )
-
-        run_id = await self.engine_query(create)
+        run_id = await self.api.start_run(
+            flow,
+            goal,
+            model=model,
+            autonomy=autonomy,
+            budget=budget,
+            breakpoints=breakpoints,
+            single_step=single_step,
+            settings=settings,
+        )
         await self.show_live(run_id, execute=True)
         return run_id
 
@@ -233,7 +222,7 @@ class LlmflowsApp(App):
     @work(group="execute")
     async def _execute(self, run_id: str) -> None:
         try:
-            outcome = await asyncio.wrap_future(self.controller.execute(run_id))
+            outcome = await self.api.execute(run_id)
             msg = RunEnded(run_id, outcome=outcome)
         except Exception as e:
             msg = RunEnded(run_id, error=e)
@@ -247,19 +236,12 @@ class LlmflowsApp(App):
 
     @work(group="resume", exclusive=True)
     async def _resume(self, run_id: str) -> None:
-        if self.controller.busy:
+        if self.api.busy:
             self.notify("a run is executing: stop it first", severity="warning")
             return
-
-        def prep(session) -> dict[str, Any]:
-            run = session.store.get_run(run_id)
-            if run["status"] == "stopped":
-                session.store.update_run(run_id, status="paused")
-            return {"gate": session.store.pending_gate(run_id), "run": run}
-
-        info = await self.engine_query(prep)
+        gate = await self.api.resume(run_id)
         # With an open gate the screen shows it; without one, continue running.
-        await self.show_live(run_id, execute=info["gate"] is None)
+        await self.show_live(run_id, execute=gate is None)
 
     def open_read_only(self, run_id: str) -> None:
         """Show a past run read-only (from its stored events)."""
@@ -273,11 +255,11 @@ class LlmflowsApp(App):
 
     @work(group="fork", exclusive=True)
     async def _fork(self, checkpoint_id: int) -> None:
-        if self.controller.busy:
+        if self.api.busy:
             self.notify("a run is executing: stop it first", severity="warning")
             return
         try:
-            run_id = await self.engine_op("fork", checkpoint_id)
+            run_id = await self.api.fork(checkpoint_id)
         except Exception as e:
             self.notify(f"fork failed: {e}", severity="error")
             return
@@ -290,7 +272,7 @@ class LlmflowsApp(App):
 
     @work(group="open", exclusive=True)
     async def _demo(self, directory: str | None) -> None:
-        from engine.demo import prepare_demo
+        from engine.api import prepare_demo
 
         try:
             demo = await asyncio.to_thread(prepare_demo, directory)
@@ -303,7 +285,7 @@ class LlmflowsApp(App):
     def action_history(self) -> None:
         from tui.screens.history import HistoryScreen
 
-        if self.controller is None or self.repo_root is None:
+        if self.engine is None or self.repo_root is None:
             return
         if not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen())
@@ -331,9 +313,9 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tui.screens.main import MainScreen
 
     return [
-        ("Main screen (a run)", MainScreen.HELP),
-        ("Start screen", StartScreen.HELP),
-        ("History", HistoryScreen.HELP),
-        ("Not a git repository", NoRepoScreen.HELP),
-        ("Everywhere", LlmflowsApp.HELP),
+        ("Main screen (a run)", MainScreen.KEY_HELP),
+        ("Start screen", StartScreen.KEY_HELP),
+        ("History", HistoryScreen.KEY_HELP),
+        ("Not a git repository", NoRepoScreen.KEY_HELP),
+        ("Everywhere", LlmflowsApp.KEY_HELP),
     ]

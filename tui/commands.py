@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
 
 def _own_actions(node: object) -> set[str]:
@@ -28,7 +29,7 @@ def _own_actions(node: object) -> set[str]:
 class ActionsProvider(Provider):
     """Offers the current screen's actions (same names as the footer)."""
 
-    def _commands(self) -> list[tuple[str, str, object, str]]:
+    def _commands(self) -> list[tuple[str, str, DOMNode, str]]:
         screen = self.screen
         seen: set[str] = set()
         out = []

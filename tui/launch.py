@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 
+from engine.records import AUTONOMY_CHOICES
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmflows-tui", description="supervised coding-agent runs")
@@ -19,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-C", dest="cwd", default=".", help="repository folder (default: .)")
     p.add_argument("--dir", help="demo: where to put the sample project")
     p.add_argument("--model", help="litellm model string, or scripted:PATH")
-    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default="review")
+    p.add_argument("--autonomy", choices=AUTONOMY_CHOICES, default="review")
     p.add_argument("--flow", help="flow preselected on the start screen")
     return p
 
@@ -30,7 +32,7 @@ def launch(argv: list[str]) -> int:
     from tui.app import LlmflowsApp, demo_autostart
 
     if args.verb == "demo":
-        from engine.demo import prepare_demo
+        from engine.api import prepare_demo
 
         try:
             demo = prepare_demo(args.dir)

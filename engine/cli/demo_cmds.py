@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+from engine.records import AUTONOMY_CHOICES
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the offline demo (bugfix flow, scripted model)")
     p.add_argument("--dir", help="directory for the demo project (new or empty; default: temp)")
     p.add_argument("--headless", action="store_true", help="run without the TUI")
-    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default="review")
+    p.add_argument("--autonomy", choices=AUTONOMY_CHOICES, default="review")
     p.set_defaults(func=cmd_demo)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from engine.cli.output import EventPrinter
 from engine.errors import UsageError
 from engine.git.diffmodel import HunkRef
+from engine.readmodels import run_summaries, run_summary
+from engine.records import AUTONOMY_CHOICES
 from engine.run.result import EXIT_FOR_STATUS
 
 
@@ -37,7 +39,7 @@ def register(sub) -> None:
         help="follow up the last run: new run from its final tree, linked to it",
     )
     _model_args(p)
-    p.add_argument("--autonomy", choices=["review", "auto-edit", "full"], default=None)
+    p.add_argument("--autonomy", choices=AUTONOMY_CHOICES, default=None)
     _limit_args(p)
     p.add_argument(
         "--breakpoint",
@@ -309,7 +311,7 @@ def _parse_hunks(text: str) -> set[HunkRef]:
 
 def cmd_runs(args) -> int:
     with _open(args, write=False) as session:
-        rows = run_summaries(session)
+        rows = [r.as_dict() for r in run_summaries(session)]
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -325,58 +327,6 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def effective_status(session, run: dict[str, Any], *, writer_alive: bool | None = None) -> str:
-    """'running' only while a live process holds the writer lock; else it crashed.
-
-    ``writer_alive`` lets a caller listing many runs read the lock once.
-    """
-    if run["status"] != "running":
-        return run["status"]
-    if writer_alive is None:
-        writer_alive = _writer_alive(session)
-    return "running" if writer_alive else "crashed"
-
-
-def _writer_alive(session) -> bool:
-    from engine.store.lock import pid_alive, read_holder_pid
-
-    holder = read_holder_pid(session.store.lock_path)
-    return bool(holder and pid_alive(holder))
-
-
-def run_summaries(session) -> list[dict[str, Any]]:
-    """History: one line per run, newest first — one store query whatever the run count.
-
-    Each dict has ``id, flow, goal, status`` (effective: a dead writer's run is
-    ``crashed``), ``model, autonomy, steps, cost_usd, tests`` (``{"passed", "failed"}``
-    of the last test result or None), ``created_at, finished_at, head_checkpoint_id``.
-    """
-    rows = session.store.run_summaries()
-    alive = _writer_alive(session) if any(r["status"] == "running" for r in rows) else False
-    for r in rows:
-        r["status"] = effective_status(session, r, writer_alive=alive)
-        r["cost_usd"] = float(r["cost_usd"] or 0.0)
-    return rows
-
-
-def _run_summary(session, run: dict[str, Any]) -> dict[str, Any]:
-    steps = session.store.steps_for(run["id"])
-    cost = session.store.run_cost(run["id"])
-    return {
-        "id": run["id"],
-        "flow": run["flow"],
-        "goal": run["goal"],
-        "status": effective_status(session, run),
-        "model": run["model"],
-        "autonomy": run["autonomy"],
-        "steps": len(steps),
-        "cost_usd": float(cost.get("cost_usd") or 0.0),
-        "created_at": run.get("created_at"),
-        "finished_at": run.get("finished_at"),
-        "head_checkpoint_id": run.get("head_checkpoint_id"),
-    }
-
-
 def run_details(session, run_id: str) -> dict[str, Any]:
     """Everything `show` prints: attempts, checkpoints, tests, cost, approvals."""
     from engine.run.operations import get_run
@@ -386,7 +336,7 @@ def run_details(session, run_id: str) -> dict[str, Any]:
     steps = session.store.steps_for(run_id)
     tests = [e for e in session.store.events_for(run_id) if e["type"] == "test_result"]
     return {
-        "run": _run_summary(session, run),
+        "run": run_summary(session, run_id).as_dict(),
         "error": run.get("error"),
         "steps": steps,
         "checkpoints": session.store.list_checkpoints(run_id),

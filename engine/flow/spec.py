@@ -602,8 +602,9 @@ class _Loader:
             self._str(y.get("description"), f"{label}: description", allow_empty=True) or ""
         )
         for fld in ("prompt", "system"):
-            if allowed(fld) and y.get(fld) is not None:
-                text, tpath = self._template_field(y.get(fld), f"{label}: {fld}")
+            fld_y = y.get(fld)
+            if allowed(fld) and fld_y is not None:
+                text, tpath = self._template_field(fld_y, f"{label}: {fld}")
                 setattr(spec, fld, text)
                 setattr(spec, f"{fld}_path", tpath)
 
@@ -708,8 +709,8 @@ class _Loader:
                     spec.tools = tools
             mt = self._int(y.get("max_turns"), f"{label}: max_turns", 1)
             spec.max_turns = mt if mt is not None else defaults["max_turns"]
-        elif kind is None and y.get("tools") is not None:
-            self._tools(y.get("tools"), label, None)
+        elif kind is None and (tools_y := y.get("tools")) is not None:
+            self._tools(tools_y, label, None)
 
         cmd_y = y.get("command")
         if cmd_y is not None and allowed("command"):

@@ -78,10 +78,10 @@ class _Blank(ChainableUndefined):
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _self  # type: ignore[assignment]
     __pow__ = __rpow__ = __neg__ = __pos__ = _self  # type: ignore[assignment]
 
-    def __int__(self) -> int:
+    def __int__(self) -> int:  # type: ignore[override]  # jinja2 types it as raising
         return 0
 
-    def __float__(self) -> float:
+    def __float__(self) -> float:  # type: ignore[override]
         return 0.0
 
 
@@ -212,6 +212,7 @@ def _name_problems(
         )
     if "settings" in undeclared:
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            assert isinstance(node, nodes.Getattr | nodes.Getitem)  # narrows find_all's type
             target = node.node
             if not (isinstance(target, nodes.Name) and target.name == "settings"):
                 continue

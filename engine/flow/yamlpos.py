@@ -157,7 +157,7 @@ def parse_yaml(text: str, file: str) -> tuple[Y | None, list[FlowIssue]]:
                 issue(pos, f"unsupported YAML tag {node.tag}")
             if any(k.tag == _MERGE for k, _ in node.value):
                 try:
-                    constructor.flatten_mapping(node)
+                    constructor.flatten_mapping(node)  # type: ignore[arg-type]  # tag is map
                 except (yaml.YAMLError, RecursionError, TypeError, AttributeError) as e:
                     issue(pos, f"bad YAML merge key (<<): {getattr(e, 'problem', None) or e}")
                     node.value = [(k, v) for k, v in node.value if k.tag != _MERGE]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,9 @@ class CheckpointService:
         self.snapshotter = snapshotter
         self._lock = threading.RLock()
         try:  # snapshotter may be None for read-only use (list/diff)
-            params = inspect.signature(snapshotter.restore).parameters
+            params: Mapping[str, inspect.Parameter] = inspect.signature(
+                snapshotter.restore
+            ).parameters
         except (AttributeError, TypeError, ValueError):
             params = {}
         # Passing the pre-restore snapshot lets restore() reuse its temp index.

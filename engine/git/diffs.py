@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 
 from engine.errors import GitCommandError
-from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk, HunkRef
+from engine.git.diffmodel import Diff, DiffLine, FileDiff, FileStatus, Hunk, HunkRef
 from engine.git.repo import open_repo, run_git
 from engine.git.snapshots import apply_modes, parse_modes
 
@@ -100,7 +100,7 @@ def diff_to_worktree(
         in_a = {os.fsdecode(e.split(b"\t", 1)[1]) for e in bytes(listing).split(b"\0") if e}
         for p in large:
             size = os.lstat(Path(repo_root) / p).st_size
-            status = "modified" if p in in_a else "added"
+            status: FileStatus = "modified" if p in in_a else "added"
             diff.files.append(FileDiff(path=p, status=status, too_large=True, new_size=size))
         diff.files.sort(key=lambda f: f.path)
     diff.from_ref, diff.to_ref = a, None

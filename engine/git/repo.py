@@ -14,6 +14,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, overload
 
 import git
 
@@ -44,6 +45,24 @@ def open_repo(root: str | os.PathLike[str]) -> Iterator[git.Repo]:
         repo.close()
 
 
+@overload
+def run_git(
+    repo: git.Repo,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    strip: bool = True,
+    binary: Literal[False] = False,
+) -> str: ...
+@overload
+def run_git(
+    repo: git.Repo,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    strip: bool = True,
+    binary: Literal[True],
+) -> bytes: ...
 def run_git(
     repo: git.Repo,
     *args: str,

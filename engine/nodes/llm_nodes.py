@@ -172,8 +172,13 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
         verdict = ctx.tool_context.policy.classify(command, ctx.workspace.root)
         refused = ctx.refused_commands.get(command)
         if refused is not None:
-            res = {"ok": False, "content": f"The user refused to run this command: {refused}"}
-            return await ctx.journal.effect("tool", {"name": name, "arguments": args}, _const(res))
+            refusal: dict[str, Any] = {
+                "ok": False,
+                "content": f"The user refused to run this command: {refused}",
+            }
+            return await ctx.journal.effect(
+                "tool", {"name": name, "arguments": args}, _const(refusal)
+            )
         if (
             needs_approval(verdict, ctx.tool_context.autonomy)
             and command not in ctx.approved_commands

@@ -32,15 +32,13 @@ from engine.events import (
 )
 from engine.flow.spec import FlowRuntimeError
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
+from engine.records import IN_FLIGHT_STEPS
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
 from engine.run.journal import Journal, clashing_files
 from engine.run.state import END, FAIL, clone
 
 log = logging.getLogger(__name__)
-
-# Step statuses that mean "entered but not finished": re-entered on continue.
-_IN_FLIGHT = ("running", "paused", "stopped")
 
 
 @dataclass
@@ -295,7 +293,7 @@ class Executor:
         )
 
     def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
-        return self.store.in_flight_step(self.run_id, head_id, _IN_FLIGHT)
+        return self.store.in_flight_step(self.run_id, head_id, IN_FLIGHT_STEPS)
 
     def _stop_in_flight(self) -> None:
         """Mark the interrupted step stopped and keep its tree in a checkpoint."""
@@ -415,7 +413,7 @@ class Executor:
             # Left over from a foreach batch the process died in: keep every unfinished
             # item's answers for its next attempt and start the batch again.
             for left in self.store.steps_for(self.run_id):
-                if left["status"] in _IN_FLIGHT and left.get("base_checkpoint_id") == cp["id"]:
+                if left["status"] in IN_FLIGHT_STEPS and left.get("base_checkpoint_id") == cp["id"]:
                     self._reuse_answers_of(left)
                     self.store.update_step(left["id"], status="abandoned")
             step = None

@@ -13,6 +13,7 @@ from typing import Any
 from engine.errors import CheckpointNotFoundError, RunNotFoundError, UsageError
 from engine.events import GateAnswered, RunStatusChanged
 from engine.git.diffmodel import HunkRef
+from engine.records import AUTONOMY_CHOICES, HUMAN_DECISIONS, IN_FLIGHT_STEPS, RunStatus
 from engine.run.state import END, clone, initial_state
 
 
@@ -90,8 +91,8 @@ def create_run(
     from engine.events import RunStarted
     from engine.flow.spec import get_flow
 
-    if autonomy not in ("review", "auto-edit", "full"):
-        raise UsageError(f"unknown autonomy {autonomy!r}: use review, auto-edit or full")
+    if autonomy not in AUTONOMY_CHOICES:
+        raise UsageError(f"unknown autonomy {autonomy!r}: use {', '.join(AUTONOMY_CHOICES)}")
     if not goal.strip():
         raise UsageError("the goal is empty: say what the agent should do")
     flow = get_flow(flow_name, session.repo_root)
@@ -156,7 +157,7 @@ def answer_gate(
     gate = session.store.pending_gate(run_id)
     if gate is None:
         raise UsageError(f"run {run_id} is not waiting for an answer")
-    if decision not in ("approve", "reject", "stop"):
+    if decision not in HUMAN_DECISIONS:
         raise UsageError(f"unknown decision {decision!r}")
     if decision == "reject" and not reason.strip():
         raise UsageError("a rejection needs a reason (it is sent to the model)")
@@ -427,7 +428,7 @@ def _close_open_gate(session, run_id: str, why: str) -> None:
 
 def _abandon_in_flight(session, run_id: str) -> None:
     for s in session.store.steps_for(run_id):
-        if s["status"] in ("running", "paused", "stopped"):
+        if s["status"] in IN_FLIGHT_STEPS:
             session.store.update_step(s["id"], status="abandoned")
     # Answers kept for the next attempt belong to the abandoned line of work.
     config = dict(session.store.get_run(run_id).get("config") or {})
@@ -653,5 +654,5 @@ def reopen(session, run_id: str) -> None:
     Crashed runs are left as they are: the executor's recovery handles them.
     """
     run = get_run(session, run_id)
-    if run["status"] == "stopped":
-        session.store.update_run(run_id, status="paused")
+    if run["status"] == RunStatus.STOPPED:
+        _set_status(session, run_id, RunStatus.PAUSED, "reopened to continue")

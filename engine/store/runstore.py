@@ -96,6 +96,13 @@ _RUN_FIELDS = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _last_pk(table: sqlite_utils.db.Table) -> int:
+    """The integer key of the row ``table`` just inserted."""
+    if table.last_pk is None:
+        raise RuntimeError(f"no row was inserted into {table.name}")
+    return int(table.last_pk)
+
+
 def canonical_json(obj: Any) -> str:
     """The one JSON spelling of ``obj``: sorted keys, compact, UTF-8, no NaN."""
     return json.dumps(
@@ -422,8 +429,8 @@ class RunStore:
         return [self._run_row(r) for r in rows]
 
     @_reads
-    def run_summaries(self) -> list[dict[str, Any]]:
-        """Every run's history line, newest first, in one query.
+    def run_summaries(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Every run's history line (or ``run_id``'s), newest first, in one query.
 
         Besides the run's own columns: ``steps`` (all attempts), ``cost_usd`` and
         ``tests`` (``{"passed", "failed"}`` of the last test result, or None), kept on
@@ -432,7 +439,9 @@ class RunStore:
         rows = self._all(
             "SELECT id, flow, goal, model, autonomy, status, head_checkpoint_id, "
             "created_at, finished_at, summary_steps AS steps, summary_cost_usd AS cost_usd, "
-            "summary_tests AS tests FROM runs ORDER BY created_at DESC, rowid DESC"
+            "summary_tests AS tests FROM runs WHERE ? IS NULL OR id = ? "
+            "ORDER BY created_at DESC, rowid DESC",
+            (run_id, run_id),
         )
         for r in rows:
             r["tests"] = _loads(r["tests"])
@@ -465,7 +474,7 @@ class RunStore:
                 "started_at": time.time(),
             }
         )
-        return int(table.last_pk)
+        return _last_pk(table)
 
     @_writes
     def finish_step(
@@ -533,6 +542,7 @@ class RunStore:
             "WHERE run_id = ? AND node = ? AND task_id IS ?",
             (run_id, node, task_id),
         )
+        assert row is not None  # an aggregate always yields a row
         return int(row["n"]), row["last"]
 
     # -- checkpoints -----------------------------------------------------------
@@ -590,7 +600,7 @@ class RunStore:
                 "created_at": time.time(),
             }
         )
-        return int(table.last_pk)
+        return _last_pk(table)
 
     @_reads
     def get_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
@@ -681,7 +691,7 @@ class RunStore:
                 "created_at": time.time(),
             }
         )
-        return int(table.last_pk)
+        return _last_pk(table)
 
     def _set_effect(self, effect_id: int, fields: dict[str, Any]) -> None:
         try:
@@ -776,7 +786,7 @@ class RunStore:
                 "created_at": time.time(),
             }
         )
-        return int(table.last_pk)
+        return _last_pk(table)
 
     @_writes
     def answer_gate(
@@ -900,7 +910,7 @@ class RunStore:
                 "created_at": time.time(),
             }
         )
-        return int(table.last_pk)
+        return _last_pk(table)
 
     @_reads
     def run_cost(self, run_id: str) -> dict[str, Any]:

@@ -264,8 +264,8 @@ async def run_command(
             async with asyncio.timeout(timeout_s):
                 while not reader.done() and proc.returncode is None:
                     await asyncio.wait({reader}, timeout=0.05)
-                if reader.done() and not reader.cancelled() and reader.exception():
-                    raise reader.exception()  # on_line failed: stop (finally kills)
+                if reader.done() and not reader.cancelled() and (exc := reader.exception()):
+                    raise exc  # on_line failed: stop (finally kills)
                 if not reader.done():
                     # Exited, but background children may hold the pipe open: give
                     # the reader a moment to reach EOF, then stop waiting for them.

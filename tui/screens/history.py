@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -10,23 +10,24 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-RESUMABLE = ("paused", "crashed", "running", "stopped")
+from engine.readmodels import RunSummary
+
 TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
 
+if TYPE_CHECKING:
+    from textual import getters
 
-def run_rows(session) -> list[dict[str, Any]]:
-    """One summary dict per run, newest first (runs on the engine thread; one query)."""
-    from engine.cli.run_cmds import run_summaries
-
-    rows = run_summaries(session)
-    for row in rows:
-        t = row["tests"]
-        row["tests"] = f"{t['passed']}✓ {t['failed']}✗" if t else "—"
-    return rows
+    from tui.app import LlmflowsApp
 
 
-def _duration(row: dict[str, Any]) -> str:
-    a, b = row.get("created_at"), row.get("finished_at")
+def tests_label(row: RunSummary) -> str:
+    """The Tests column: the run's last result, ``4✓ 1✗`` (``—``: no test ran)."""
+    t = row.tests
+    return "—" if t is None else f"{t.passed}✓ {t.failed}✗"
+
+
+def _duration(row: RunSummary) -> str:
+    a, b = row.created_at, row.finished_at
     if not a or not b:
         return "—"
     s = max(0, int(float(b) - float(a)))
@@ -36,6 +37,9 @@ def _duration(row: dict[str, Any]) -> str:
 class HistoryScreen(Screen):
     """Past runs in a table. enter opens read-only, r resumes, f forks from head."""
 
+    if TYPE_CHECKING:
+        app = getters.app(LlmflowsApp)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("r", "resume", "Resume"),
@@ -43,7 +47,7 @@ class HistoryScreen(Screen):
         Binding("g", "refresh", "Refresh"),
         Binding("escape", "back", "Back"),
     ]
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("enter", "open the run read-only (plan, diffs, tests, cost)"),
         ("r", "resume a paused, stopped or crashed run"),
         ("f", "fork a new run from the run's head (in the read-only view: from any checkpoint)"),
@@ -53,7 +57,7 @@ class HistoryScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[RunSummary] = []
 
     def compose(self) -> ComposeResult:
         yield Static(TITLE, id="history-title")
@@ -78,7 +82,7 @@ class HistoryScreen(Screen):
     @work(group="history", exclusive=True)
     async def action_refresh(self) -> None:
         try:
-            self.rows = await self.app.engine_query(run_rows)
+            self.rows = await self.app.api.run_summaries()
         except Exception as e:
             self.notify(f"could not read history: {e}", severity="error")
             return
@@ -87,24 +91,23 @@ class HistoryScreen(Screen):
         # the goal gets what the other columns leave (about 60 cells)
         goal_width = max(30, self.app.size.width - 64)
         for r in self.rows:
-            status = "crashed" if r["status"] == "running" else r["status"]
-            goal = " ".join(r["goal"].split())
+            goal = " ".join(r.goal.split())
             table.add_row(
                 goal if len(goal) <= goal_width else goal[: goal_width - 1] + "…",
-                r["flow"],
-                status,
-                str(r["steps"]),
-                f"${r['cost_usd']:.4f}",
+                r.flow,
+                str(r.status),
+                str(r.steps),
+                f"${r.cost_usd:.4f}",
                 _duration(r),
-                r["tests"],
-                key=r["id"],
+                tests_label(r),
+                key=r.id,
             )
         if not self.rows:
             self.query_one("#history-title", Static).update(
                 "No runs yet in this repository — escape goes back to start one."
             )
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> RunSummary | None:
         table = self.query_one(DataTable)
         if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
             return None
@@ -116,21 +119,21 @@ class HistoryScreen(Screen):
     def action_open(self) -> None:
         row = self.selected()
         if row is not None:
-            self.app.open_read_only(row["id"])
+            self.app.open_read_only(row.id)
 
     def action_resume(self) -> None:
         row = self.selected()
         if row is None:
             return
-        if row["status"] not in RESUMABLE:
-            self.notify(f"run is {row['status']}: nothing to resume (fork it instead)")
+        if not row.resumable:
+            self.notify(f"run is {row.status}: nothing to resume (fork it instead)")
             return
-        self.app.resume_run(row["id"])
+        self.app.resume_run(row.id)
 
     def action_fork(self) -> None:
         row = self.selected()
-        if row is not None and row.get("head_checkpoint_id"):
-            self.app.fork_run(int(row["head_checkpoint_id"]))
+        if row is not None and row.head_checkpoint_id:
+            self.app.fork_run(row.head_checkpoint_id)
 
     def action_back(self) -> None:
         self.app.pop_screen()

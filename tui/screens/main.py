@@ -13,9 +13,8 @@ import asyncio
 import os
 import shlex
 import subprocess
-import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -25,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Log
 
+from engine.records import GateKind, GateRecord, RunRecord
 from tui.messages import EngineEvent, RunEnded, TreeChanged
 from tui.screens.modals import ConfirmModal, EditorModal, ReasonModal, RetryModal, language_for
 from tui.widgets.cost_meter import CostMeter
@@ -34,7 +34,11 @@ from tui.widgets.plan_tree import PlanTree
 from tui.widgets.status_line import StatusLine
 from tui.widgets.test_output import TestOutput
 
-ICONS = {"running": "▶"}
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app import LlmflowsApp
+
 TERMINAL = ("completed", "failed", "stopped")
 
 
@@ -46,6 +50,9 @@ def _ignore_path(path: str, root: str) -> bool:
 
 class MainScreen(Screen):
     """One run, live (or read-only for a finished run opened from history)."""
+
+    if TYPE_CHECKING:
+        app = getters.app(LlmflowsApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
@@ -66,7 +73,7 @@ class MainScreen(Screen):
         Binding("escape", "back", "Back", show=False),
     ]
 
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("a", "approve the open gate (only accepted hunks are kept)"),
         ("r", "reject with a reason (sent to the model)"),
         ("j / k", "next / previous hunk"),
@@ -90,10 +97,10 @@ class MainScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.read_only = read_only
-        self.run: dict[str, Any] = {}
+        self.run: RunRecord | None = None
         self.status = "…"
         self.node: str | None = None
-        self.gate: dict[str, Any] | None = None
+        self.gate: GateRecord | None = None
         self.diff_range: tuple[int | None, int | None] | None = None
         self.edited = False
         self.busy = False
@@ -101,7 +108,6 @@ class MainScreen(Screen):
         self.single_step = False
         self.last_undo: int | None = None
         self.cp_parent: dict[int, int | None] = {}
-        self.started_at: float | None = None
         self.tokens = 0
         self.message = ""
         self._replayed = False
@@ -151,48 +157,25 @@ class MainScreen(Screen):
     async def load(self) -> None:
         """Show the flow, replay the run's stored events, then apply live ones."""
         run_id = self.run_id
-
-        def snapshot(session) -> dict[str, Any]:
-            from engine.events import event_from_dict
-            from engine.flow.spec import get_flow
-
-            run = session.store.get_run(run_id)
-            config = run.get("config") or {}
-            try:
-                flow = get_flow(config.get("flow_path") or run["flow"], session.repo_root)
-                nodes = [
-                    (n, flow.nodes[n].kind, flow.nodes[n].description) for n in flow.node_order()
-                ]
-            except Exception:
-                nodes = []
-            events = [event_from_dict(d) for d in session.store.events_for(run_id)]
-            return {
-                "run": run,
-                "nodes": nodes,
-                "events": events,
-                "gate": session.store.pending_gate(run_id),
-            }
-
         try:
-            data = await self.app.engine_query(snapshot)
+            data = await self.app.api.run_view(run_id)
         except Exception as e:
             self.app.notify(f"could not load run {run_id}: {e}", severity="error")
             return
-        self.run = data["run"]
-        config = self.run.get("config") or {}
+        run = self.run = data.run
+        config = run.config
         self.breakpoints = set(config.get("breakpoints") or [])
         self.single_step = bool(config.get("single_step"))
-        self.started_at = self.run.get("created_at")
-        self.status = self.run.get("status") or "…"
+        self.status = run.status
         tree = self.plan
-        if data["nodes"]:
-            tree.set_flow_nodes(data["nodes"])
-        self.query_one("#status", StatusLine).set_autonomy(self.run.get("autonomy") or "review")
+        if data.nodes:
+            tree.set_flow_nodes([(n.id, n.kind, n.description) for n in data.nodes])
+        self.query_one("#status", StatusLine).set_autonomy(run.autonomy)
         limits = config.get("limits") or {}
         cost = self.query_one("#cost")
         if hasattr(cost, "set_budget"):
             cost.set_budget(limits.get("max_cost_usd"))
-        for ev in data["events"]:
+        for ev in data.events:
             self._max_seq = max(self._max_seq, ev.seq or 0)
             self.apply(ev, replay=True)
         self._replayed = True
@@ -200,15 +183,13 @@ class MainScreen(Screen):
             if ev.seq is None or ev.seq > self._max_seq:
                 self.apply(ev)
         self._pending.clear()
-        self.status = self.run.get("status") or self.status
-        if data["gate"] is not None and not self.read_only:
-            self._gate_opened(data["gate"])
+        self.status = run.status
+        if data.gate is not None and not self.read_only:
+            self._gate_opened(data.gate)
         elif self.read_only:
             self._show_run_diff()
             # replayed events would time the run by today's clock: use its stored times
-            self.query_one("#status", StatusLine).set_span(
-                self.run.get("created_at"), self.run.get("finished_at")
-            )
+            self.query_one("#status", StatusLine).set_span(run.created_at, run.finished_at)
         self._render_status()
 
     def on_engine_event(self, message: EngineEvent) -> None:
@@ -235,9 +216,9 @@ class MainScreen(Screen):
         self.plan.apply_event(ev)
         self.query_one("#status", StatusLine).apply_event(ev)
         if t in ("test_output", "test_result"):
-            self.query_one("#tests").apply_event(ev)
+            self.query_one("#tests", TestOutput).apply_event(ev)
         elif t == "cost":
-            self.query_one("#cost").apply_event(ev)
+            self.query_one("#cost", CostMeter).apply_event(ev)
             self._end_token_line()  # one model answer per line block
         elif t == "tool_call":
             args = ", ".join(
@@ -266,7 +247,7 @@ class MainScreen(Screen):
         elif t == "gate_opened" and not replay and not self.read_only:
             self._fetch_gate()
         elif t == "gate_answered":
-            if self.gate is not None and self.gate.get("id") == ev.gate_id:
+            if self.gate is not None and self.gate.id == ev.gate_id:
                 self.gate = None
                 self._stop_watching()
         elif t == "log" and ev.level in ("warning", "error") and not replay:
@@ -304,17 +285,17 @@ class MainScreen(Screen):
 
     @work(group="gate")
     async def _fetch_gate(self) -> None:
-        gate = await self.app.engine_query(lambda s: s.store.pending_gate(self.run_id))
+        gate = await self.app.api.pending_gate(self.run_id)
         if gate is not None:
             self._gate_opened(gate)
 
-    def _gate_opened(self, gate: dict[str, Any]) -> None:
+    def _gate_opened(self, gate: GateRecord) -> None:
         self.gate = gate
         self.gate_ready = False
         self.status = "paused"
-        self.node = gate.get("node") or self.node
-        payload = gate.get("payload") or {}
-        if gate["kind"] == "review" and payload.get("base_checkpoint_id") is not None:
+        self.node = gate.node or self.node
+        payload = gate.payload or {}
+        if gate.kind == GateKind.REVIEW and payload.get("base_checkpoint_id") is not None:
             self._load_diff(payload["base_checkpoint_id"], None)
         else:
             self._show_run_diff()
@@ -340,7 +321,7 @@ class MainScreen(Screen):
     async def _load_diff(self, a: int | None, b: int | None, keep_rejected: bool = False) -> None:
         if a is None:
             return
-        diff = await self.app.engine_query(lambda s: s.checkpoints.diff(a, b))
+        diff = await self.app.api.diff(a, b)
         self._set_diff(diff, (a, b), keep_rejected)
 
     def _set_diff(self, diff: Any, rng: tuple[int | None, int | None], keep: bool) -> None:
@@ -364,20 +345,9 @@ class MainScreen(Screen):
     async def _show_run_diff(self) -> None:
         """The whole change of the run so far: checkpoint 0 → working tree (or head)."""
 
-        def q(session) -> Any:
-            first = session.store.first_checkpoint(self.run_id)
-            if first is None:
-                return None
-            b = (
-                None
-                if not self.read_only
-                else session.store.get_run(self.run_id)["head_checkpoint_id"]
-            )
-            return first["id"], b, session.checkpoints.diff(first["id"], b)
-
-        res = await self.app.engine_query(q)
+        res = await self.app.api.run_diff(self.run_id, to_head=self.read_only)
         if res is not None:
-            self._set_diff(res[2], (res[0], res[1]), False)
+            self._set_diff(res.diff, (res.base, res.to), False)
 
     @on(FileList.FileSelected)
     def _file_selected(self, event: Any) -> None:
@@ -455,8 +425,8 @@ class MainScreen(Screen):
         if self.read_only:
             msg = "read-only: escape back · f fork from the selected checkpoint"
         elif self.gate is not None:
-            prompt = (self.gate.get("prompt") or "").splitlines()
-            msg = f"{self.gate['kind']}: {prompt[0] if prompt else ''}"
+            prompt = (self.gate.prompt or "").splitlines()
+            msg = f"{self.gate.kind}: {prompt[0] if prompt else ''}"
         elif self.status == "running" and self.tokens:
             msg = f"streaming… {self.tokens} chunks"
         elif self.message:
@@ -503,7 +473,7 @@ class MainScreen(Screen):
         return True
 
     # ------------------------------------------------------------------ review
-    def _require_gate(self) -> dict[str, Any] | None:
+    def _require_gate(self) -> GateRecord | None:
         if self.gate is None:
             self.notify("Nothing to answer: the run is not waiting at a gate.")
         return self.gate
@@ -523,7 +493,7 @@ class MainScreen(Screen):
             return
         drop = None
         view = self.diff_view
-        if gate["kind"] == "review" and view.rejected_hunks() and view.diff is not None:
+        if gate.kind == GateKind.REVIEW and view.rejected_hunks() and view.diff is not None:
             # by content: the engine finds the very hunks shown here, whatever their index
             drop = view.diff.keyed(view.rejected_hunks())
         self._answer("approve", reject_hunks=drop)
@@ -546,8 +516,8 @@ class MainScreen(Screen):
         if gate is None:
             return
         try:
-            await self.app.engine_op(
-                "answer_gate", self.run_id, decision, reason=reason, reject_hunks=reject_hunks
+            await self.app.api.answer_gate(
+                self.run_id, decision, reason=reason, reject_hunks=reject_hunks
             )
         except Exception as e:
             self.notify(f"could not {decision}: {e}", severity="error")
@@ -585,7 +555,7 @@ class MainScreen(Screen):
 
     @work(group="edit", exclusive=True)
     async def _edit(self, rel: str) -> None:
-        full = Path(self.app.repo_root) / rel
+        full = Path(self.app.repo_root or ".") / rel
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if editor:
             try:
@@ -621,12 +591,8 @@ class MainScreen(Screen):
 
     @work(group="rewind", exclusive=True)
     async def _confirm_rewind(self, cp: int) -> None:
-        def q(session) -> Any:
-            run = session.store.get_run(self.run_id)
-            # head → target plus anything unsaved in the tree: what will change on disk
-            return session.checkpoints.diff(cp, None), run["head_checkpoint_id"]
-
-        diff, head = await self.app.engine_query(q)
+        preview = await self.app.api.rewind_preview(self.run_id, cp)
+        diff, head = preview.diff, preview.head
         body = Text()
         body.append(f"Restore the working tree to checkpoint {cp} (head is {head}).\n")
         body.append("Your current files are kept in an undo checkpoint first.\n\n")
@@ -641,27 +607,15 @@ class MainScreen(Screen):
 
     async def _rewind(self, cp: int, undo: bool = False) -> None:
         try:
-            res = await self.app.engine_op("rewind", self.run_id, cp)
+            res = await self.app.api.rewind(self.run_id, cp)
         except Exception as e:
             self.notify(f"{'undo' if undo else 'rewind'} failed: {e}", severity="error")
             return
         self.gate = None
         self._stop_watching()
-        self.last_undo = res.get("undo_checkpoint")
+        # The pre-restore checkpoint reaches the plan tree as the engine's CheckpointMade.
+        self.last_undo = res.undo_checkpoint
         self.status = "paused"
-        if self.last_undo is not None:
-            # The engine announces no event for its pre-restore checkpoint: show it, so it
-            # can be selected (and rewound to) like any other.
-            from engine.events import CheckpointMade
-
-            self.plan.apply_event(
-                CheckpointMade(
-                    checkpoint_id=self.last_undo,
-                    parent_id=None,
-                    source="pre-restore",
-                    message=f"your files before going to checkpoint {cp}",
-                )
-            )
         if undo:
             msg = f"Rewind undone: files are back as they were (checkpoint {cp})."
         else:
@@ -692,13 +646,12 @@ class MainScreen(Screen):
 
     @work(group="retry", exclusive=True)
     async def _retry(self, cp: int) -> None:
-        opts = await self.app.push_screen_wait(RetryModal(cp, self.run.get("model") or ""))
+        model = self.run.model if self.run is not None else ""
+        opts = await self.app.push_screen_wait(RetryModal(cp, model or ""))
         if opts is None:
             return
         try:
-            await self.app.engine_op(
-                "retry", cp, instruction=opts["instruction"], model=opts["model"]
-            )
+            await self.app.api.retry(cp, instruction=opts["instruction"], model=opts["model"])
         except Exception as e:
             self.notify(f"retry failed: {e}", severity="error")
             return
@@ -710,7 +663,7 @@ class MainScreen(Screen):
     # ------------------------------------------------------------------ run control
     def action_stop(self) -> None:
         if self.busy:
-            self.app.controller.stop()
+            self.app.api.stop()
             self.notify("stopping…")
         elif self.gate is not None:
             self._answer("stop", reason="stopped by the user")
@@ -731,7 +684,7 @@ class MainScreen(Screen):
     async def _continue(self) -> None:
         if self.status == "stopped":
             # a stopped run continues like `resume`: paused first, then execute
-            await self.app.engine_op("reopen", self.run_id)
+            await self.app.api.reopen(self.run_id)
         self.execute()
 
     def action_toggle_breakpoint(self) -> None:
@@ -769,11 +722,8 @@ class MainScreen(Screen):
     @work(group="flags")
     async def _save_run_flags(self) -> None:
         if not self.read_only:
-            await self.app.engine_op(
-                "set_run_flags",
-                self.run_id,
-                breakpoints=sorted(self.breakpoints),
-                single_step=self.single_step,
+            await self.app.api.set_flags(
+                self.run_id, breakpoints=sorted(self.breakpoints), single_step=self.single_step
             )
 
     def action_history(self) -> None:
@@ -862,12 +812,3 @@ def rewind_effect(f: Any) -> str:
     if f.deletions:
         parts.append(f"gets back {f.deletions} line{'s' if f.deletions != 1 else ''}")
     return ", ".join(parts) or "mode restored"
-
-
-def _fmt_elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60:d}:{seconds % 60:02d}"
-
-
-def now() -> float:
-    return time.time()

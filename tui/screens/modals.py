@@ -143,7 +143,9 @@ class EditorModal(ModalScreen[str | None]):
         self.query_one("#editor").focus()
 
     def action_save(self) -> None:
-        self.dismiss(self.query_one("#editor").text)
+        from textual.widgets import TextArea
+
+        self.dismiss(self.query_one("#editor", TextArea).text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,41 +14,23 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-AUTONOMY = [
-    ("review — pause after every change", "review"),
-    ("auto-edit — pause at gates and the end", "auto-edit"),
-    ("full — pause only at gates / budget", "full"),
-]
+from engine.readmodels import RunSummary
+from engine.records import Autonomy
 
+#: (label, value) for the autonomy picker, from the engine's one list.
+AUTONOMY = [(f"{a.value} — {a.summary}", a.value) for a in Autonomy]
 
-def _project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], list[str]]:
-    """Validate the project's flow files: ``FILE:LINE:COL: message`` lines, bad flow names.
+if TYPE_CHECKING:
+    from textual import getters
 
-    Runs on the engine thread. Built-in flows are tested; project files are the
-    person's and may be half-written.
-    """
-    import os
-
-    from engine.errors import FlowValidationError
-    from engine.flow.spec import load_flow
-
-    issues: list[str] = []
-    bad: list[str] = []
-    for info in infos:
-        if info.source != "project":
-            continue
-        try:
-            load_flow(info.path, "project")
-        except FlowValidationError as e:
-            bad.append(info.name)
-            for issue in e.issues:
-                rel = os.path.relpath(issue.file, repo_root) if issue.file else info.path
-                issues.append(f"{rel}:{issue.line}:{issue.col}: {issue.message}")
-    return issues, bad
+    from tui.app import LlmflowsApp
 
 
 class StartScreen(Screen):
     """Pick a flow, say what to do, start (or resume a paused / crashed run)."""
+
+    if TYPE_CHECKING:
+        app = getters.app(LlmflowsApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start run", priority=True),
@@ -57,7 +39,7 @@ class StartScreen(Screen):
         Binding("ctrl+d", "demo", "Offline demo", priority=True),
         Binding("f1", "app.help", "Help"),
     ]
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("ctrl+s", "start the run (or press Start)"),
         ("enter", "in the goal: start the run; in the resume list: resume that run"),
         ("ctrl+h", "history of runs"),
@@ -67,7 +49,7 @@ class StartScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.resumable: list[dict[str, Any]] = []
+        self.resumable: list[RunSummary] = []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="start"):
@@ -105,60 +87,31 @@ class StartScreen(Screen):
 
     @work(group="start-load", exclusive=True)
     async def load(self) -> None:
-        app: Any = self.app
-        if app.controller is None or app.repo_root is None:
+        app = self.app
+        if app.engine is None or app.repo_root is None:
             return  # the app calls load() again once the engine is open
-        cli_model = app.cli_model
-
-        def q(session) -> dict[str, Any]:
-            from engine.flow.spec import find_flows
-
-            out: dict[str, Any] = {"root": str(session.repo_root)}
-            try:
-                infos = find_flows(session.repo_root)
-                out["flows"] = [(f.name, f.description) for f in infos]
-                out["flow_issues"], out["bad_flows"] = _project_flow_issues(
-                    infos, session.repo_root
-                )
-            except Exception as e:
-                out["flows"], out["flows_error"] = [], str(e)
-            try:
-                from engine.models import resolve_model_settings
-
-                out["model"] = resolve_model_settings(cli_model, session.repo_root).model
-            except Exception as e:
-                out["model"], out["model_error"] = cli_model or "", str(e)
-            out["resumable"] = [
-                r
-                for r in session.store.list_runs()
-                if r["status"] in ("paused", "crashed", "running", "stopped")
-            ]
-            return out
-
         try:
-            data = await app.engine_query(q)
+            info = await app.engine.start_info(app.cli_model)
         except Exception as e:
             self._error(f"could not read this repository: {e}")
             return
         # Only the folder's name: the full path is in the tooltip (keeps the screen short).
         repo_label = self.query_one("#start-repo", Static)
-        repo_label.update(f"repository: {Path(data['root']).name}")
-        repo_label.tooltip = data["root"]
-        flows = data["flows"]
-        bad = set(data.get("bad_flows") or ())
+        repo_label.update(f"repository: {Path(info.root).name}")
+        repo_label.tooltip = info.root
         sel = self.query_one("#flow", Select)
         sel.set_options(
             [
                 (
-                    f"{n} — ✗ invalid flow file (see below)"
-                    if n in bad
-                    else (f"{n} — {d}" if d else n),
-                    n,
+                    f"{f.name} — {f.description}"
+                    if f.valid and f.description
+                    else (f.name if f.valid else f"{f.name} — ✗ invalid flow file (see below)"),
+                    f.name,
                 )
-                for n, d in flows
+                for f in info.flows
             ]
         )
-        names = [n for n, _ in flows if n not in bad] or [n for n, _ in flows]
+        names = [f.name for f in info.flows if f.valid] or [f.name for f in info.flows]
         want = (
             app.default_flow
             if app.default_flow in names
@@ -167,27 +120,26 @@ class StartScreen(Screen):
         if want or names:
             sel.value = want or names[0]
         problems: list[str] = []
-        if data.get("flows_error"):
-            problems.append(f"flows: {data['flows_error']}")
-        if data.get("flow_issues"):
+        if info.flows_error:
+            problems.append(f"flows: {info.flows_error}")
+        if info.flow_issues:
             problems.append(
                 "Flow files with errors (fix them, then restart; "
                 "`llmflows-tui flows check FILE` checks one):\n"
-                + "\n".join(f"  {i}" for i in data["flow_issues"])
+                + "\n".join(f"  {i}" for i in info.flow_issues)
             )
         model = self.query_one("#model", Input)
         if not model.value:
-            model.value = data["model"] or ""
-        if data.get("model_error"):
-            problems.append(data["model_error"])
+            model.value = info.model
+        if info.model_error:
+            problems.append(info.model_error)
         if problems:
-            self._error("\n\n".join(problems), offer_demo=bool(data.get("model_error")))
-        self.resumable = data["resumable"]
+            self._error("\n\n".join(problems), offer_demo=bool(info.model_error))
+        self.resumable = info.resumable
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
         for r in self.resumable:
-            status = "crashed" if r["status"] == "running" else r["status"]
-            opts.add_option(Option(f"{status:<8} {r['flow']:<10} {r['goal'][:70]}", id=r["id"]))
+            opts.add_option(Option(f"{r.status:<8} {r.flow:<10} {r.goal[:70]}", id=r.id))
         self.query_one("#resume-label").display = bool(self.resumable)
         opts.display = bool(self.resumable)
 
@@ -250,7 +202,7 @@ class StartScreen(Screen):
     async def _start(
         self, flow: str, goal: str, model: str | None, autonomy: str, budget: float | None
     ) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             await app.start_run(flow, goal, model=model, autonomy=autonomy, budget=budget)
         except Exception as e:
@@ -262,12 +214,15 @@ class StartScreen(Screen):
 class NoRepoScreen(Screen):
     """Shown outside a git repository: offer ``git init`` (or the demo)."""
 
+    if TYPE_CHECKING:
+        app = getters.app(LlmflowsApp)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "git_init", "git init here"),
         Binding("d", "demo", "Offline demo"),
         Binding("q", "app.quit", "Quit"),
     ]
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("i", "run `git init` in this folder and continue"),
         ("d", "offline demo in a temporary folder"),
     ]
@@ -290,9 +245,9 @@ class NoRepoScreen(Screen):
                 yield Button("Quit (q)", id="quit")
         yield Footer()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         action = {"init": "git_init", "demo": "demo", "quit": "app.quit"}[event.button.id or ""]
-        self.run_action(action)
+        await self.run_action(action)
 
     def action_demo(self) -> None:
         self.app.start_demo()

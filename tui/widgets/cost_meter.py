@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
@@ -187,7 +188,7 @@ class CostMeter(Widget):
 
     # ------------------------------------------------------------------ internals
 
-    def _component(self, name: str) -> str | object:
+    def _component(self, name: str) -> str | Style:
         if not self.is_mounted:
             return ""
         return self.get_component_rich_style(name, partial=True)

@@ -1060,9 +1060,9 @@ class DiffView(ScrollView, can_focus=True):
         line = hunk.lines[li]
         d = self._gutter_digits
         bg, marker_style = self._line_bg(line.kind)
+        marker: str = " "
         if sub:  # a continuation row of a wrapped line: no numbers, no marker
             old = new = ""
-            marker = " "
         else:
             old = "" if line.old_no is None else str(line.old_no)
             new = "" if line.new_no is None else str(line.new_no)
@@ -1106,7 +1106,7 @@ class DiffView(ScrollView, can_focus=True):
             return [Segment(" " * width, bg)]  # the other side wraps further
         no = line.old_no if old_side else line.new_no
         number = "" if no is None or line.kind == "\\" or sub else str(no)
-        marker = line.kind if line.kind in "+-" and not sub else " "
+        marker: str = line.kind if line.kind in "+-" and not sub else " "
         if rejected and line.kind in "+-" and not sub:
             marker = "✗"
         head = [

@@ -384,8 +384,8 @@ class PlanTree(Tree[PlanItem]):
         """Group for checkpoints without a step (start / manual / pre-restore), shown first."""
         if self._loose is None:
             item = PlanItem("group", "checkpoints", label="checkpoints", status="done")
-            kwargs = {"before": 0} if self.root.children else {}
-            self._loose = self.root.add("", data=item, expand=True, **kwargs)
+            before = 0 if self.root.children else None
+            self._loose = self.root.add("", data=item, expand=True, before=before)
             self._relabel(self._loose)
         return self._loose
 

@@ -1,0 +1,281 @@
+"""EngineAPI: the one object an interactive front end holds.
+
+It wraps :class:`engine.controller.RunController` (the engine thread) with
+explicit, typed ``async`` methods: read models (``engine.readmodels``) and
+human operations (``engine.run.operations``). Each method runs its engine work
+on the engine thread and is awaited on the caller's event loop, so a UI never
+blocks on SQLite, git, the model or tests. Events arrive through
+:meth:`subscribe` on the engine thread (hop to the UI thread yourself).
+
+The front end never sees a ``Session``, a ``RunStore`` or SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engine.controller import RunController
+from engine.events import Event
+from engine.readmodels import (
+    RangeDiff,
+    RewindPreview,
+    RunSummary,
+    RunView,
+    StartInfo,
+)
+from engine.records import Decision, GateRecord
+
+if TYPE_CHECKING:
+    from engine.demo import Demo
+    from engine.git.diffmodel import Diff, HunkRef
+    from engine.run.executor import RunOutcome
+    from engine.run.session import Session
+
+T = TypeVar("T")
+
+
+def prepare_demo(directory: str | os.PathLike[str] | None = None) -> Demo:
+    """Copy the offline demo's sample project (a temp dir if ``directory`` is None)."""
+    from engine.demo import prepare_demo as prepare
+
+    return prepare(directory)
+
+
+@dataclass(frozen=True)
+class RewindResult:
+    """Where a rewind left the run: the target, and the checkpoint holding the files
+    as they were just before (``undo_checkpoint``: rewinding there undoes it)."""
+
+    checkpoint_id: int
+    undo_checkpoint: int | None
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """A run's breakpoints and single-step mode."""
+
+    breakpoints: list[str]
+    single_step: bool
+
+
+class EngineAPI:
+    """Typed front door to the engine for interactive front ends (the TUI)."""
+
+    def __init__(
+        self,
+        cwd: str | os.PathLike[str] = ".",
+        *,
+        model_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self._ctl = RunController(cwd, model_factory=model_factory)
+
+    # -- plumbing ------------------------------------------------------------
+    async def _on_engine(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``fn(session, *args, **kw)`` on the engine thread, awaited here."""
+
+        def call() -> T:
+            session = self._ctl.session
+            if session is None:
+                from engine.errors import UsageError
+
+                raise UsageError("the repository is not open")
+            return fn(session, *args, **kw)
+
+        result: T = await asyncio.wrap_future(self._ctl.call(call))
+        return result
+
+    async def open(self) -> Path:
+        """Open the repository (``NotAGitRepoError``, ``StoreLockedError``); its root."""
+        return Path(await asyncio.wrap_future(self._ctl.open()))
+
+    async def close(self) -> None:
+        """Stop any executing run at a consistent checkpoint and close the store."""
+        await asyncio.to_thread(self._ctl.close)
+
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        """Call ``fn(event)`` on the engine thread for every event of every run."""
+        self._ctl.subscribe(fn)
+
+    @property
+    def busy(self) -> bool:
+        """A run is executing."""
+        return self._ctl.busy
+
+    # -- reads ---------------------------------------------------------------
+    async def start_info(self, cli_model: str | None = None) -> StartInfo:
+        """Flows (checked), the model that would be used, resumable runs."""
+        from engine.readmodels import start_info
+
+        return await self._on_engine(start_info, cli_model)
+
+    async def run_summaries(self) -> list[RunSummary]:
+        """Every run, newest first (one query)."""
+        from engine.readmodels import run_summaries
+
+        return await self._on_engine(run_summaries)
+
+    async def run_view(self, run_id: str) -> RunView:
+        """A run's record, plan nodes, stored events and open gate."""
+        from engine.readmodels import run_view
+
+        return await self._on_engine(run_view, run_id)
+
+    async def pending_gate(self, run_id: str) -> GateRecord | None:
+        """The run's open gate, if any."""
+        from engine.readmodels import pending_gate
+
+        return await self._on_engine(pending_gate, run_id)
+
+    async def diff(self, base: int, to: int | None) -> Diff:
+        """Checkpoint ``base`` → checkpoint ``to`` (None: the live working tree)."""
+
+        def q(session: Session) -> Diff:
+            return session.checkpoints.diff(base, to)
+
+        return await self._on_engine(q)
+
+    async def run_diff(self, run_id: str, *, to_head: bool = False) -> RangeDiff | None:
+        """The run's whole change: first checkpoint → working tree (or its head)."""
+        from engine.readmodels import run_diff
+
+        return await self._on_engine(run_diff, run_id, to_head=to_head)
+
+    async def rewind_preview(self, run_id: str, checkpoint_id: int) -> RewindPreview:
+        """What rewinding to ``checkpoint_id`` would change on disk."""
+        from engine.readmodels import rewind_preview
+
+        return await self._on_engine(rewind_preview, run_id, checkpoint_id)
+
+    # -- runs ----------------------------------------------------------------
+    async def start_run(
+        self,
+        flow: str,
+        goal: str,
+        *,
+        model: str | None = None,
+        autonomy: str = "review",
+        budget: float | None = None,
+        breakpoints: list[str] | None = None,
+        single_step: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> str:
+        """Check the model is usable, create the run (checkpoint 0); its id."""
+
+        def create(session: Session) -> str:
+            from engine.models import check_model_usable, resolve_model_settings
+            from engine.run.operations import create_run
+
+            ms = resolve_model_settings(model, session.repo_root)
+            check_model_usable(ms)
+            return create_run(
+                session,
+                flow,
+                goal,
+                model=ms.model,
+                model_settings=asdict(ms),
+                autonomy=autonomy,
+                limits={"max_cost_usd": budget} if budget else None,
+                breakpoints=breakpoints,
+                single_step=single_step,
+                settings=settings,
+            )
+
+        return await self._on_engine(create)
+
+    async def execute(self, run_id: str) -> RunOutcome:
+        """Continue the run until it completes, fails, stops or pauses."""
+        outcome: RunOutcome = await asyncio.wrap_future(self._ctl.execute(run_id))
+        return outcome
+
+    def stop(self) -> None:
+        """Cancel the executing run; it ends ``stopped`` at a consistent checkpoint."""
+        self._ctl.stop()
+
+    # -- human operations ----------------------------------------------------
+    async def answer_gate(
+        self,
+        run_id: str,
+        decision: Decision | str,
+        *,
+        reason: str = "",
+        hunks: set[HunkRef] | None = None,
+        reject_hunks: set[HunkRef] | None = None,
+    ) -> GateRecord:
+        """Approve / reject (with a reason) / stop at the run's open gate.
+
+        At a review gate approve can keep only ``hunks`` or drop ``reject_hunks``
+        (refs with a content key match by content).
+        """
+        from engine.run.operations import answer_gate
+
+        row = await self._on_engine(
+            answer_gate,
+            run_id,
+            decision,
+            reason=reason,
+            hunks=hunks,
+            reject_hunks=reject_hunks,
+        )
+        return GateRecord.from_row(row)
+
+    async def rewind(self, run_id: str, checkpoint_id: int) -> RewindResult:
+        """Restore the tree to a checkpoint (current files kept in an undo checkpoint)."""
+        from engine.run.operations import rewind
+
+        res = await self._on_engine(rewind, run_id, checkpoint_id)
+        return RewindResult(checkpoint_id, res.get("undo_checkpoint"))
+
+    async def undo_rewind(self, run_id: str, undo_checkpoint: int) -> RewindResult:
+        """Go back to the files a rewind replaced (its undo checkpoint)."""
+        return await self.rewind(run_id, undo_checkpoint)
+
+    async def retry(
+        self, checkpoint_id: int, *, instruction: str = "", model: str | None = None
+    ) -> None:
+        """Redo the step that made ``checkpoint_id`` (optionally steered / another model)."""
+        from engine.run.operations import retry
+
+        await self._on_engine(retry, checkpoint_id, instruction=instruction, model=model)
+
+    async def fork(self, checkpoint_id: int) -> str:
+        """A new run starting from any checkpoint; its id."""
+        from engine.run.operations import fork
+
+        return await self._on_engine(fork, checkpoint_id)
+
+    async def reopen(self, run_id: str) -> None:
+        """Make a stopped run continuable (announced as a status change)."""
+        from engine.run.operations import reopen
+
+        await self._on_engine(reopen, run_id)
+
+    async def resume(self, run_id: str) -> GateRecord | None:
+        """Reopen a stopped run; the gate it waits at (None: ready to execute)."""
+        from engine.readmodels import pending_gate
+        from engine.run.operations import reopen
+
+        def prep(session: Session) -> GateRecord | None:
+            reopen(session, run_id)
+            return pending_gate(session, run_id)
+
+        return await self._on_engine(prep)
+
+    async def set_flags(
+        self,
+        run_id: str,
+        *,
+        breakpoints: list[str] | None = None,
+        single_step: bool | None = None,
+    ) -> RunFlags:
+        """Change breakpoints and/or single-step mode (from the next node on)."""
+        from engine.run.operations import set_run_flags
+
+        res = await self._on_engine(
+            set_run_flags, run_id, breakpoints=breakpoints, single_step=single_step
+        )
+        return RunFlags(list(res.get("breakpoints") or []), bool(res.get("single_step")))

@@ -1,0 +1,270 @@
+"""Read models shared by the CLI and the TUI.
+
+Each function takes an open :class:`engine.run.session.Session` and returns
+typed records (``engine.records``) or the small dataclasses below; none of
+them writes. Front ends reach them through :class:`engine.api.EngineAPI` (TUI)
+or call them directly (CLI, on its own thread).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.events import Event, event_from_dict
+from engine.records import (
+    RESUMABLE,
+    GateRecord,
+    RunRecord,
+    RunStatus,
+    shown_status,
+)
+
+if TYPE_CHECKING:
+    from engine.git.diffmodel import Diff
+    from engine.run.session import Session
+
+
+@dataclass(frozen=True)
+class TestTally:
+    """A run's last test result: tests passed, and failed or errored."""
+
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of run history: what `runs`, `show` and the history screen print."""
+
+    id: str
+    flow: str
+    goal: str
+    status: RunStatus
+    model: str
+    autonomy: str
+    steps: int
+    cost_usd: float
+    created_at: float | None
+    finished_at: float | None
+    head_checkpoint_id: int | None
+    #: The run's last test result (None: no test ran).
+    tests: TestTally | None = None
+
+    @property
+    def resumable(self) -> bool:
+        """A person can continue this run (paused, stopped or crashed)."""
+        return self.status in RESUMABLE
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (the CLI's ``--json``)."""
+        return asdict(self)
+
+
+def _held(session: Session) -> bool:
+    """True while a live process holds the store's writer lock."""
+    from engine.store.lock import pid_alive, read_holder_pid
+
+    holder = read_holder_pid(session.store.lock_path)
+    return bool(holder and pid_alive(holder))
+
+
+def effective_status(session: Session, status: str) -> RunStatus:
+    """``running`` only while a live process holds the writer lock; else ``crashed``."""
+    if status != RunStatus.RUNNING:
+        return RunStatus(status)
+    return shown_status(status, held=_held(session))
+
+
+def run_summaries(session: Session, run_id: str | None = None) -> list[RunSummary]:
+    """Every run (or one), newest first, from one query (steps, cost, last test)."""
+    held: bool | None = None
+    out = []
+    for row in session.store.run_summaries(run_id):
+        tests = row["tests"]
+        status = row["status"]
+        if status == RunStatus.RUNNING:
+            held = _held(session) if held is None else held
+        out.append(
+            RunSummary(
+                id=row["id"],
+                flow=row["flow"],
+                goal=row["goal"],
+                status=shown_status(status, held=bool(held)),
+                model=row["model"],
+                autonomy=row["autonomy"],
+                steps=int(row["steps"] or 0),
+                cost_usd=float(row["cost_usd"] or 0.0),
+                created_at=row["created_at"],
+                finished_at=row["finished_at"],
+                head_checkpoint_id=row["head_checkpoint_id"],
+                tests=TestTally(int(tests["passed"]), int(tests["failed"])) if tests else None,
+            )
+        )
+    return out
+
+
+def run_summary(session: Session, run_id: str) -> RunSummary:
+    """One run's summary (``RunNotFoundError`` if there is none)."""
+    from engine.errors import RunNotFoundError
+
+    rows = run_summaries(session, run_id)
+    if not rows:
+        raise RunNotFoundError(f"no run {run_id!r} in {session.store.path}")
+    return rows[0]
+
+
+@dataclass(frozen=True)
+class FlowNode:
+    """One node of a run's flow, in plan order."""
+
+    id: str
+    kind: str
+    description: str
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Everything a screen needs to draw a run: record, plan, stored events, open gate."""
+
+    run: RunRecord
+    nodes: list[FlowNode]
+    events: list[Event]
+    gate: GateRecord | None
+
+
+def _gate(row: dict[str, Any] | None) -> GateRecord | None:
+    return None if row is None else GateRecord.from_row(row)
+
+
+def run_view(session: Session, run_id: str) -> RunView:
+    """The run, its flow's nodes (empty if the flow no longer loads), events and gate."""
+    from engine.flow.spec import get_flow
+
+    run = RunRecord.from_row(session.store.get_run(run_id))
+    try:
+        flow = get_flow(run.config.get("flow_path") or run.flow, session.repo_root)
+        nodes = [
+            FlowNode(n, flow.nodes[n].kind, flow.nodes[n].description) for n in flow.node_order()
+        ]
+    except Exception:  # a deleted or broken project flow still shows its stored events
+        nodes = []
+    events = [event_from_dict(d) for d in session.store.events_for(run_id)]
+    return RunView(run, nodes, events, _gate(session.store.pending_gate(run_id)))
+
+
+def pending_gate(session: Session, run_id: str) -> GateRecord | None:
+    """The run's open gate, if it waits for a person."""
+    return _gate(session.store.pending_gate(run_id))
+
+
+@dataclass(frozen=True)
+class RangeDiff:
+    """A diff and the checkpoints it spans (``to`` None: the working tree)."""
+
+    base: int
+    to: int | None
+    diff: Diff
+
+
+def run_diff(session: Session, run_id: str, *, to_head: bool) -> RangeDiff | None:
+    """The whole change of the run: first checkpoint → head (or the working tree)."""
+    first = session.store.first_checkpoint(run_id)
+    if first is None:
+        return None
+    to = session.store.get_run(run_id)["head_checkpoint_id"] if to_head else None
+    return RangeDiff(first["id"], to, session.checkpoints.diff(first["id"], to))
+
+
+@dataclass(frozen=True)
+class RewindPreview:
+    """What a rewind to ``target`` changes on disk, and where the run's head is now."""
+
+    target: int
+    head: int | None
+    diff: Diff
+
+
+def rewind_preview(session: Session, run_id: str, checkpoint_id: int) -> RewindPreview:
+    """Head → target plus anything unsaved in the tree."""
+    head = session.store.get_run(run_id)["head_checkpoint_id"]
+    return RewindPreview(checkpoint_id, head, session.checkpoints.diff(checkpoint_id, None))
+
+
+@dataclass(frozen=True)
+class FlowChoice:
+    """A flow a run can use; ``valid`` False when its project file has errors."""
+
+    name: str
+    description: str
+    source: str
+    valid: bool = True
+
+
+@dataclass(frozen=True)
+class StartInfo:
+    """What the start screen shows: repository, flows (checked), model, resumable runs."""
+
+    root: str
+    flows: list[FlowChoice] = field(default_factory=list)
+    #: ``FILE:LINE:COL: message`` lines for project flow files that do not load.
+    flow_issues: list[str] = field(default_factory=list)
+    flows_error: str | None = None
+    model: str = ""
+    model_error: str | None = None
+    resumable: list[RunSummary] = field(default_factory=list)
+
+
+def project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], set[str]]:
+    """Validate the project's flow files: ``FILE:LINE:COL: message`` lines, bad flow names.
+
+    Built-in flows are tested; project files are the person's and may be half-written.
+    """
+    from engine.errors import FlowValidationError
+    from engine.flow.spec import load_flow
+
+    issues: list[str] = []
+    bad: set[str] = set()
+    for info in infos:
+        if info.source != "project":
+            continue
+        try:
+            load_flow(info.path, "project")
+        except FlowValidationError as e:
+            bad.add(info.name)
+            for issue in e.issues:
+                rel = os.path.relpath(issue.file, repo_root) if issue.file else info.path
+                issues.append(f"{rel}:{issue.line}:{issue.col}: {issue.message}")
+    return issues, bad
+
+
+def start_info(session: Session, cli_model: str | None) -> StartInfo:
+    """Flows with their check results, the model that would be used, resumable runs."""
+    from engine.flow.spec import find_flows
+    from engine.models import resolve_model_settings
+
+    root = session.repo_root
+    flows: list[FlowChoice] = []
+    issues: list[str] = []
+    flows_error = None
+    try:
+        infos = find_flows(root)
+        issues, bad = project_flow_issues(infos, root)
+        flows = [FlowChoice(f.name, f.description, f.source, f.name not in bad) for f in infos]
+    except Exception as e:  # an unreadable flows folder must not hide the rest of the screen
+        flows_error = str(e)
+    model, model_error = cli_model or "", None
+    try:
+        model = resolve_model_settings(cli_model, root).model
+    except Exception as e:
+        model_error = str(e)
+    return StartInfo(
+        root=str(root),
+        flows=flows,
+        flow_issues=issues,
+        flows_error=flows_error,
+        model=model,
+        model_error=model_error,
+        resumable=[s for s in run_summaries(session) if s.resumable],
+    )
