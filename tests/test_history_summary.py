@@ -10,7 +10,7 @@ from engine import events
 from engine.readmodels import run_summaries
 from engine.run.session import Session
 from engine.store import RunStore, schema
-from tui.screens.history import tests_label
+from tui.screens.history import format_tests
 
 
 def _add_runs(store: RunStore, n: int) -> list[str]:
@@ -57,7 +57,7 @@ def test_summary_columns_follow_steps_costs_and_tests(repo: Path):
         (row,) = run_summaries(session)
         assert row.id == run_id and row.status == "completed"
         assert row.steps == 2 and row.cost_usd == 0.75
-        assert tests_label(row) == "4✓ 0✗"  # the last test result, not the first
+        assert format_tests(row) == "4✓ 0✗"  # the last test result, not the first
         with session.store.transaction():
             session.store.db.execute("DELETE FROM llm_calls WHERE cost_usd = 0.5")
         assert session.store.run_summaries()[0]["cost_usd"] == 0.25

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tui.app import LlmflowsApp
 
 
-def tests_label(row: RunSummary) -> str:
+def format_tests(row: RunSummary) -> str:
     """The Tests column: the run's last result, ``4✓ 1✗`` (``—``: no test ran)."""
     t = row.tests
     return "—" if t is None else f"{t.passed}✓ {t.failed}✗"
@@ -99,7 +99,7 @@ class HistoryScreen(Screen):
                 str(r.steps),
                 f"${r.cost_usd:.4f}",
                 _duration(r),
-                tests_label(r),
+                format_tests(r),
                 key=r.id,
             )
         if not self.rows:
