@@ -710,23 +710,23 @@ class CommandPolicy:
         base = os.path.basename(argv[0])
         unsafe = _UNSAFE_OPTIONS.get(base, ())
         positional = 0
-        for a in args[1:]:
-            if _unsafe_option(a.text, unsafe):
+        for arg in args[1:]:
+            if _unsafe_option(arg.text, unsafe):
                 return PolicyDecision(
-                    "ask", f"option {a.text!r} can write files or run programs", text
+                    "ask", f"option {arg.text!r} can write files or run programs", text
                 )
-            if a.subst:
+            if arg.subst:
                 return PolicyDecision(
-                    "ask", f"uses a command's output as an argument ({a.text!r})", text
+                    "ask", f"uses a command's output as an argument ({arg.text!r})", text
                 )
-            if a.var:
-                return PolicyDecision("ask", f"expands a variable ({a.text!r})", text)
-            if _path_outside(a.text, root, a.glob):
-                return PolicyDecision("ask", f"names {a.text!r}, outside the repository", text)
-            if not a.text.startswith("-"):
+            if arg.var:
+                return PolicyDecision("ask", f"expands a variable ({arg.text!r})", text)
+            if _path_outside(arg.text, root, arg.glob):
+                return PolicyDecision("ask", f"names {arg.text!r}, outside the repository", text)
+            if not arg.text.startswith("-"):
                 positional += 1
                 if base in _WRITES_POSITIONAL and positional > _WRITES_POSITIONAL[base]:
-                    return PolicyDecision("ask", f"writes to {a.text!r}", text)
+                    return PolicyDecision("ask", f"writes to {arg.text!r}", text)
         return PolicyDecision("allow", "on the allowlist", text)
 
 

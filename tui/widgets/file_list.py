@@ -228,7 +228,7 @@ class FileList(ScrollView, can_focus=True):
         if path is not None:
             self.post_message(self.FileSelected(self, path))
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return  # on the border or a scrollbar
