@@ -12,10 +12,12 @@ are accepted before or after the verb, like ``git -C`` and ``codex -m``.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import sqlite3
 import sys
 
-from engine.errors import EngineError
+from engine.errors import EngineError, GitCommandError
 
 # Modules that contribute verbs; each has register(subparsers).
 VERB_MODULES = [
@@ -113,8 +115,56 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EngineError as e:
-        print(f"llmflows-tui: error: {e}", file=sys.stderr)
+        message = environment_failure(e) if isinstance(e, GitCommandError) else None
+        print(f"llmflows-tui: error: {message or e}", file=sys.stderr)
         return e.exit_code
+    except (OSError, sqlite3.Error) as e:
+        print(f"llmflows-tui: error: {environment_failure(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("llmflows-tui: interrupted", file=sys.stderr)
         return 130
+
+
+_OS_HINTS = {
+    errno.EROFS: "the file system is read-only; llmflows-tui needs to write .llmflows/ and git objects",
+    errno.ENOSPC: "the disk is full; free some space and run the command again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run the command again",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+# SQLite reports the same conditions in its own words.
+_SQLITE_HINTS = (
+    ("readonly", errno.EROFS),
+    ("disk is full", errno.ENOSPC),
+    ("disk i/o error", errno.ENOSPC),  # what a full tmpfs gives mid-write
+)
+
+
+def environment_failure(e: OSError | sqlite3.Error | GitCommandError) -> str | None:
+    """One line for a failure of the machine, not of llmflows-tui: read-only mount, full disk.
+
+    Whatever was written before the failure stays consistent (SQLite
+    transactions, git objects before refs, atomic file writes), so the line
+    says what to fix, not that something was lost. For a git error that is not
+    one of those, None (its own message stands).
+    """
+    if isinstance(e, GitCommandError):
+        for text, code in (("No space left", errno.ENOSPC), ("Read-only file system", errno.EROFS)):
+            if text in e.stderr:
+                return f"{_OS_HINTS[code]} ({' '.join(e.command[:2])} failed)"
+        return None
+    if isinstance(e, OSError):
+        hint = _OS_HINTS.get(e.errno or 0, e.strerror or str(e))
+        where = f" ({e.filename})" if e.filename else ""
+        return f"{hint}{where}"
+    text = str(e)
+    for needle, code in _SQLITE_HINTS:
+        if needle in text.lower():
+            return f"{_OS_HINTS[code]} (the run store .llmflows/history.db: {text})"
+    if "unable to open database" in text:
+        return (
+            "cannot open the run store .llmflows/history.db "
+            "(is the file system read-only, or the directory not writable?)"
+        )
+    return f"the run store .llmflows/history.db failed: {text}"
