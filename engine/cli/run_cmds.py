@@ -57,6 +57,15 @@ def register(sub) -> None:
         help="override a flow setting, e.g. --set test_command='make test'",
     )
     _approval_args(p)
+    p.add_argument(
+        "--worktree",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="run in a new git worktree (.llmflows/worktrees/NAME, detached at HEAD) with its "
+        "own store, so runs go in parallel; uncommitted work is not copied",
+    )
+    _git_args(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue a paused, stopped or crashed run")
@@ -81,6 +90,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="continue with another model")
     _limit_args(p)
     _approval_args(p)
+    _git_args(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("runs", help="list runs in this repository")
@@ -115,6 +125,16 @@ def _approval_args(p) -> None:
         help="never: for CI — anything that needs a person stops the run with exit code 5 "
         "and says what it was (the run stays paused and resumable)",
     )
+
+
+def _git_args(p) -> None:
+    p.add_argument(
+        "--commit",
+        action="store_true",
+        help="when the run completes, commit its change (your identity; the run summary as "
+        "message; Co-authored-by: the model)",
+    )
+    p.add_argument("--branch", metavar="NAME", help="like --commit, on a new branch NAME")
 
 
 def _limit_args(p) -> None:
@@ -170,8 +190,8 @@ def read_goal(args) -> str:
     return text.strip()
 
 
-def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask") -> int:
-    """Run until the run ends or pauses; print the result; return the exit code."""
+def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask", args=None) -> int:
+    """Run until the run ends or pauses; commit if asked; print the result; return the code."""
     from engine.run.executor import Executor
     from engine.run.result import build_result
 
@@ -185,6 +205,13 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask")
     if outcome.status == "paused" and approval == "never":
         gate = outcome.gate or {}
         needs = f"{gate.get('kind', '')} gate #{gate.get('id', '?')}: {gate.get('prompt', '')}"
+    branch = getattr(args, "branch", None)
+    if outcome.status == "completed" and (getattr(args, "commit", False) or branch):
+        from engine.git.commit import commit_run
+
+        done = commit_run(session, run_id, branch=branch)
+        if printer.fmt == "text":
+            print(f"committed {done.sha[:12]} on {done.branch or 'detached HEAD'}", flush=True)
     res = build_result(
         session, run_id, status=outcome.status, reason=outcome.reason, needs_person=needs
     )
@@ -202,6 +229,13 @@ def cmd_run(args) -> int:
         raise UsageError("--continue keeps the last run's flow: give only the goal")
     goal = read_goal(args)
     printer = EventPrinter(args.output_format)
+    if args.worktree is not None:
+        from engine.cli.common import repo_root_from_args
+        from engine.git.worktree import create_worktree
+
+        args.cwd = str(create_worktree(repo_root_from_args(args), args.worktree or None))
+        if printer.fmt == "text":
+            print(f"worktree: {args.cwd}", flush=True)
     with _open(args) as session:
         if args.follow_up:
             return _follow_up(session, args, goal, printer)
@@ -225,7 +259,7 @@ def cmd_run(args) -> int:
             )
         if printer.fmt == "text":
             print(f"run {run_id}: {args.flow} — {goal}", flush=True)
-        return _execute(session, run_id, printer, args.approval)
+        return _execute(session, run_id, printer, args.approval, args)
 
 
 def last_run_id(session) -> str:
@@ -253,7 +287,7 @@ def _follow_up(session, args, goal: str, printer: EventPrinter) -> int:
         )
     if printer.fmt == "text":
         print(f"run {run_id}: follow-up to {previous} — {goal}", flush=True)
-    return _execute(session, run_id, printer, args.approval)
+    return _execute(session, run_id, printer, args.approval, args)
 
 
 def cmd_resume(args) -> int:
@@ -295,7 +329,7 @@ def cmd_resume(args) -> int:
                 ops.answer_gate(session, run["id"], "reject", reason=args.reject)
             else:
                 ops.reopen(session, run["id"])
-        return _execute(session, run["id"], printer, args.approval)
+        return _execute(session, run["id"], printer, args.approval, args)
 
 
 def _parse_hunks(text: str) -> set[HunkRef]:
@@ -310,8 +344,7 @@ def _parse_hunks(text: str) -> set[HunkRef]:
 
 
 def cmd_runs(args) -> int:
-    with _open(args, write=False) as session:
-        rows = [r.as_dict() for r in run_summaries(session)]
+    rows = all_run_summaries(args.cwd)
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -320,11 +353,31 @@ def cmd_runs(args) -> int:
         return 0
     print(f"{'RUN':<12} {'STATUS':<10} {'FLOW':<10} {'STEPS':>5} {'COST':>9}  GOAL")
     for r in rows:
+        where = f"  [worktree {r['worktree']}]" if r["worktree"] else ""
         print(
             f"{r['id']:<12} {r['status']:<10} {r['flow']:<10} {r['steps']:>5} "
-            f"${r['cost_usd']:>8.4f}  {r['goal'][:60]}"
+            f"${r['cost_usd']:>8.4f}  {r['goal'][:60]}{where}"
         )
     return 0
+
+
+def all_run_summaries(cwd) -> list[dict[str, Any]]:
+    """Runs of this checkout and of every other worktree of the repository that has a
+    store, newest first; ``worktree`` is the other checkout's path (None: this one)."""
+    from engine.git.repo import find_repo_root
+    from engine.git.worktree import list_worktrees
+    from engine.run.session import Session
+    from engine.store.runstore import DB_NAME, store_dir
+
+    root = find_repo_root(cwd)
+    rows: list[dict[str, Any]] = []
+    for tree in [root, *(t for t in list_worktrees(root) if t.resolve() != root.resolve())]:
+        if tree != root and not (store_dir(tree) / DB_NAME).is_file():
+            continue
+        with Session.open(tree, write=False) as session:
+            for r in run_summaries(session):
+                rows.append({**r.as_dict(), "worktree": None if tree == root else str(tree)})
+    return sorted(rows, key=lambda r: r.get("created_at") or 0, reverse=True)
 
 
 def run_details(session, run_id: str) -> dict[str, Any]:
@@ -417,7 +470,7 @@ def cmd_retry(args) -> int:
             run_id = retry(session, args.checkpoint, instruction=args.instruction, model=args.model)
         if printer.fmt == "text":
             print(f"retrying run {run_id} from checkpoint {args.checkpoint}", flush=True)
-        return _execute(session, run_id, printer, args.approval)
+        return _execute(session, run_id, printer, args.approval, args)
 
 
 def export_script(session, run_id: str) -> list[dict[str, Any]]:

@@ -56,6 +56,7 @@ class RunResult:
     gate: dict[str, Any] | None = None
     needs_person: str | None = None
     continued_from: str | None = None
+    commit: dict[str, str] | None = None  # {"sha", "branch"} after --commit / --branch
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": OUTPUT_SCHEMA, "type": "result", **asdict(self)}
@@ -129,4 +130,5 @@ def build_result(
         ),
         needs_person=needs_person or None,
         continued_from=(run.get("config") or {}).get("follows"),
+        commit=(run.get("config") or {}).get("commit"),
     )

@@ -402,6 +402,37 @@ class RunStore:
         return run_id
 
     @_writes
+    def delete_runs(self, run_ids: list[str]) -> None:
+        """Forget runs entirely (``gc``): their events, calls, effects, gates, steps,
+        checkpoints and rows, in one transaction. Links into them from kept runs (a
+        fork's parent checkpoint, a retry's base) become NULL: the target is gone."""
+        if not run_ids:
+            return
+        marks = ",".join("?" * len(run_ids))
+        cps = f"SELECT id FROM checkpoints WHERE run_id IN ({marks})"
+        steps = f"SELECT id FROM steps WHERE run_id IN ({marks})"
+        keep = f"run_id IS NULL OR run_id NOT IN ({marks})"
+        conn = self.db.conn
+        # runs <-> checkpoints <-> steps reference each other: checked at commit instead
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for sql in (
+            f"UPDATE checkpoints SET parent_id = NULL WHERE ({keep}) AND parent_id IN ({cps})",
+            f"UPDATE checkpoints SET step_id = NULL WHERE ({keep}) AND step_id IN ({steps})",
+            f"UPDATE steps SET base_checkpoint_id = NULL WHERE ({keep}) "
+            f"AND base_checkpoint_id IN ({cps})",
+            f"UPDATE steps SET checkpoint_id = NULL WHERE ({keep}) AND checkpoint_id IN ({cps})",
+            f"UPDATE steps SET parent_step_id = NULL WHERE ({keep}) "
+            f"AND parent_step_id IN ({steps})",
+        ):
+            conn.execute(sql, (*run_ids, *run_ids))
+        for table in ("events", "llm_calls", "effects", "gates"):
+            conn.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", run_ids)
+        conn.execute(f"DELETE FROM checkpoints WHERE run_id IN ({marks})", run_ids)
+        conn.execute(f"DELETE FROM steps WHERE run_id IN ({marks})", run_ids)
+        conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", run_ids)
+        conn.execute(f"DELETE FROM ref_seqs WHERE namespace IN ({marks})", run_ids)
+
+    @_writes
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run (``config`` is JSON-encoded); ``updated_at`` is set too."""
         unknown = set(fields) - _RUN_FIELDS

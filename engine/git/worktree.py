@@ -1,0 +1,50 @@
+"""Runs in their own ``git worktree`` (``run --worktree``), so several go in parallel.
+
+Each worktree is a full checkout of the current commit under
+``.llmflows/worktrees/<name>`` (ignored by the repo: ``.llmflows/`` is in
+``info/exclude``), detached at HEAD — no branch is made unless the person asks
+for one with ``--branch``. Each has its own run store and writer lock, so a
+run there does not wait for the one in the main checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from engine.errors import GitCommandError, UsageError
+from engine.git.repo import open_repo, run_git
+
+WORKTREES_DIR = Path(".llmflows") / "worktrees"
+
+
+def create_worktree(repo_root: Path, name: str | None = None) -> Path:
+    """Add a detached worktree at HEAD; return its path. Uncommitted work is not copied."""
+    from engine.store.runstore import ensure_excluded
+
+    name = name or time.strftime("run-%Y%m%d-%H%M%S")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise UsageError(f"worktree name {name!r}: use letters, digits, '.', '_' and '-'")
+    ensure_excluded(repo_root)
+    path = repo_root / WORKTREES_DIR / name
+    if path.exists():
+        raise UsageError(f"worktree {path} already exists: pick another name")
+    with open_repo(repo_root) as repo:
+        try:
+            run_git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+        except GitCommandError:
+            raise UsageError(
+                "--worktree needs a first commit (a worktree checks out HEAD)"
+            ) from None
+        run_git(repo, "worktree", "add", "-q", "--detach", str(path), "HEAD")
+    return path
+
+
+def list_worktrees(repo_root: Path) -> list[Path]:
+    """Every work tree of the repository (the main one first), as git lists them."""
+    with open_repo(repo_root) as repo:
+        out = str(run_git(repo, "worktree", "list", "--porcelain"))
+    return [
+        Path(line[len("worktree ") :]) for line in out.splitlines() if line.startswith("worktree ")
+    ]
