@@ -48,7 +48,7 @@ def test_a_template_over_the_limit_fails_the_step_with_a_clear_message(tmp_path)
     flow = tmp_path / "f.yaml"
     flow.write_text(
         "name: f\ndescription: d\nnodes:\n  - id: p\n    kind: run\n    command: "
-        "\"{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}\"\n"
+        '"{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}"\n'
     )
     spec = load_flow(flow)
     with pytest.raises(FlowRuntimeError, match="template failed: .*iterations"):

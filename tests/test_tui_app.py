@@ -252,8 +252,15 @@ async def test_rewind_and_undo(tmp_path):
         assert (repo / "data.txt").read_text() == ORIGINAL
         assert screen.gate is None
         undo = screen.last_undo
-        # the undo checkpoint is in the plan tree, selectable like any other
+
+        # the undo checkpoint is in the plan tree, selectable like any other, as one row
+        def undo_rows() -> int:
+            return sum(f"checkpoint {undo} (" in line for line in screen.plan.outline())
+
+        await wait_for(pilot, lambda: undo_rows() > 0)
+        await pilot.pause()
         assert undo in screen.plan.checkpoint_ids()
+        assert undo_rows() == 1
         app.clear_notifications()
         await pilot.press("u")
         await wait_for(pilot, lambda: screen.last_undo != undo)

@@ -434,3 +434,21 @@ class PanesApp(App[None]):
 
 def test_snapshot_panes(snap_compare):
     assert snap_compare(PanesApp(), terminal_size=(120, 30))
+
+
+async def test_plan_tree_draws_each_step_status_as_itself():
+    # A crashed, stopped or unknown step must never be drawn done (✓).
+    tree = PlanTree()
+    app = OneWidget(tree)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for step_id, status in enumerate(["crashed", "stopped", "done", "brand-new"], start=1):
+            tree.apply_event(StepStarted(step_id=step_id, node=f"n{step_id}", kind="agent"))
+            tree.apply_event(StepFinished(step_id=step_id, node=f"n{step_id}", status=status))
+        await pilot.pause()
+        attempts = [line.strip() for line in tree.outline() if "attempt" in line]
+        assert attempts == [
+            "✖ attempt 1 #1",
+            "⊘ attempt 1 #2",
+            "✓ attempt 1 #3",
+            "? attempt 1 #4",
+        ]

@@ -2,7 +2,7 @@
 
 Driven entirely by engine events (``apply_event``), so a live run and a replay
 of stored events build the same tree. Icons: pending ○, running ◐, done ✓,
-failed ✗, paused ⏸, rejected ↺, cancelled ⊘; checkpoints ◆ (◇ when only
+failed ✗, crashed ✖, paused ⏸, rejected ↺, cancelled ⊘, unknown ?; checkpoints ◆ (◇ when only
 partially recoverable). The node the run is at is marked ▶ and bold.
 """
 
@@ -25,6 +25,7 @@ from engine.events import (
     StepFinished,
     StepStarted,
 )
+from engine.records import StepStatus
 
 STATUS_ICONS = {
     "pending": "○",
@@ -34,6 +35,7 @@ STATUS_ICONS = {
     "paused": "⏸",
     "rejected": "↺",
     "cancelled": "⊘",
+    "crashed": "✖",
 }
 _STATUS_STYLES = {
     "pending": "dim",
@@ -43,6 +45,18 @@ _STATUS_STYLES = {
     "paused": "bold magenta",
     "rejected": "yellow",
     "cancelled": "dim",
+    "crashed": "bold red",
+}
+#: The engine's step statuses as the tree draws them.
+_STEP_STATUS = {
+    StepStatus.RUNNING: "running",
+    StepStatus.PAUSED: "paused",
+    StepStatus.DONE: "done",
+    StepStatus.FAILED: "failed",
+    StepStatus.STOPPED: "cancelled",
+    StepStatus.ABANDONED: "cancelled",
+    StepStatus.REJECTED: "rejected",
+    StepStatus.CRASHED: "crashed",
 }
 # Plan task statuses as a model might write them → our vocabulary.
 _TASK_STATUS = {
@@ -257,7 +271,8 @@ class PlanTree(Tree[PlanItem]):
         node = self._steps.get(event.step_id)
         if node is None or node.data is None:
             return
-        node.data.status = event.status if event.status in STATUS_ICONS else "done"
+        # A status the tree has no icon for shows as "?", never as done.
+        node.data.status = _STEP_STATUS.get(event.status, event.status)
         if event.error:
             node.data.detail = event.error.splitlines()[0][:80]
         elif event.files_changed:
@@ -367,7 +382,7 @@ class PlanTree(Tree[PlanItem]):
         if event.node:
             self._set_current(event.node)
         if event.status in ("failed", "crashed", "stopped"):
-            final = "cancelled" if event.status == "stopped" else "failed"
+            final = {"stopped": "cancelled", "crashed": "crashed"}.get(event.status, "failed")
             for node in self._steps.values():
                 if node.data is not None and node.data.status in ("running", "paused"):
                     node.data.status = final
