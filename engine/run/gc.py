@@ -49,7 +49,8 @@ def select_runs(
 ) -> tuple[list[str], list[str]]:
     """(runs to collect, pinned runs that would otherwise have been collected)."""
     newest_first = sorted(runs, key=lambda r: r.get("created_at") or 0, reverse=True)
-    doomed, pinned = [], []
+    doomed: list[str] = []
+    pinned: list[str] = []
     for r in newest_first[keep_last:]:
         if r["status"] not in FINISHED:
             continue
@@ -86,7 +87,9 @@ def collect(
                     f"{REF_PREFIX}/{run_id}/",
                 )
             )
-            refs += [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+            refs += [
+                (sha, ref) for sha, ref in (line.split(" ", 1) for line in out.splitlines() if line)
+            ]
         report.refs = len(refs)
         if dry_run:
             return report

@@ -48,7 +48,7 @@ _STATUS_STYLES = {
     "crashed": "bold red",
 }
 #: The engine's step statuses as the tree draws them.
-_STEP_STATUS = {
+_STEP_STATUS: dict[str, str] = {
     StepStatus.RUNNING: "running",
     StepStatus.PAUSED: "paused",
     StepStatus.DONE: "done",
