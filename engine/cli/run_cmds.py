@@ -259,6 +259,7 @@ def cmd_run(args) -> int:
             )
         if printer.fmt == "text":
             print(f"run {run_id}: {args.flow} — {goal}", flush=True)
+            _print_test_command(ops_run_config(session, run_id))
         return _execute(session, run_id, printer, args.approval, args)
 
 
@@ -288,6 +289,25 @@ def _follow_up(session, args, goal: str, printer: EventPrinter) -> int:
     if printer.fmt == "text":
         print(f"run {run_id}: follow-up to {previous} — {goal}", flush=True)
     return _execute(session, run_id, printer, args.approval, args)
+
+
+def ops_run_config(session, run_id: str) -> dict:
+    """The stored config of a run (model, limits, test command, ...)."""
+    return session.store.get_run(run_id).get("config") or {}
+
+
+def _print_test_command(config: dict) -> None:
+    found = config.get("test_command")
+    if not found:
+        return
+    if found.get("source") == "config":
+        print(f"test command: {found['command']} (from .llmflows/config.toml)", flush=True)
+    else:
+        print(
+            f"test command: {found['command']} (detected: {found.get('reason')}; "
+            "saved to .llmflows/config.toml [tests] — edit it there)",
+            flush=True,
+        )
 
 
 def cmd_resume(args) -> int:

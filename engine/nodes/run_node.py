@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from engine.events import TestOutputLine, TestResult
-from engine.nodes.base import StepContext, StepFailed
+from engine.nodes.base import NeedsHuman, StepContext, StepFailed
 from engine.run.state import template_context
 
 _OUTPUT_KEEP = 6000
+#: Gate kind opened when a test command's result says nothing about the code.
+TESTS_GATE = "tests"
+
+
+class _Unhealthy(Exception):
+    """Raised inside the journaled effect so a bad test run is not replayed as done."""
+
+    def __init__(self, report: dict[str, Any], problem: str):
+        super().__init__(problem)
+        self.report = report
+        self.problem = problem
+
+
+def _own_collection_error(report: Any, touched: set[str]) -> bool:
+    """A collection error only in test files this run wrote is the model's to fix."""
+    return bool(report.collection_errors) and set(report.collection_errors) <= touched
 
 
 async def run_run_node(ctx: StepContext) -> Any:
@@ -29,6 +45,9 @@ async def run_run_node(ctx: StepContext) -> Any:
     names = ctx.tool_context.secret_names
     secrets = secret_values(extra=names)
     if node.tests:
+        from engine.tools import TestHealth
+
+        touched = set(ctx.state.get("touched") or []) | ctx.files_touched
 
         async def do_tests() -> dict[str, Any]:
             report = await run_tests(
@@ -36,11 +55,22 @@ async def run_run_node(ctx: StepContext) -> Any:
             )
             d = report.to_dict()
             d["output"] = scrub_text(str(d.get("output", ""))[-_OUTPUT_KEEP:], secrets)
+            if report.health != TestHealth.OK and not _own_collection_error(report, touched):
+                raise _Unhealthy(d, report.problem())
             return d
 
-        res = await ctx.journal.effect(
-            "command", {"command": command, "tests": True}, do_tests, idempotent=True
-        )
+        try:
+            res = await ctx.journal.effect(
+                "command", {"command": command, "tests": True}, do_tests, idempotent=True
+            )
+        except _Unhealthy as bad:
+            tail = "\n".join(str(bad.report.get("output", "")).splitlines()[-15:])
+            raise NeedsHuman(
+                TESTS_GATE,
+                f"{bad.problem}\n\nLast output:\n{tail}\n\nApprove to run the tests "
+                "again (the command is re-read from .llmflows/config.toml), or stop.",
+                {"command": command, "health": bad.report.get("health")},
+            ) from None
         ctx.emit(
             TestResult(
                 run_id=ctx.run_id,

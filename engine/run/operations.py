@@ -90,6 +90,7 @@ def create_run(
     """Validate the flow, record the run and take checkpoint 0 (the user's work as it is)."""
     from engine.events import RunStarted
     from engine.flow.spec import get_flow
+    from engine.tools.testdetect import resolve_test_settings
 
     if autonomy not in AUTONOMY_CHOICES:
         raise UsageError(f"unknown autonomy {autonomy!r}: use {', '.join(AUTONOMY_CHOICES)}")
@@ -107,6 +108,13 @@ def create_run(
         "breakpoints": breakpoints or [],
         "single_step": single_step,
     }
+    settings, found = resolve_test_settings(session.repo_root, flow.settings, settings)
+    if found is not None:
+        config["test_command"] = {
+            "command": found.command,
+            "source": found.source,
+            "reason": found.reason,
+        }
     run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
     _emit(session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
     state = initial_state(flow, goal, settings)
@@ -410,7 +418,26 @@ def _crash(session, run, gate, decision, reason, hunks, note) -> None:
         _set_status(session, run["id"], "stopped", reason or "stopped after a crash")
 
 
+def _tests(session, run, gate, decision, reason, hunks, note) -> None:
+    """A test command that could not say anything: run it again, maybe a new one."""
+    from engine.tools.testdetect import TEST_SETTING, configured_test_command
+
+    if decision != "approve":
+        _set_status(session, run["id"], "stopped", reason or "stopped: the tests could not run")
+        return
+    cp, state = _head(session, run)
+    state = clone(state)
+    configured = configured_test_command(session.repo_root)
+    if configured and TEST_SETTING in state.get("settings", {}):
+        state["settings"][TEST_SETTING] = configured
+    step_id = gate.get("step_id")
+    if step_id:
+        session.store.update_step(step_id, status="abandoned", error="test command re-run")
+    record_checkpoint(session, run["id"], step_id, "step", "tests: run again", state, cp["id"])
+
+
 _GATE_HANDLERS = {
+    "tests": _tests,
     "review": _review,
     "gate": _gate_node,
     "command": _command,

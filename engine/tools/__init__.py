@@ -12,7 +12,13 @@ from engine.tools.dispatch import ToolContext, call_tool, finish, submit_plan
 from engine.tools.files import edit_file, list_files, read_file, repo_files, search, write_file
 from engine.tools.policy import DEFAULT_ALLOW, DEFAULT_DENY, CommandPolicy, PolicyDecision
 from engine.tools.schemas import TOOL_NAMES, tool_schemas
-from engine.tools.testrunner import TestReport, is_pytest_command, parse_junit, run_tests
+from engine.tools.testrunner import (
+    TestHealth,
+    TestReport,
+    is_pytest_command,
+    parse_junit,
+    run_tests,
+)
 from engine.tools.workspace import Workspace
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "CommandPolicy",
     "CommandResult",
     "PolicyDecision",
+    "TestHealth",
     "TestReport",
     "ToolContext",
     "ToolResult",
