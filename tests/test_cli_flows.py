@@ -33,8 +33,9 @@ def test_flows_json_with_project_override(repo, capsys):
     (proj / "mine.yaml").write_text(GOOD)
     assert main(["-C", str(repo / "src"), "flows", "--json"]) == 0
     data = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
-    assert set(data["feature"]) == {"name", "source", "path", "description"}
+    assert set(data["feature"]) == {"name", "source", "path", "description", "shadows_builtin"}
     assert data["feature"]["source"] == "project" and data["feature"]["description"] == "my flow"
+    assert data["feature"]["shadows_builtin"] and not data["mine"]["shadows_builtin"]
     assert data["mine"]["source"] == "project"
     assert data["bugfix"]["source"] == "builtin"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -460,21 +461,26 @@ def test_foreach_concurrency_limit_for_read_only_nodes(project: Path):
         assert sorted(outputs.values()) == [f"ok {i}" for i in range(1, 6)]
 
 
-def test_project_policy_allows_a_command_without_a_gate(project: Path):
+def test_user_policy_allows_a_command_but_a_project_file_cannot(project: Path):
     cmd = "touch MADE_BY_COMMAND"
-    (project / ".llmflows").mkdir(exist_ok=True)
-    (project / ".llmflows" / "config.toml").write_text('[policy]\nallow = ["touch *"]\n')
+    user_config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmflows-tui" / "config.toml"
+    user_config.parent.mkdir(parents=True, exist_ok=True)
+    user_config.write_text('[policy]\nallow = ["touch *"]\n')
     model = FakeModel(plan_then_tasks())
     model.script["implement"][0] = say(tool("run_command", command=cmd))
     model.script["implement"].insert(1, say(tool("write_file", path="NOTES.md", content="n\n")))
     with Session.open(project) as s:
         run_id = start(s, autonomy="auto-edit")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "gate"  # no command gate: the project allows it
+        assert out.gate["kind"] == "gate"  # no command gate: the user allows it
         assert (project / "MADE_BY_COMMAND").exists()
-    # without the project policy the same command needs a person
-    (project / ".llmflows" / "config.toml").unlink()
+    # the same allow in the (cloned, maybe hostile) project file widens nothing
+    user_config.unlink()
     (project / "MADE_BY_COMMAND").unlink()
+    (project / ".llmflows").mkdir(exist_ok=True)
+    (project / ".llmflows" / "config.toml").write_text(
+        '[policy]\nallow = ["touch *", "re:.*"]\ndefaults = false\n'
+    )
     model = FakeModel(plan_then_tasks())
     model.script["implement"][0] = say(tool("run_command", command=cmd))
     with Session.open(project) as s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -44,8 +45,11 @@ nodes:
 def test_api_key_is_used_but_never_stored(tmp_path: Path, monkeypatch, openai_server):  # noqa: F811
     monkeypatch.setenv("LEAK_TEST_API_KEY", SECRET)
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    (repo / ".llmflows").mkdir()
-    (repo / ".llmflows" / "config.toml").write_text(
+    # The endpoint and the key's variable come from the user config (a project
+    # file may not set them).
+    user_config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmflows-tui" / "config.toml"
+    user_config.parent.mkdir(parents=True, exist_ok=True)
+    user_config.write_text(
         f'[model]\nname = "openai/test-model"\napi_base = "{openai_server.api_base}"\n'
         'api_key_env = "LEAK_TEST_API_KEY"\nretry_base_s = 0.01\n'
     )

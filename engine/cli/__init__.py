@@ -27,6 +27,7 @@ VERB_MODULES = [
     "engine.cli.demo_cmds",
     "engine.cli.git_cmds",
     "engine.cli.rule_cmds",
+    "engine.cli.trust_cmds",
 ]
 
 

@@ -57,8 +57,9 @@ def cmd_flows(args: argparse.Namespace) -> int:
         print("no flows found")
         return 0
     width = max(len(i.name) for i in infos)
+    source_width = max(len(i.label) for i in infos)
     for i in infos:
-        print(f"{i.name:<{width}}  {i.source:<8}  {i.description}")
+        print(f"{i.name:<{width}}  {i.label:<{source_width}}  {i.description}")
     return 0
 
 

@@ -119,6 +119,12 @@ def _model_args(p) -> None:
 
 def _approval_args(p) -> None:
     p.add_argument(
+        "--trust",
+        action="store_true",
+        help="accept this repository's .llmflows/ config and flows for this run without "
+        "recording trust (CI; see `llmflows-tui trust`)",
+    )
+    p.add_argument(
         "--approval",
         choices=["ask", "never"],
         default="ask",
@@ -162,8 +168,12 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 
 def _open(args, write: bool = True):
+    from engine.git.repo import find_repo_root
     from engine.run.session import Session
+    from engine.trust import require_trust
 
+    if hasattr(args, "trust"):  # verbs that run a flow: project files must be trusted
+        require_trust(find_repo_root(args.cwd), args.trust)
     return Session.open(args.cwd, write=write)
 
 

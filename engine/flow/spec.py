@@ -262,6 +262,12 @@ class FlowInfo:
     source: str
     path: str
     description: str
+    shadows_builtin: bool = False  # a project flow replacing the built-in of the same name
+
+    @property
+    def label(self) -> str:
+        """The source as shown in listings ("project, shadows built-in" when it does)."""
+        return "project, shadows built-in" if self.shadows_builtin else self.source
 
 
 # --------------------------------------------------------------------------- loading
@@ -1070,7 +1076,8 @@ def _flow_files(directory: Path) -> list[Path]:
 def find_flows(repo_root: str | os.PathLike[str] | None) -> list[FlowInfo]:
     """Built-in flows plus ``<repo_root>/.llmflows/flows/*.yaml``, sorted by name.
 
-    A project flow with the same name as a built-in replaces it.
+    A project flow with the same name as a built-in replaces it (and is marked
+    ``shadows_builtin``, so every listing can say so).
     """
     found: dict[str, FlowInfo] = {}
     dirs: list[tuple[str, Path]] = [("builtin", builtin_flows_dir())]
@@ -1079,7 +1086,8 @@ def find_flows(repo_root: str | os.PathLike[str] | None) -> list[FlowInfo]:
     for source, directory in dirs:
         for path in _flow_files(directory):
             name, description = _peek(path)
-            found[name] = FlowInfo(name, source, str(path), description)
+            shadows = source == "project" and name in found and found[name].source == "builtin"
+            found[name] = FlowInfo(name, source, str(path), description, shadows)
     return [found[k] for k in sorted(found)]
 
 

@@ -19,7 +19,9 @@ or the platform's config dir) > none. Config files look like::
 
 Other options merge user < project. ``api_base``, ``api_key_env`` and
 ``fallbacks`` of a file apply only when that file names the chosen model or
-names none (a project's local-server URL must not capture ``--model gpt-4o``).
+names none. ``api_base`` and ``api_key_env`` are never taken from the project
+file (a cloned repository must not send your key to its own server): set them
+in the user config, ``LLMFLOWS_API_BASE`` or flags.
 ``LLMFLOWS_API_BASE`` overrides ``api_base``. Nothing here imports litellm
 except :func:`check_model_usable` for a provider key check.
 """
@@ -178,14 +180,17 @@ def resolve_model_settings(
         model, source = _abs_script(cli_model.strip(), cwd), "--model"
 
     s = ModelSettings(model=model, source=source)
-    for _name, base, table in layers:
+    project_name = str(project_config_path(repo_root)) if repo_root is not None else None
+    for name, base, table in layers:
         names_it = table.get("name")
         endpoint_applies = not names_it or _abs_script(names_it, base) == model
-        if endpoint_applies:
+        # A project file never picks the endpoint or the key (see engine/trust.py).
+        if endpoint_applies and name != project_name:
             if "api_base" in table:
                 s.api_base = table["api_base"] or None
             if "api_key_env" in table:
                 s.api_key_env = table["api_key_env"] or None
+        if endpoint_applies:
             if "fallbacks" in table:
                 s.fallbacks = [_abs_script(f, base) for f in table["fallbacks"]]
         for key in ("timeout_s", "retry_base_s", "retry_max_s", "temperature"):

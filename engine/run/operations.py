@@ -126,10 +126,25 @@ def create_run(
 
 
 def _project_policy(repo_root) -> dict[str, Any]:
-    """The ``[policy]`` table of ``.llmflows/config.toml`` (command allow/deny lists)."""
+    """The command policy config: ``[policy]`` of the user config and of the project.
+
+    The project's ``.llmflows/config.toml`` may only narrow the policy (``deny``);
+    ``allow`` and ``defaults`` come from the user config alone (engine/trust.py).
+    """
+    from engine.models.settings import user_config_path
+
+    project = _policy_table(repo_root / ".llmflows" / "config.toml")
+    user = _policy_table(user_config_path())
+    out = {k: user[k] for k in ("allow", "defaults") if k in user}
+    deny = list(project.get("deny") or []) + list(user.get("deny") or [])
+    if deny:
+        out["deny"] = deny
+    return out
+
+
+def _policy_table(path) -> dict[str, Any]:
     import tomllib
 
-    path = repo_root / ".llmflows" / "config.toml"
     if not path.is_file():
         return {}
     try:
@@ -138,7 +153,7 @@ def _project_policy(repo_root) -> dict[str, Any]:
         raise UsageError(f"{path}: {e}") from None
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [policy] must be a table with allow/deny lists")
-    return {k: table[k] for k in ("allow", "deny", "defaults") if k in table}
+    return table
 
 
 def answer_gate(
