@@ -19,6 +19,7 @@ from engine.git.diffmodel import HunkRef
 from engine.readmodels import run_summaries, run_summary
 from engine.records import AUTONOMY_CHOICES
 from engine.run.result import EXIT_FOR_STATUS
+from engine.run.review_notes import LineComment
 
 
 def register(sub) -> None:
@@ -79,6 +80,14 @@ def register(sub) -> None:
         metavar="FILE:N,...",
         help="with --approve at a review gate: keep only these hunks (N counts a file's @@ "
         "hunks from 0 in `llmflows-tui diff BASE`); the other text hunks are dropped",
+    )
+    p.add_argument(
+        "--comment",
+        action="append",
+        default=[],
+        metavar="FILE:LINE:TEXT",
+        help="a comment on a line, for the model (repeatable; at a review gate). Without "
+        "--approve it asks for changes",
     )
     p.add_argument(
         "--always",
@@ -351,12 +360,14 @@ def cmd_resume(args) -> int:
             rule = remember_gate_command(session, run["id"], args.always, args.prefix)
             if printer.fmt == "text":
                 print(f"always allowed ({rule.scope}): {rule.prefix}", flush=True)
+        comments = [LineComment.parse(c) for c in args.comment]
         with printer.opening(session.bus):
             if args.approve:
                 keep = _parse_hunks(args.hunks) if args.hunks is not None else None
-                ops.answer_gate(session, run["id"], "approve", hunks=keep)
-            elif args.reject is not None:
-                ops.answer_gate(session, run["id"], "reject", reason=args.reject)
+                ops.answer_gate(session, run["id"], "approve", hunks=keep, comments=comments)
+            elif args.reject is not None or comments:
+                reason = args.reject or "see the line comments"
+                ops.answer_gate(session, run["id"], "reject", reason=reason, comments=comments)
             else:
                 ops.reopen(session, run["id"])
         return _execute(session, run["id"], printer, args.approval, args)

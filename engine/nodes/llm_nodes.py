@@ -11,6 +11,7 @@ from engine.errors import BudgetExceededError
 from engine.events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
+from engine.run import review_notes
 from engine.run.budget import check_before_call
 from engine.run.journal import digest, file_digests
 from engine.run.state import template_context
@@ -64,6 +65,9 @@ def build_messages(ctx: StepContext) -> list[dict[str, Any]]:
     feedback = ctx.state.get("feedback") or []
     if feedback and feedback[-1] not in user:
         user += "\n\nThe reviewer rejected the previous attempt. Reason: " + feedback[-1]
+    notes = review_notes.prompt_section(ctx.state)  # line comments, rejected hunks
+    if notes and notes not in user:
+        user += "\n\n" + notes
     instruction = ctx.state.get("instruction") or ""
     if instruction and instruction not in user:
         user += "\n\nAdditional instruction from the user: " + instruction

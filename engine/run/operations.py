@@ -14,6 +14,7 @@ from engine.errors import CheckpointNotFoundError, RunNotFoundError, UsageError
 from engine.events import GateAnswered, RunStatusChanged
 from engine.git.diffmodel import HunkRef
 from engine.records import AUTONOMY_CHOICES, HUMAN_DECISIONS, IN_FLIGHT_STEPS, RunStatus
+from engine.run.review_notes import LineComment
 from engine.run.state import END, clone, initial_state
 
 
@@ -165,8 +166,12 @@ def answer_gate(
     hunks: set[HunkRef] | None = None,
     reject_hunks: set[HunkRef] | None = None,
     note: str = "",
+    comments: list[LineComment] | None = None,
 ) -> dict[str, Any]:
     """Answer the run's open gate: approve | reject | stop.
+
+    ``comments`` (line comments at a review gate) and the dropped hunks of a partial
+    approval reach the next prompts as structured notes (:mod:`engine.run.review_notes`).
 
     At a review gate, approve can drop hunks of the review diff (:func:`review_diff`:
     the step's base → the working tree, so the person's own edits are hunks too):
@@ -191,15 +196,48 @@ def answer_gate(
         if gate["kind"] != "review":
             raise UsageError(f"a {gate['kind']} gate has no hunks to choose from")
         dropped = _hunks_to_drop(session, gate, hunks, reject_hunks)
+    notes = _review_notes(session, gate, decision, dropped, comments or [])
     if decision != "stop":
         # The handler runs first: if it refuses the gate stays open and nothing is recorded.
         _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
+    if notes:
+        _keep_notes(session, run_id, notes)
     answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
     session.store.answer_gate(gate["id"], decision, reason, answer)
     _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason))
     if decision == "stop":
         _set_status(session, run_id, "stopped", reason or "stopped by the user")
     return gate
+
+
+def _review_notes(session, gate, decision, dropped, comments) -> list:
+    """Notes for the next prompts, made before the handler changes the tree."""
+    from engine.run.review_notes import comment_notes, rejected_hunk_notes
+
+    if comments and gate["kind"] != "review":
+        raise UsageError(f"line comments go with a review gate, not a {gate['kind']} gate")
+    if decision == "stop":
+        return []
+    notes = comment_notes(session.repo_root, comments)
+    if dropped:
+        notes += rejected_hunk_notes(review_diff(session, gate["run_id"]), dropped)
+    return notes
+
+
+def _keep_notes(session, run_id: str, notes: list) -> None:
+    run = get_run(session, run_id)
+    cp, state = _head(session, run)
+    state = clone(state)
+    state["review_notes"] = [n.to_dict() for n in notes]
+    record_checkpoint(
+        session,
+        run_id,
+        cp.get("step_id"),
+        "review",
+        f"{len(notes)} review note(s)",
+        state,
+        cp["id"],
+    )
 
 
 def review_diff(session, run_id: str):
