@@ -240,11 +240,32 @@ class FlowSpec:
         return bool(value)
 
     def next_node(self, node_id: str, state: dict[str, Any]) -> str:
-        """Target of the first edge of ``node_id`` whose `when` holds (node id, end or fail)."""
+        """Target of the first edge of ``node_id`` whose `when` holds (node id, end or fail).
+
+        The one routing function: the executor and the gate answer both use it, so a
+        failing `when` names its FILE:LINE:COL wherever it is evaluated.
+        """
         for edge in self.nodes[node_id].next:
             if self.eval_when(edge, state):
                 return edge.to
         return "fail"  # unreachable for validated flows: the last edge is a default
+
+    def max_iterations(self, node_id: str, state: dict[str, Any]) -> int | None:
+        """How many times ``node_id`` may run in this run (None: unbounded).
+
+        A bound written ``settings.NAME`` follows the run's setting (``--set NAME=N``);
+        the value the flow was loaded with is only its default.
+        """
+        node = self.nodes[node_id]
+        if node.max_iterations_setting:
+            value = state.get("settings", {}).get(node.max_iterations_setting)
+            if value is not None:
+                return int(value)
+        return node.max_iterations
+
+    def loop_settings(self) -> set[str]:
+        """Names of the settings that bound a loop (``max_iterations: settings.NAME``)."""
+        return {n.max_iterations_setting for n in self.nodes.values() if n.max_iterations_setting}
 
 
 class _FlowRef(dict):

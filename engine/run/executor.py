@@ -220,12 +220,6 @@ class Executor:
         self._set_status("paused", prompt.splitlines()[0] if prompt else kind, node)
         return RunOutcome("paused", prompt, self.store.pending_gate(self.run_id))
 
-    def next_node(self, node, state: dict[str, Any]) -> str:
-        for edge in node.next:
-            if edge.when is None or self.flow.eval_when(edge.when, state):
-                return edge.to
-        return END
-
     def _attempt_info(self, node_id: str, task_id: str | None) -> tuple[int, int | None]:
         count, last = self.store.attempts_of(self.run_id, node_id, task_id)
         return count + 1, last
@@ -387,14 +381,14 @@ class Executor:
         step = self._in_flight_step(cp["id"])
         if step is None:
             check_before_step(self.limits, self.usage)
-            if node.max_iterations and state["iterations"].get(node_id, 0) >= node.max_iterations:
+            bound = self.flow.max_iterations(node_id, state)
+            if bound and state["iterations"].get(node_id, 0) >= bound:
                 return self._node_failed(
                     node,
                     cp,
                     state,
                     None,
-                    f"loop bound reached: {node_id} ran "
-                    f"{node.max_iterations} times (max_iterations)",
+                    f"loop bound reached: {node_id} ran {bound} times (max_iterations)",
                 )
             bp = self._breakpoint(node, cp, state)
             if bp is not None:
@@ -426,15 +420,6 @@ class Executor:
             return await self._run_batch(node, cp, state, items, index)
         return await self._run_step(node, cp, state, task, step)
 
-    @staticmethod
-    def _max_iterations(node, state) -> int | None:
-        if node.max_iterations:
-            return node.max_iterations
-        if node.max_iterations_setting:
-            value = state.get("settings", {}).get(node.max_iterations_setting)
-            return int(value) if value else None
-        return None
-
     def _move_cursor(self, cp, state, node) -> None:
         """Advance to the next node without a step (e.g. an empty foreach)."""
         new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp["id"])
@@ -455,7 +440,7 @@ class Executor:
 
     def _complete_node(self, node, state) -> None:
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
-        state["cursor"] = {"node": self.next_node(node, state), "item": 0}
+        state["cursor"] = {"node": self.flow.next_node(node.id, state), "item": 0}
 
     def _breakpoint(self, node, cp, state) -> RunOutcome | None:
         # Re-read: the person may change breakpoints while the run executes.

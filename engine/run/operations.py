@@ -98,6 +98,7 @@ def create_run(
     if not goal.strip():
         raise UsageError("the goal is empty: say what the agent should do")
     flow = get_flow(flow_name, session.repo_root)
+    settings = _loop_bounds(flow, settings)
     unknown = [b for b in breakpoints or [] if b not in flow.nodes]
     if unknown:
         raise UsageError(f"breakpoint on unknown node(s): {', '.join(unknown)}")
@@ -124,6 +125,21 @@ def create_run(
     )
     session.store.update_run(run_id, status="paused")
     return run_id
+
+
+def _loop_bounds(flow, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``settings`` with each loop-bounding value (``--set NAME=N``) a whole number >= 1."""
+    if not settings:
+        return settings
+    out = dict(settings)
+    for name in flow.loop_settings() & set(out):
+        text = str(out[name]).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(
+                f"setting {name}={out[name]!r} bounds a loop: give a whole number >= 1"
+            )
+        out[name] = int(text)
+    return out
 
 
 def _project_policy(repo_root) -> dict[str, Any]:
@@ -416,12 +432,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     step_id = gate.get("step_id")
     if decision == "approve":
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
-        nxt = END
-        for edge in node.next:
-            if edge.when is None or flow.eval_when(edge.when, state):
-                nxt = edge.to
-                break
-        state["cursor"] = {"node": nxt, "item": 0}
+        state["cursor"] = {"node": flow.next_node(node.id, state), "item": 0}
         new_cp = record_checkpoint(
             session, run["id"], step_id, "step", f"{node.id} approved", state, cp["id"]
         )
