@@ -152,7 +152,7 @@ def _project_policy(repo_root) -> dict[str, Any]:
 
     project = _policy_table(repo_root / ".llmflows" / "config.toml")
     user = _policy_table(user_config_path())
-    out = {k: user[k] for k in ("allow", "defaults") if k in user}
+    out: dict[str, Any] = {k: user[k] for k in ("allow", "defaults") if k in user}
     deny = list(project.get("deny") or []) + list(user.get("deny") or [])
     if deny:
         out["deny"] = deny
