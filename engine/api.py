@@ -56,6 +56,16 @@ class RewindResult:
 
 
 @dataclass(frozen=True)
+class TrustPrompt:
+    """What the trust prompt shows: the state, the files, what they set (engine/trust.py)."""
+
+    state: str  # a TrustState value
+    ok: bool  # nothing to trust, or trusted as they are
+    files: list[str]
+    lines: list[str]
+
+
+@dataclass(frozen=True)
 class RunFlags:
     """A run's breakpoints and single-step mode."""
 
@@ -113,6 +123,24 @@ class EngineAPI:
 
         return await self._on_engine(start_info, cli_model)
 
+    async def trust_check(self) -> TrustPrompt:
+        """Whether this repository's project files are trusted, and what they set."""
+
+        def q(session: Session) -> TrustPrompt:
+            from engine.trust import check_trust, describe
+
+            check = check_trust(session.repo_root)
+            lines = [] if check.ok else describe(session.repo_root)
+            return TrustPrompt(check.state.value, check.ok, check.files, lines)
+
+        return await self._on_engine(q)
+
+    async def trust(self) -> None:
+        """Record that the person trusts the project files as they are now."""
+        from engine.trust import record_trust
+
+        await self._on_engine(lambda session: record_trust(session.repo_root))
+
     async def run_summaries(self) -> list[RunSummary]:
         """Every run, newest first (one query)."""
         from engine.readmodels import run_summaries
@@ -169,7 +197,9 @@ class EngineAPI:
         def create(session: Session) -> str:
             from engine.models import check_model_usable, resolve_model_settings
             from engine.run.operations import create_run
+            from engine.trust import require_trust
 
+            require_trust(session.repo_root)  # before anything reads the project's files
             ms = resolve_model_settings(model, session.repo_root)
             check_model_usable(ms)
             return create_run(
@@ -260,6 +290,9 @@ class EngineAPI:
         from engine.run.operations import reopen
 
         def prep(session: Session) -> GateRecord | None:
+            from engine.trust import require_trust
+
+            require_trust(session.repo_root)
             reopen(session, run_id)
             return pending_gate(session, run_id)
 

@@ -200,6 +200,7 @@ class FlowChoice:
     description: str
     source: str
     valid: bool = True
+    shadows_builtin: bool = False  # a project flow replacing the built-in of that name
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,10 @@ def start_info(session: Session, cli_model: str | None) -> StartInfo:
     try:
         infos = find_flows(root)
         issues, bad = project_flow_issues(infos, root)
-        flows = [FlowChoice(f.name, f.description, f.source, f.name not in bad) for f in infos]
+        flows = [
+            FlowChoice(f.name, f.description, f.source, f.name not in bad, f.shadows_builtin)
+            for f in infos
+        ]
     except Exception as e:  # an unreadable flows folder must not hide the rest of the screen
         flows_error = str(e)
     model, model_error = cli_model or "", None

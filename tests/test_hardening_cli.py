@@ -33,7 +33,12 @@ nodes:
 """
 SCRIPT = {
     "responses": [
-        {"node": "edit", "tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "v\n"}}]},  # fmt: skip
+        {
+            "node": "edit",
+            "tool_calls": [
+                {"name": "write_file", "arguments": {"path": "a.txt", "content": "v\n"}}
+            ],
+        },  # fmt: skip
         {"node": "edit", "tool_calls": [{"name": "finish", "arguments": {"summary": "v"}}]},
     ]
 }

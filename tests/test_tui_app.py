@@ -47,6 +47,13 @@ def _edit_entries(content: str, summary: str = "done") -> list[dict[str, Any]]:
     ]
 
 
+def trust(repo: Path) -> None:
+    """The test wrote these project flows: record that the person trusts them."""
+    from engine.trust import record_trust
+
+    record_trust(repo)
+
+
 def make_repo(tmp_path: Path, entries: list[dict[str, Any]]) -> tuple[Path, str]:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -66,6 +73,7 @@ def make_repo(tmp_path: Path, entries: list[dict[str, Any]]) -> tuple[Path, str]
     flows = repo / ".llmflows" / "flows"
     flows.mkdir(parents=True)
     (flows / "tiny.yaml").write_text(TINY_FLOW)
+    trust(repo)
     script = tmp_path / "script.yaml"
     script.write_text(yaml.safe_dump({"responses": entries}, sort_keys=False))
     return repo, f"scripted:{script}"

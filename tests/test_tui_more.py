@@ -12,6 +12,7 @@ from tests.test_tui_app import (
     main_screen,
     make_repo,
     new_app,
+    trust,
     wait_for,
 )
 
@@ -54,6 +55,7 @@ async def test_single_step_key_pauses_before_the_next_node(tmp_path):
         flow.read_text().replace("    next: end\n", "    next: wrap\n")
         + "  - id: wrap\n    kind: llm\n    prompt: wrap up\n    next: end\n"
     )
+    trust(repo)
     import yaml
 
     script = tmp_path / "script.yaml"
@@ -199,6 +201,7 @@ async def test_start_screen_shows_flow_file_errors_with_file_line_col(tmp_path):
         "name: broken\ndescription: half written\nnodes:\n  - id: a\n    kind: agnt\n"
         "    prompt: hi\n    next: end\n"
     )
+    trust(repo)
     app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(

@@ -103,9 +103,12 @@ class StartScreen(Screen):
         sel.set_options(
             [
                 (
-                    f"{f.name} — {f.description}"
-                    if f.valid and f.description
-                    else (f.name if f.valid else f"{f.name} — ✗ invalid flow file (see below)"),
+                    (
+                        f"{f.name} — {f.description}"
+                        if f.valid and f.description
+                        else (f.name if f.valid else f"{f.name} — ✗ invalid flow file (see below)")
+                    )
+                    + (" (project, shadows built-in)" if f.shadows_builtin else ""),
                     f.name,
                 )
                 for f in info.flows
@@ -142,6 +145,26 @@ class StartScreen(Screen):
             opts.add_option(Option(f"{r.status:<8} {r.flow:<10} {r.goal[:70]}", id=r.id))
         self.query_one("#resume-label").display = bool(self.resumable)
         opts.display = bool(self.resumable)
+        await self._ask_trust()
+
+    async def _ask_trust(self) -> None:
+        """Untrusted (or changed) .llmflows/ files: show what they set, approve or deny."""
+        from tui.screens.trust import TrustModal
+
+        prompt = await self.app.engine.trust_check()
+        if not prompt.ok:
+            self.app.push_screen(TrustModal(prompt), self._trust_answered)
+
+    @work(group="trust")
+    async def _trust_answered(self, approved: bool | None) -> None:
+        if approved:
+            await self.app.engine.trust()
+            self.notify("Trusted this repository's .llmflows/ files (asks again if they change).")
+        else:
+            self._error(
+                "Not trusted: runs in this repository are refused until you trust its "
+                ".llmflows/ files (reopen the app, or run `llmflows-tui trust`)."
+            )
 
     def _error(self, text: str, offer_demo: bool = False) -> None:
         error = self.query_one("#start-error", Static)
