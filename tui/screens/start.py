@@ -151,8 +151,10 @@ class StartScreen(Screen):
         """Untrusted (or changed) .llmflows/ files: show what they set, approve or deny."""
         from tui.screens.trust import TrustModal
 
+        if any(isinstance(s, TrustModal) for s in self.app.screen_stack):
+            return  # load() runs again when the engine opens: ask once
         prompt = await self.app.engine.trust_check()
-        if not prompt.ok:
+        if not prompt.ok and not any(isinstance(s, TrustModal) for s in self.app.screen_stack):
             self.app.push_screen(TrustModal(prompt), self._trust_answered)
 
     @work(group="trust")
