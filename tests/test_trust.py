@@ -144,3 +144,11 @@ def test_flows_listing_labels_a_shadowing_project_flow(
 def test_a_repository_without_project_files_needs_no_trust(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "plain", {"README.md": "hi\n"})
     assert check_trust(repo).state == TrustState.NOTHING
+
+
+def test_our_own_test_command_confirmation_keeps_the_repo_trusted(tmp_path: Path) -> None:
+    from engine.tools.testdetect import save_test_command
+
+    repo = init_repo(tmp_path / "plain", {"README.md": "hi\n"})
+    save_test_command(repo, "pytest -q")  # creates .llmflows/config.toml
+    assert check_trust(repo).state == TrustState.TRUSTED
