@@ -29,9 +29,9 @@ class RunStatus(StrEnum):
 RESUMABLE: frozenset[RunStatus] = frozenset(
     {RunStatus.PAUSED, RunStatus.CRASHED, RunStatus.RUNNING, RunStatus.STOPPED}
 )
-#: Statuses at which an executing run has ended (stopped can be reopened).
-ENDED: frozenset[RunStatus] = frozenset(
-    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.CRASHED}
+#: Statuses of a run that ended on its own or by a person (stopped can be reopened).
+FINISHED: frozenset[RunStatus] = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED}
 )
 
 

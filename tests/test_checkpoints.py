@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.errors import CheckpointNotFoundError
+from engine.git import snapshots
+from engine.git.checkpoints import CheckpointService
 from engine.store import RunStore
 from tests.support.gitutil import git, user_git_state
-
-snapshots = pytest.importorskip("engine.git.snapshots")
-from engine.git.checkpoints import CheckpointService  # noqa: E402
 
 
 @pytest.fixture
@@ -259,7 +258,6 @@ def test_existing_ref_is_never_overwritten(svc: CheckpointService, repo: Path):
 
 
 def test_diff_between_checkpoints_and_to_live_tree(svc: CheckpointService, repo: Path):
-    pytest.importorskip("engine.git.diffs")
     a = svc.create(None, None, "manual", "a", None)
     (repo / "README.md").write_text("# demo\nmore\n")
     b = svc.create(None, None, "manual", "b", None)

@@ -14,8 +14,6 @@ from engine.cli import main
 from engine.store import RunStore
 from tests.support.gitutil import git
 
-pytest.importorskip("engine.git.snapshots")
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -110,7 +108,6 @@ def test_empty_list(repo: Path, capsys):
 
 
 def test_diff_plain_and_json(repo: Path, capsys):
-    pytest.importorskip("engine.git.diffs")
     run_main(capsys, "-C", str(repo), "checkpoint")
     (repo / "README.md").write_text("# demo\nsecond line\n")
     run_main(capsys, "-C", str(repo), "checkpoint")

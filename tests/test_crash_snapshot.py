@@ -19,8 +19,6 @@ import pytest
 from engine.store import RunStore
 from tests.support.gitutil import git
 
-pytest.importorskip("engine.git.snapshots")
-
 ROOT = Path(__file__).resolve().parents[1]
 
 _LOOP = """

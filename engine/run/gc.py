@@ -19,8 +19,8 @@ from pathlib import Path
 
 from engine.git.checkpoints import REF_PREFIX
 from engine.git.repo import open_repo, run_git
+from engine.records import FINISHED
 
-FINISHED = ("completed", "failed", "stopped")
 GRACE_S = 3600.0
 
 

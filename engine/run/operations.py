@@ -13,7 +13,13 @@ from typing import Any
 from engine.errors import CheckpointNotFoundError, RunNotFoundError, UsageError
 from engine.events import GateAnswered, RunStatusChanged
 from engine.git.diffmodel import HunkRef
-from engine.records import AUTONOMY_CHOICES, HUMAN_DECISIONS, IN_FLIGHT_STEPS, RunStatus
+from engine.records import (
+    AUTONOMY_CHOICES,
+    FINISHED,
+    HUMAN_DECISIONS,
+    IN_FLIGHT_STEPS,
+    RunStatus,
+)
 from engine.run.review_notes import LineComment
 from engine.run.state import END, clone, initial_state
 
@@ -93,8 +99,7 @@ def create_run(
     from engine.flow.spec import get_flow
     from engine.tools.testdetect import resolve_test_settings
 
-    if autonomy not in AUTONOMY_CHOICES:
-        raise UsageError(f"unknown autonomy {autonomy!r}: use {', '.join(AUTONOMY_CHOICES)}")
+    _check_autonomy(autonomy)
     if not goal.strip():
         raise UsageError("the goal is empty: say what the agent should do")
     flow = get_flow(flow_name, session.repo_root)
@@ -140,6 +145,11 @@ def _loop_bounds(flow, settings: dict[str, Any] | None) -> dict[str, Any] | None
             )
         out[name] = int(text)
     return out
+
+
+def _check_autonomy(autonomy: str) -> None:
+    if autonomy not in AUTONOMY_CHOICES:
+        raise UsageError(f"unknown autonomy {autonomy!r}: use {', '.join(AUTONOMY_CHOICES)}")
 
 
 def _project_policy(repo_root) -> dict[str, Any]:
@@ -609,7 +619,6 @@ def fork(session, checkpoint_id: int) -> str:
 
 
 PAUSED_FOR_MESSAGES = ("paused", "stopped", "crashed")
-FINISHED = ("completed", "failed", "stopped")
 
 
 def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
@@ -672,8 +681,7 @@ def follow_up(
     if not goal.strip():
         raise UsageError("the follow-up is empty: say what the agent should do next")
     autonomy = autonomy or old["autonomy"]
-    if autonomy not in ("review", "auto-edit", "full"):
-        raise UsageError(f"unknown autonomy {autonomy!r}: use review, auto-edit or full")
+    _check_autonomy(autonomy)
     final = session.store.get_checkpoint(old["head_checkpoint_id"])
     if session.checkpoints.diff(final["id"], None).files:
         session.checkpoints.rewind(final["id"])

@@ -365,10 +365,6 @@ class RunStore:
             raise RecordNotFoundError(f"no blob {hash}")
         return json.loads(row["data"])
 
-    @_reads
-    def has_blob(self, hash: str) -> bool:
-        return self._one("SELECT 1 AS x FROM blobs WHERE hash = ?", (hash,)) is not None
-
     # -- runs ----------------------------------------------------------------
 
     @staticmethod
@@ -861,11 +857,6 @@ class RunStore:
         """The newest gate of the run, open or answered, or None."""
         row = self._one("SELECT * FROM gates WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))
         return self._gate_row(row) if row else None
-
-    @_reads
-    def gates_for(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._all("SELECT * FROM gates WHERE run_id = ? ORDER BY id", (run_id,))
-        return [self._gate_row(r) for r in rows]
 
     # -- events ----------------------------------------------------------------
 

@@ -628,9 +628,6 @@ class CommandPolicy:
             deny = [d for d in DEFAULT_DENY if d not in lifted] + deny
         return cls(allow=allow, deny=deny)
 
-    def to_config(self) -> dict[str, Any]:
-        return {"allow": list(self.allow), "deny": list(self.deny), "defaults": False}
-
     def classify(self, cmd: str, root: str | os.PathLike[str] | None = None) -> Verdict:
         """``"allow"`` | ``"deny"`` | ``"ask"`` for a shell command line."""
         return self.check(cmd, root).verdict

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Log
 
-from engine.records import GateKind, GateRecord, RunRecord
+from engine.records import FINISHED, GateKind, GateRecord, RunRecord
 from tui.messages import EngineEvent, RunEnded, TreeChanged
 from tui.screens.modals import ConfirmModal, EditorModal, ReasonModal, RetryModal, language_for
 from tui.widgets.cost_meter import CostMeter
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from textual import getters
 
     from tui.app import LlmflowsApp
-
-TERMINAL = ("completed", "failed", "stopped")
 
 
 def _ignore_path(path: str, root: str) -> bool:
@@ -310,7 +308,7 @@ class MainScreen(Screen):
             self.notify(f"run error: {message.error}", severity="error", timeout=10)
         elif message.outcome is not None:
             self.status = message.outcome.status
-            if message.outcome.status in TERMINAL:
+            if message.outcome.status in FINISHED:
                 self.message = message.outcome.reason or f"run {message.outcome.status}"
                 self._show_run_diff()
         self._render_status()
