@@ -153,14 +153,17 @@ class StartScreen(Screen):
 
         if any(isinstance(s, TrustModal) for s in self.app.screen_stack):
             return  # load() runs again when the engine opens: ask once
-        prompt = await self.app.engine.trust_check()
+        prompt = await self.app.api.trust_check()
         if not prompt.ok and not any(isinstance(s, TrustModal) for s in self.app.screen_stack):
-            self.app.push_screen(TrustModal(prompt), self._trust_answered)
+            self.app.push_screen(TrustModal(prompt), self._on_trust_answer)
+
+    def _on_trust_answer(self, approved: bool | None) -> None:
+        self._trust_answered(approved)
 
     @work(group="trust")
     async def _trust_answered(self, approved: bool | None) -> None:
         if approved:
-            await self.app.engine.trust()
+            await self.app.api.trust()
             self.notify("Trusted this repository's .llmflows/ files (asks again if they change).")
         else:
             self._error(

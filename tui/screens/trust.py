@@ -44,7 +44,7 @@ class TrustModal(ConfirmModal):
     def __init__(self, prompt: TrustPrompt) -> None:
         super().__init__("Trust this repository's .llmflows/ files?", trust_body(prompt), "Trust")
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]  # needs the event
         event.prevent_default()  # not ConfirmModal's: it focuses "yes"
         deny = self.query_one("#no", Button)
         deny.label = "Don't trust (n)"
