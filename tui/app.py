@@ -83,6 +83,7 @@ class LlmflowsApp(App):
         self.repo_root: Path | None = None
         self.live: Any = None
         self._first_paint_done = False
+        self._notifier: Any = None  # bell / OSC 9 on gates and run ends (tui/notify.py)
 
     # ------------------------------------------------------------------ engine plumbing
     @property
@@ -97,6 +98,11 @@ class LlmflowsApp(App):
         self.post_message(EngineEvent(event))
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        if self._notifier is None:
+            from tui.notify import AppNotifier
+
+            self._notifier = AppNotifier(self)
+        self._notifier(message.event)
         live = self.live
         if live is not None and live.is_attached:
             live.on_engine_event(message)

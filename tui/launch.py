@@ -23,12 +23,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="litellm model string, or scripted:PATH")
     p.add_argument("--autonomy", choices=AUTONOMY_CHOICES, default="review")
     p.add_argument("--flow", help="flow preselected on the start screen")
+    p.add_argument(
+        "--notify", choices=["off", "bell", "osc9", "both"], help="when a gate opens or a run ends"
+    )
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     return p
 
 
 def launch(argv: list[str]) -> int:
     """Parse ``argv``, build :class:`tui.app.LlmflowsApp`, run it; return the exit code."""
     args = build_parser().parse_args(argv)
+    # Textual reads both from the environment; the flags are the per-launch form.
+    if args.color == "never":
+        os.environ["NO_COLOR"] = "1"
+    if args.notify:
+        os.environ["LLMFLOWS_NOTIFY"] = args.notify
     from tui.app import LlmflowsApp, demo_autostart
 
     if args.verb == "demo":

@@ -64,6 +64,13 @@ def _add_global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
         "(same as --json)",
     )
     add(
+        "--notify",
+        default=None,
+        choices=["off", "bell", "osc9", "both"],
+        help="when a gate opens or a run ends: terminal bell, OSC 9 desktop notification, "
+        "both, or off (default: LLMFLOWS_NOTIFY, [notify] mode in the user config, bell)",
+    )
+    add(
         "--color",
         default="auto",
         choices=["auto", "always", "never"],

@@ -38,7 +38,7 @@ def cmd_demo(args) -> int:
                 autonomy=args.autonomy,
                 settings=demo.settings,
             )
-        code = _execute(session, run_id, printer)
+        code = _execute(session, run_id, printer, args=args)
     if not args.json:
         print(f"\nThe demo project is in {demo.repo}; inspect it with:", flush=True)
         print(f"  llmflows-tui -C {demo.repo} show {run_id}", flush=True)

@@ -211,15 +211,18 @@ def read_goal(args) -> str:
 
 def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask", args=None) -> int:
     """Run until the run ends or pauses; commit if asked; print the result; return the code."""
+    from engine.notify import TerminalNotifier, notify_mode
     from engine.run.executor import Executor
     from engine.run.result import build_result
 
     printer.run_id = run_id
     unsubscribe = session.bus.subscribe(printer)
+    unnotify = session.bus.subscribe(TerminalNotifier(notify_mode(getattr(args, "notify", None))))
     try:
         outcome = asyncio.run(Executor(session, run_id).execute())
     finally:
         unsubscribe()
+        unnotify()
     needs = ""
     if outcome.status == "paused" and approval == "never":
         gate = outcome.gate or {}
