@@ -39,6 +39,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def notify_mode() -> str:
+    """The notification mode (env, user config; default bell): off | bell | osc9 | both."""
+    from engine.notify import notify_mode as mode
+
+    return str(mode())
+
+
+def terminal_notification(event: Event, mode: str) -> str:
+    """What to write to the terminal for ``event`` in ``mode`` (bell / OSC 9; '' if none)."""
+    from engine.notify import NotifyMode, message_for, sequence
+
+    message = message_for(event)
+    return sequence(NotifyMode(mode), message) if message else ""
+
+
 def prepare_demo(directory: str | os.PathLike[str] | None = None) -> Demo:
     """Copy the offline demo's sample project (a temp dir if ``directory`` is None)."""
     from engine.demo import prepare_demo as prepare

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.notify import NotifyMode, message_for, notify_mode, sequence
+from engine.api import notify_mode, terminal_notification
 
 
 class AppNotifier:
-    """Called with every engine event on the UI thread; writes through the app's driver."""
+    """Called with every engine event on the UI thread; writes through the app's driver
+    (as ``App.bell()`` does), so the sequence never lands in the middle of a frame."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -16,15 +17,10 @@ class AppNotifier:
             self.mode = notify_mode()
         except Exception as e:  # a bad config value must not stop the app: say it once
             app.notify(f"notifications off: {e}", severity="warning")
-            self.mode = NotifyMode.OFF
+            self.mode = "off"
 
     def __call__(self, event: Any) -> None:
-        message = message_for(event) if self.mode is not NotifyMode.OFF else None
-        if not message:
-            return
-        if self.mode is NotifyMode.BELL:
-            self.app.bell()
-            return
-        driver = getattr(self.app, "_driver", None)  # App.bell() writes the same way
-        if driver is not None:
-            driver.write(sequence(self.mode, message))
+        text = terminal_notification(event, self.mode)
+        driver = getattr(self.app, "_driver", None)
+        if text and driver is not None:
+            driver.write(text)
