@@ -119,6 +119,20 @@ class StoreError(EngineError):
     """The run store refused an operation (see the subclasses)."""
 
 
+class StoreCorruptError(StoreError):
+    """``.llmflows/history.db`` is not a readable SQLite database (garbage, truncated)."""
+
+    exit_code = 2
+
+
+class RepoMovedError(UsageError):
+    """The person moved HEAD, stashed or reset while a run was paused, and the tree differs."""
+
+
+class JournalMismatchError(EngineError):
+    """A journaled effect does not match what the step asks for when it is replayed."""
+
+
 class StoreReadOnlyError(StoreError):
     """A write was attempted on a store opened with ``write=False``."""
 

@@ -114,9 +114,7 @@ def test_rewind_drops_answers_kept_for_a_next_attempt(tmp_path: Path):
             s, _flow(tmp_path, FANOUT_JSON), "fan out", model="fake/model", autonomy="full"
         )
         start = s.store.get_run(run_id)["head_checkpoint_id"]
-        config = dict(s.store.get_run(run_id)["config"])
-        config["replay_llm"] = {"review/t2": 99}
-        s.store.update_run(run_id, config=config)
+        step = s.store.create_step(run_id, "review", "llm", 1, None, "t2", start)
+        s.store.keep_answers(run_id, "review/t2", step)
         ops.rewind(s, run_id, start)
-        config = s.store.get_run(run_id)["config"]
-        assert "replay_llm" not in config
+        assert s.store.take_answers(run_id, "review/t2") is None

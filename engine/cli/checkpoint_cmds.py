@@ -134,6 +134,8 @@ def cmd_rewind(args: argparse.Namespace) -> int:
         print(f"  written  {path}")
     for path in removed:
         print(f"  removed  {path}")
+    for warning in result.get("warnings") or []:
+        print(f"  ! {warning}")
     for path in result.get("kept") or []:
         print(f"  kept     {path}  (not captured by the checkpoint; left as it was)")
     if result.get("partial"):

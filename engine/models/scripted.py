@@ -24,6 +24,7 @@ A bare list (without ``responses:``) is accepted too.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -201,12 +202,16 @@ def load_script(path: str | os.PathLike[str]) -> Script:
         raise ModelConfigError(
             f"scripted model: cannot read script {p}: {e.strerror or e}"
         ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelConfigError(f"scripted model: {p} is not a file; give the script's YAML file")
     with _cache_lock:
         hit = _cache.get(p)
         if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
             return hit[2]
     try:
         data = yaml.safe_load(Path(p).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelConfigError(f"scripted model: cannot read script {p}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{mark.line + 1}:{mark.column + 1}" if mark else "?"

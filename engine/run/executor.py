@@ -26,13 +26,13 @@ from engine.events import (
     DiffReady,
     GateOpened,
     LogMessage,
-    RunStatusChanged,
     StepFinished,
     StepStarted,
 )
 from engine.flow.spec import FlowRuntimeError
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
 from engine.records import IN_FLIGHT_STEPS
+from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
 from engine.run.journal import Journal, clashing_files
@@ -60,18 +60,6 @@ class Metrics:
 
 
 _STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
-
-
-def keep_answers(config: dict[str, Any], step: dict[str, Any]) -> None:
-    """Note in a run's config that the step's next attempt reuses its model answers."""
-    replay = dict(config.get("replay_llm") or {})
-    replay[replay_key(step["node"], step.get("task_id"))] = step["id"]
-    config["replay_llm"] = replay
-
-
-def replay_key(node_id: str, task_id: str | None) -> str:
-    """Key of ``config["replay_llm"]``: which node/task's next attempt reuses answers."""
-    return f"{node_id}/{task_id or ''}"
 
 
 def _script_uses(result: dict[str, Any]) -> list[int]:
@@ -173,12 +161,7 @@ class Executor:
         return self._clients[key]
 
     def _set_status(self, status: str, reason: str = "", node: str | None = None) -> None:
-        fields: dict[str, Any] = {"status": status, "error": reason or None}
-        if status in ("completed", "failed", "stopped"):
-            fields["finished_at"] = time.time()
-        self.store.update_run(self.run_id, **fields)
-        self.run.update(fields)
-        self.emit(RunStatusChanged(status=status, reason=reason, node=node))
+        self.run.update(ledger.set_status(self.session, self.run_id, status, reason, node))
 
     def head(self) -> tuple[dict[str, Any], dict[str, Any]]:
         run = self.store.get_run(self.run_id)
@@ -186,11 +169,9 @@ class Executor:
         return cp, self.store.get_blob(cp["state_hash"])
 
     def _checkpoint(self, step_id, source, message, state, parent_id) -> dict[str, Any]:
-        from engine.run.operations import record_checkpoint
-
         t0 = time.perf_counter()
         try:
-            return record_checkpoint(
+            return ledger.record_checkpoint(
                 self.session,
                 self.run_id,
                 step_id,
@@ -232,6 +213,10 @@ class Executor:
             return RunOutcome("paused", gate["prompt"], gate)
         if self.run["status"] in ("completed", "failed"):
             return RunOutcome(self.run["status"], self.run.get("error") or "")
+        ledger.require_snapshots(self.session, self.run.get("head_checkpoint_id"))
+        moved = ledger.check_user_git(self.session, self.run_id)
+        if moved:
+            self.emit(LogMessage(level="warning", message=moved))
         stopped_gate = self._reopen_stopped_gate()
         if stopped_gate is not None:
             return stopped_gate
@@ -423,7 +408,7 @@ class Executor:
     def _move_cursor(self, cp, state, node) -> None:
         """Advance to the next node without a step (e.g. an empty foreach)."""
         new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp["id"])
-        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        ledger.move_head(self.session, self.run_id, new_cp["id"])
 
     def _foreach_items(self, node, state) -> list[dict[str, Any]] | None:
         if not node.foreach:
@@ -481,30 +466,9 @@ class Executor:
         )
         return self._open_gate("gate", node.id, prompt, step_id, cp["id"], {"step_id": step_id})
 
-    def _edit_config(self, fn) -> None:
-        """Read-modify-write the run's config (the person may change it meanwhile)."""
-        config = dict(self.store.get_run(self.run_id).get("config") or {})
-        fn(config)
-        self.store.update_run(self.run_id, config=config)
-        self.config = config
-
     def _reuse_answers_of(self, step: dict[str, Any]) -> None:
         """The next attempt of this step's node/task replays the step's model answers."""
-        self._edit_config(lambda c: keep_answers(c, step))
-
-    def _take_reusable_answers(self, node_id: str, task_id: str | None) -> int | None:
-        key = replay_key(node_id, task_id)
-        if key not in (self.config.get("replay_llm") or {}):
-            return None
-        found: dict[str, Any] = {}
-
-        def take(c: dict[str, Any]) -> None:
-            replay = dict(c.get("replay_llm") or {})
-            found["id"] = replay.pop(key, None)
-            c["replay_llm"] = replay
-
-        self._edit_config(take)
-        return found.get("id")
+        ledger.keep_answers(self.session, self.run_id, step)
 
     def _begin_step(self, node, cp, task, step) -> tuple[int, int, int | None, int | None]:
         """Create (or re-enter) a step row and announce it: (id, attempt, parent, replay)."""
@@ -515,7 +479,7 @@ class Executor:
             step_id = self.store.create_step(
                 self.run_id, node.id, node.kind, attempt, parent, task_id, cp["id"]
             )
-            replay_from = self._take_reusable_answers(node.id, task_id)
+            replay_from = ledger.take_answers(self.session, self.run_id, node.id, task_id)
         else:
             step_id, attempt, parent = step["id"], step["attempt"], step.get("parent_step_id")
             self.store.update_step(step_id, status="running")
@@ -535,6 +499,7 @@ class Executor:
         work = clone(state)
         if task is not None:
             work["task"] = task
+        approved, refused = self.store.command_decisions(self.run_id)
         return StepContext(
             run_id=self.run_id,
             step_id=step_id,
@@ -551,8 +516,8 @@ class Executor:
             usage=self.usage,
             record_llm_call=lambda c: self.store.record_llm_call(self.run_id, step_id, **c),
             script_consumed=self.script_consumed,
-            approved_commands=set(self.config.get("approved_commands") or []),
-            refused_commands=dict(self.config.get("refused_commands") or {}),
+            approved_commands=approved,
+            refused_commands=refused,
         )
 
     async def _call_runner(self, node, ctx) -> Any:
@@ -646,7 +611,7 @@ class Executor:
         files_changed = int(new_cp.get("files_changed") or 0)
         with self.store.transaction():
             self.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
-            self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+            ledger.move_head(self.session, self.run_id, new_cp["id"])
         crash_point("after-head")
         self.usage.steps += 1
         self.metrics.steps += 1
@@ -705,7 +670,7 @@ class Executor:
         target = node.on_error or FAIL
         work["cursor"] = {"node": target, "item": 0}
         new_cp = self._checkpoint(step_id, "step", f"{node.id} failed → {target}", work, cp["id"])
-        self.store.update_run(self.run_id, head_checkpoint_id=new_cp["id"])
+        ledger.move_head(self.session, self.run_id, new_cp["id"])
         return None
 
     def _finish(self, cp, state) -> RunOutcome:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import CheckpointNotFoundError, RunNotFoundError, UsageError
-from engine.events import GateAnswered, RunStatusChanged
+from engine.errors import CheckpointNotFoundError, RepoMovedError, RunNotFoundError, UsageError
+from engine.events import GateAnswered, LogMessage
 from engine.git.diffmodel import HunkRef
 from engine.records import (
     AUTONOMY_CHOICES,
@@ -20,6 +20,7 @@ from engine.records import (
     IN_FLIGHT_STEPS,
     RunStatus,
 )
+from engine.run import ledger, preflight
 from engine.run.review_notes import LineComment
 from engine.run.state import END, clone, initial_state
 
@@ -34,51 +35,6 @@ def get_run(session, run_id: str) -> dict[str, Any]:
 def _head(session, run) -> tuple[dict[str, Any], dict[str, Any]]:
     cp = session.store.get_checkpoint(run["head_checkpoint_id"])
     return cp, session.store.get_blob(cp["state_hash"])
-
-
-def _emit(session, run_id: str, event) -> None:
-    event.run_id = run_id
-    session.bus.emit(event)
-
-
-def _announce(session, run_id: str, cp: dict[str, Any]) -> None:
-    """Publish a checkpoint made outside record_checkpoint (e.g. a rewind's undo point)."""
-    from engine.events import CheckpointMade
-
-    _emit(
-        session,
-        run_id,
-        CheckpointMade(
-            checkpoint_id=cp["id"],
-            parent_id=cp.get("parent_id"),
-            source=cp["source"],
-            message=cp.get("message") or "",
-            step_id=cp.get("step_id"),
-            files_changed=int(cp.get("files_changed") or 0),
-            partial=bool(cp.get("partial")),
-        ),
-    )
-
-
-def record_checkpoint(
-    session, run_id, step_id, source, message, state, parent_id, *, move_head: bool = True
-) -> dict[str, Any]:
-    """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
-
-    cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
-    if move_head:
-        session.store.update_run(run_id, head_checkpoint_id=cp["id"])
-    _announce(
-        session,
-        run_id,
-        {**cp, "parent_id": parent_id, "source": source, "message": message, "step_id": step_id},
-    )
-    return cp
-
-
-def _set_status(session, run_id: str, status: str, reason: str = "") -> None:
-    session.store.update_run(run_id, status=status, error=reason or None)
-    _emit(session, run_id, RunStatusChanged(status=status, reason=reason))
 
 
 def create_run(
@@ -122,13 +78,21 @@ def create_run(
             "source": found.source,
             "reason": found.reason,
         }
-    run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
-    _emit(session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
-    state = initial_state(flow, goal, settings)
-    record_checkpoint(
-        session, run_id, None, "start", "checkpoint 0: your work before the run", state, None
-    )
-    session.store.update_run(run_id, status="paused")
+    # Everything that can be wrong is checked before a run row exists.
+    preflight.check_start(session.repo_root, config)
+    # The run row and checkpoint 0 exist together or not at all (a kill in between
+    # must not leave a run without a head).
+    with session.store.transaction():
+        run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+        ledger.emit(
+            session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy)
+        )
+        state = initial_state(flow, goal, settings)
+        ledger.record_checkpoint(
+            session, run_id, None, "start", "checkpoint 0: your work before the run", state, None
+        )
+        session.store.update_run(run_id, status="paused")
+        ledger.note_user_git(session, run_id, start=True)
     return run_id
 
 
@@ -217,22 +181,39 @@ def answer_gate(
         raise UsageError("a rejection needs a reason (it is sent to the model)")
     if hunks is not None and reject_hunks is not None:
         raise UsageError("give the hunks to keep or the hunks to drop, not both")
+    if decision != "stop":
+        payload = gate.get("payload") or {}
+        ledger.require_snapshots(
+            session,
+            run["head_checkpoint_id"],
+            gate["checkpoint_id"],
+            payload.get("base_checkpoint_id"),
+        )
+        moved = ledger.check_user_git(session, run_id)
+        if moved:
+            ledger.emit(session, run_id, LogMessage(level="warning", message=moved))
     dropped: list[HunkRef] = []
     if (hunks is not None or reject_hunks is not None) and decision == "approve":
         if gate["kind"] != "review":
             raise UsageError(f"a {gate['kind']} gate has no hunks to choose from")
         dropped = _hunks_to_drop(session, gate, hunks, reject_hunks)
     notes = _review_notes(session, gate, decision, dropped, comments or [])
-    if decision != "stop":
-        # The handler runs first: if it refuses the gate stays open and nothing is recorded.
-        _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
-    if notes:
-        _keep_notes(session, run_id, notes)
-    answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
-    session.store.answer_gate(gate["id"], decision, reason, answer)
-    _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason))
-    if decision == "stop":
-        _set_status(session, run_id, "stopped", reason or "stopped by the user")
+    # One transaction: the handler's records (after its git work) and the answer are
+    # kept together, or, if the handler refuses, nothing is and the gate stays open.
+    with session.store.transaction():
+        if decision != "stop":
+            _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
+        if notes:
+            _keep_notes(session, run_id, notes)
+        answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
+        session.store.answer_gate(gate["id"], decision, reason, answer)
+        ledger.emit(
+            session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason)
+        )
+        if decision == "stop":
+            ledger.set_status(session, run_id, "stopped", reason or "stopped by the user")
+        else:
+            ledger.note_user_git(session, run_id)
     return gate
 
 
@@ -255,7 +236,7 @@ def _keep_notes(session, run_id: str, notes: list) -> None:
     cp, state = _head(session, run)
     state = clone(state)
     state["review_notes"] = [n.to_dict() for n in notes]
-    record_checkpoint(
+    ledger.record_checkpoint(
         session,
         run_id,
         cp.get("step_id"),
@@ -314,7 +295,7 @@ def _capture_user_edits(session, run, note: str) -> None:
     files = [f.path for f in diff.files]
     state.setdefault("user_edits", []).append({"files": files, "note": note})
     state["touched"] = sorted(set(state.get("touched", [])) | set(files))
-    record_checkpoint(
+    ledger.record_checkpoint(
         session, run["id"], cp.get("step_id"), "edit", note or "your edits", state, cp["id"]
     )
 
@@ -324,6 +305,8 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
     cp, state = _head(session, run)
     base_id = payload.get("base_checkpoint_id")
     if decision == "approve":
+        if base_id is not None and not payload.get("final"):
+            _refuse_if_step_vanished(session, gate, base_id)
         if dropped and base_id is not None:
             _approve_dropping(session, run, gate, base_id, dropped, note)
         else:
@@ -333,7 +316,7 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
             cp, state = _head(session, run)
             state = clone(state)
             state["final_review_done"] = True
-            record_checkpoint(
+            ledger.record_checkpoint(
                 session, run["id"], None, "review", "final review approved", state, cp["id"]
             )
         return
@@ -343,7 +326,7 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
         state["feedback"].append(reason)
         last_edit = _last_editing_node(session, run["id"])
         state["cursor"] = {"node": last_edit or END, "item": 0}
-        record_checkpoint(
+        ledger.record_checkpoint(
             session, run["id"], None, "reject", "final review rejected", state, cp["id"]
         )
         return
@@ -357,8 +340,28 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
     step_id = gate.get("step_id")
     if step_id:
         session.store.update_step(step_id, status="rejected", error=reason)
-    record_checkpoint(
+    ledger.record_checkpoint(
         session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
+    )
+
+
+def _refuse_if_step_vanished(session, gate, base_id: int) -> None:
+    """Approving a step none of whose changes are left on disk would keep nothing silently.
+
+    That happens after a `git reset --hard`, a `git stash` or a checkout while paused
+    (or the person undoing every change by hand): say so, and how to get them back.
+    """
+    step_files = {f.path for f in session.checkpoints.diff(base_id, gate["checkpoint_id"]).files}
+    if not step_files:
+        return
+    live = {f.path for f in session.checkpoints.diff(base_id, None).files}
+    if step_files & live:
+        return
+    raise RepoMovedError(
+        f"the working tree no longer has any of this step's changes ({', '.join(sorted(step_files))}"
+        "): a `git reset --hard`, `git stash` or checkout while the run was paused? Nothing was "
+        "changed. To get them back, undo that (`git stash pop`, or see `git reflog`) or "
+        f"`llmflows-tui rewind {gate['checkpoint_id']}`; to drop the step, reject it"
     )
 
 
@@ -410,7 +413,7 @@ def _approve_dropping(session, run, gate, base_id, dropped: list[HunkRef], note)
         {r for r in refs if r.key not in keys},
         paths={h.path for h in dropped},
     )
-    record_checkpoint(
+    ledger.record_checkpoint(
         session,
         run["id"],
         gate.get("step_id"),
@@ -443,7 +446,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     if decision == "approve":
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
         state["cursor"] = {"node": flow.next_node(node.id, state), "item": 0}
-        new_cp = record_checkpoint(
+        new_cp = ledger.record_checkpoint(
             session, run["id"], step_id, "step", f"{node.id} approved", state, cp["id"]
         )
         if step_id:
@@ -456,7 +459,7 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     state["iterations"][target] = 0
     if step_id:
         session.store.finish_step(step_id, "rejected", error=reason)
-    record_checkpoint(
+    ledger.record_checkpoint(
         session, run["id"], step_id, "reject", f"{node.id} rejected → {target}", state, cp["id"]
     )
 
@@ -469,27 +472,20 @@ def _previous_node(session, run_id: str, node_id: str) -> str | None:
 
 
 def _command(session, run, gate, decision, reason, hunks, note) -> None:
-    config = dict(run.get("config") or {})
     command = (gate.get("payload") or {}).get("command", "")
-    if decision == "approve":
-        config["approved_commands"] = sorted(set(config.get("approved_commands", [])) | {command})
-    else:
-        refused = dict(config.get("refused_commands") or {})
-        refused[command] = reason
-        config["refused_commands"] = refused
-    session.store.update_run(run["id"], config=config)
+    session.store.decide_command(run["id"], command, decision == "approve", reason)
 
 
 def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
     if decision == "reject":
-        _set_status(session, run["id"], "stopped", reason or "stopped at a breakpoint")
+        ledger.set_status(session, run["id"], "stopped", reason or "stopped at a breakpoint")
 
 
 def _crash(session, run, gate, decision, reason, hunks, note) -> None:
     # Approve: the step is re-entered as it was; its done effects replay and the
     # unfinished one runs again. Nothing else to record.
     if decision == "reject":
-        _set_status(session, run["id"], "stopped", reason or "stopped after a crash")
+        ledger.set_status(session, run["id"], "stopped", reason or "stopped after a crash")
 
 
 def _tests(session, run, gate, decision, reason, hunks, note) -> None:
@@ -497,7 +493,9 @@ def _tests(session, run, gate, decision, reason, hunks, note) -> None:
     from engine.tools.testdetect import TEST_SETTING, configured_test_command
 
     if decision != "approve":
-        _set_status(session, run["id"], "stopped", reason or "stopped: the tests could not run")
+        ledger.set_status(
+            session, run["id"], "stopped", reason or "stopped: the tests could not run"
+        )
         return
     cp, state = _head(session, run)
     state = clone(state)
@@ -507,7 +505,9 @@ def _tests(session, run, gate, decision, reason, hunks, note) -> None:
     step_id = gate.get("step_id")
     if step_id:
         session.store.update_step(step_id, status="abandoned", error="test command re-run")
-    record_checkpoint(session, run["id"], step_id, "step", "tests: run again", state, cp["id"])
+    ledger.record_checkpoint(
+        session, run["id"], step_id, "step", "tests: run again", state, cp["id"]
+    )
 
 
 _GATE_HANDLERS = {
@@ -524,7 +524,9 @@ def _close_open_gate(session, run_id: str, why: str) -> None:
     gate = session.store.pending_gate(run_id)
     if gate is not None:
         session.store.answer_gate(gate["id"], "superseded", why, {})
-        _emit(session, run_id, GateAnswered(gate_id=gate["id"], decision="superseded", reason=why))
+        ledger.emit(
+            session, run_id, GateAnswered(gate_id=gate["id"], decision="superseded", reason=why)
+        )
 
 
 def _abandon_in_flight(session, run_id: str) -> None:
@@ -532,9 +534,7 @@ def _abandon_in_flight(session, run_id: str) -> None:
         if s["status"] in IN_FLIGHT_STEPS:
             session.store.update_step(s["id"], status="abandoned")
     # Answers kept for the next attempt belong to the abandoned line of work.
-    config = dict(session.store.get_run(run_id).get("config") or {})
-    if config.pop("replay_llm", None) is not None:
-        session.store.update_run(run_id, config=config)
+    session.store.drop_answers(run_id)
 
 
 def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
@@ -545,13 +545,19 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
         raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
     if target.get("run_id") not in (run_id, None) or not target.get("state_hash"):
         raise UsageError(f"checkpoint {checkpoint_id} does not belong to run {run_id}")
+    ledger.require_snapshots(session, checkpoint_id)
     # The service keeps the current tree *and* run state in a pre-restore checkpoint.
     result = session.checkpoints.rewind(checkpoint_id)
-    _announce(session, run_id, session.store.get_checkpoint(result["undo_checkpoint"]))
-    _close_open_gate(session, run_id, "rewound")
-    _abandon_in_flight(session, run_id)
-    session.store.update_run(run_id, head_checkpoint_id=checkpoint_id)
-    _set_status(session, run_id, "paused", f"rewound to checkpoint {checkpoint_id}")
+    moved = ledger.moved_since_start(session, run_id)
+    result["warnings"] = [moved] if moved else []
+    with session.store.transaction():
+        ledger.announce(session, run_id, session.store.get_checkpoint(result["undo_checkpoint"]))
+        _close_open_gate(session, run_id, "rewound")
+        _abandon_in_flight(session, run_id)
+        ledger.move_head(session, run_id, checkpoint_id)
+        ledger.set_status(session, run_id, "paused", f"rewound to checkpoint {checkpoint_id}")
+        # Rewinding is the person's choice of files: the run now builds on this position.
+        ledger.note_user_git(session, run_id)
     return result
 
 
@@ -579,7 +585,7 @@ def retry(
         settings["model"] = model
         config["model_settings"] = settings
         session.store.update_run(run_id, config=config, model=model)
-    record_checkpoint(
+    ledger.record_checkpoint(
         session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id
     )
     return run_id
@@ -597,7 +603,7 @@ def fork(session, checkpoint_id: int) -> str:
     run_id = session.store.create_run(
         old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
     )
-    _emit(
+    ledger.emit(
         session,
         run_id,
         RunStarted(
@@ -605,7 +611,7 @@ def fork(session, checkpoint_id: int) -> str:
         ),
     )
     state = clone(session.store.get_blob(cp["state_hash"]))
-    record_checkpoint(
+    ledger.record_checkpoint(
         session,
         run_id,
         None,
@@ -644,10 +650,10 @@ def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
     earlier = state.get("instruction") or ""
     state["instruction"] = f"{earlier}\n\n{text}" if earlier else text
     state["messages"] = [*state.get("messages", []), {"text": text, "node": _cursor_node(state)}]
-    new_cp = record_checkpoint(
+    new_cp = ledger.record_checkpoint(
         session, run_id, cp.get("step_id"), "message", f"message: {text[:60]}", state, cp["id"]
     )
-    _emit(session, run_id, UserMessage(text=text))
+    ledger.emit(session, run_id, UserMessage(text=text))
     return new_cp
 
 
@@ -687,7 +693,6 @@ def follow_up(
         session.checkpoints.rewind(final["id"])
     config = dict(old.get("config") or {})
     config["follows"] = run_id
-    config.pop("replay_llm", None)
     if limits:
         config["limits"] = {**(config.get("limits") or {}), **limits}
     model = model or old["model"]
@@ -695,13 +700,15 @@ def follow_up(
         config["model_settings"] = {**(config.get("model_settings") or {}), "model": model}
     flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
     new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
-    _emit(session, new_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy))
+    ledger.emit(
+        session, new_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy)
+    )
     state = initial_state(flow, goal)
     state["instruction"] = (
         f"This follows run {run_id}, whose goal was: {old['goal']}. "
         "Its changes are in the working tree."
     )
-    record_checkpoint(
+    ledger.record_checkpoint(
         session,
         new_id,
         None,
@@ -754,4 +761,4 @@ def reopen(session, run_id: str) -> None:
     """
     run = get_run(session, run_id)
     if run["status"] == RunStatus.STOPPED:
-        _set_status(session, run_id, RunStatus.PAUSED, "reopened to continue")
+        ledger.set_status(session, run_id, RunStatus.PAUSED, "reopened to continue")

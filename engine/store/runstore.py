@@ -36,6 +36,7 @@ from engine.errors import (
     GateAlreadyAnsweredError,
     RecordNotFoundError,
     RunNotFoundError,
+    StoreCorruptError,
     StoreError,
     StoreReadOnlyError,
 )
@@ -91,6 +92,7 @@ _RUN_FIELDS = {
     "config",
     "error",
     "finished_at",
+    "user_git",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,10 +149,28 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn SQLite's 'not a database' / 'malformed' into one clear error with what to do."""
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        if not str(getattr(e, "sqlite_errorname", "")).startswith(_CORRUPT):
+            raise
+        raise StoreCorruptError(
+            f"{path} is damaged ({e}), so the run history cannot be read. Your files and "
+            f"your git history are not affected. To start a fresh history, move it aside: "
+            f"mv {path} {path}.damaged (snapshots stay in git under refs/llmflows/)"
+        ) from None
+
+
 def _reads(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
-        with self._mutex:
+        with self._mutex, _readable(self.path):
             self._check_open()
             return fn(self, *args, **kwargs)
 
@@ -160,7 +180,7 @@ def _reads(fn: F) -> F:
 def _writes(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
-        with self._mutex:
+        with self._mutex, _readable(self.path):
             self._check_writable(fn.__name__)
             with self.transaction():
                 return fn(self, *args, **kwargs)
@@ -191,28 +211,29 @@ class RunStore:
         if self._lock:
             self._lock.acquire()
         conn: sqlite3.Connection | None = None
-        try:
-            conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            db.execute("PRAGMA foreign_keys=ON")
-            if db.journal_mode != "wal":
-                db.enable_wal()
-            # WAL + NORMAL is safe against process crashes (kill -9): a
-            # committed transaction survives; only an OS crash may lose the last ones.
-            db.execute("PRAGMA synchronous=NORMAL")
-            migrate(db)
-            if not write:
-                db.execute("PRAGMA query_only=ON")
-            self._db = db
-        except BaseException:
-            if conn is not None:
-                conn.close()
-            if self._lock:
-                self._lock.release()
-            raise
+        with _readable(self.path):
+            try:
+                conn = sqlite3.connect(
+                    str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                )
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db = sqlite_utils.Database(conn, execute_plugins=False)
+                db.execute("PRAGMA foreign_keys=ON")
+                if db.journal_mode != "wal":
+                    db.enable_wal()
+                # WAL + NORMAL is safe against process crashes (kill -9): a
+                # committed transaction survives; only an OS crash may lose the last ones.
+                db.execute("PRAGMA synchronous=NORMAL")
+                migrate(db)
+                if not write:
+                    db.execute("PRAGMA query_only=ON")
+                self._db = db
+            except BaseException:
+                if conn is not None:
+                    conn.close()
+                if self._lock:
+                    self._lock.release()
+                raise
 
     @classmethod
     def open(cls, repo_root: str | Path, write: bool = True) -> RunStore:
@@ -370,6 +391,7 @@ class RunStore:
     @staticmethod
     def _run_row(row: dict[str, Any]) -> dict[str, Any]:
         row["config"] = _loads(row["config"]) or {}
+        row["user_git"] = _loads(row.get("user_git")) or {}
         return row
 
     @_writes
@@ -434,8 +456,9 @@ class RunStore:
         unknown = set(fields) - _RUN_FIELDS
         if unknown:
             raise TypeError(f"update_run: unknown run fields {sorted(unknown)}")
-        if "config" in fields:
-            fields["config"] = _dumps(fields["config"])
+        for name in ("config", "user_git"):
+            if name in fields:
+                fields[name] = _dumps(fields[name])
         fields["updated_at"] = time.time()
         try:
             self.db["runs"].update(run_id, fields)
@@ -780,6 +803,53 @@ class RunStore:
         """Every effect row of a run (all statuses) in journal order."""
         rows = self._all("SELECT * FROM effects WHERE run_id = ? ORDER BY id", (run_id,))
         return [self._effect_row(r) for r in rows]
+
+    # -- control state ---------------------------------------------------------
+
+    @_writes
+    def decide_command(self, run_id: str, command: str, approved: bool, reason: str = "") -> None:
+        """Record the person's answer about a command outside the allowlist."""
+        self.db["run_commands"].upsert(
+            {
+                "run_id": run_id,
+                "command": command,
+                "decision": "approved" if approved else "refused",
+                "reason": reason or None,
+                "created_at": time.time(),
+            },
+            pk=("run_id", "command"),
+        )
+
+    @_reads
+    def command_decisions(self, run_id: str) -> tuple[set[str], dict[str, str]]:
+        """(approved commands, refused command → reason) of a run."""
+        rows = self._all("SELECT * FROM run_commands WHERE run_id = ?", (run_id,))
+        approved = {r["command"] for r in rows if r["decision"] == "approved"}
+        refused = {r["command"]: r["reason"] or "" for r in rows if r["decision"] == "refused"}
+        return approved, refused
+
+    @_writes
+    def keep_answers(self, run_id: str, key: str, step_id: int) -> None:
+        """The next attempt under ``key`` replays the model answers of ``step_id``."""
+        self.db["replay_answers"].upsert(
+            {"run_id": run_id, "key": key, "step_id": step_id}, pk=("run_id", "key")
+        )
+
+    @_writes
+    def take_answers(self, run_id: str, key: str) -> int | None:
+        """The step whose answers are kept under ``key`` (removed: they are used once)."""
+        row = self._one(
+            "SELECT step_id FROM replay_answers WHERE run_id = ? AND key = ?", (run_id, key)
+        )
+        if row is None:
+            return None
+        self.db.execute("DELETE FROM replay_answers WHERE run_id = ? AND key = ?", (run_id, key))
+        return int(row["step_id"])
+
+    @_writes
+    def drop_answers(self, run_id: str) -> None:
+        """Forget every kept answer of a run (its line of work was abandoned)."""
+        self.db.execute("DELETE FROM replay_answers WHERE run_id = ?", (run_id,))
 
     # -- gates -----------------------------------------------------------------
 

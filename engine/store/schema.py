@@ -10,6 +10,7 @@ changes SQLite's ALTER TABLE cannot do).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -252,7 +253,55 @@ def _m003_run_summary(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_meta, _m003_run_summary]
+def _m004_control_state(db: sqlite_utils.Database) -> None:
+    # The run's mutable control state leaves the config JSON (which is read-modify-written
+    # by both the executor and the person): each decision is its own row.
+    db["run_commands"].create(
+        {"run_id": str, "command": str, "decision": str, "reason": str, "created_at": float},
+        pk=("run_id", "command"),
+        not_null=["decision"],
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["replay_answers"].create(
+        {"run_id": str, "key": str, "step_id": int},
+        pk=("run_id", "key"),
+        foreign_keys=[("run_id", "runs", "id"), ("step_id", "steps", "id")],
+    )
+    # Where the user's git stood when the run started and when it last looked (JSON).
+    db.execute("ALTER TABLE runs ADD COLUMN user_git TEXT")
+    # Move what runs recorded before this migration.
+    now = time.time()
+    for run_id, raw in db.execute("SELECT id, config FROM runs").fetchall():
+        config = json.loads(raw or "{}") or {}
+        for command in config.pop("approved_commands", None) or []:
+            db["run_commands"].upsert(
+                {"run_id": run_id, "command": command, "decision": "approved", "created_at": now},
+                pk=("run_id", "command"),
+            )
+        for command, reason in (config.pop("refused_commands", None) or {}).items():
+            db["run_commands"].upsert(
+                {
+                    "run_id": run_id,
+                    "command": command,
+                    "decision": "refused",
+                    "reason": reason,
+                    "created_at": now,
+                },
+                pk=("run_id", "command"),
+            )
+        for key, step_id in (config.pop("replay_llm", None) or {}).items():
+            db["replay_answers"].upsert(
+                {"run_id": run_id, "key": key, "step_id": step_id}, pk=("run_id", "key")
+            )
+        db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
+
+
+MIGRATIONS: list[Migration] = [
+    _m001_initial,
+    _m002_meta,
+    _m003_run_summary,
+    _m004_control_state,
+]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
