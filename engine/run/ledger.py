@@ -15,10 +15,8 @@ from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
 from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import ENDED, RunStatus
+from engine.records import FINISHED
 
-#: Run statuses that set ``finished_at`` (a crash is detected later, not a finish).
-_FINISHING = ENDED - {RunStatus.CRASHED}
 
 
 def emit(session, run_id: str, event):
@@ -63,7 +61,7 @@ def set_status(
 ) -> dict[str, Any]:
     """Record and announce a run status; returns the fields written."""
     fields: dict[str, Any] = {"status": status, "error": reason or None}
-    if status in _FINISHING:
+    if status in FINISHED:
         fields["finished_at"] = time.time()
     session.store.update_run(run_id, **fields)
     emit(session, run_id, RunStatusChanged(status=status, reason=reason, node=node))
