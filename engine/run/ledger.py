@@ -18,7 +18,6 @@ from engine.events import CheckpointMade, RunStatusChanged
 from engine.records import FINISHED
 
 
-
 def emit(session, run_id: str, event):
     event.run_id = run_id
     return session.bus.emit(event)
