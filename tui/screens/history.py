@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from engine.readmodels import RunSummary
 
+FIRST_PAGE = 60  # rows added before the first frame; the rest follow in batches
 TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
 
 if TYPE_CHECKING:
@@ -90,7 +92,14 @@ class HistoryScreen(Screen):
         table.clear()
         # the goal gets what the other columns leave (about 60 cells)
         goal_width = max(30, self.app.size.width - 64)
-        for r in self.rows:
+        for n, r in enumerate(self.rows):
+            if n == FIRST_PAGE:
+                # The first page goes on screen at once; a long history fills in behind it.
+                frame = asyncio.get_running_loop().create_future()
+                self.call_after_refresh(frame.set_result, None)
+                await frame
+            elif n > FIRST_PAGE and n % FIRST_PAGE == 0:
+                await asyncio.sleep(0)
             goal = " ".join(r.goal.split())
             table.add_row(
                 goal if len(goal) <= goal_width else goal[: goal_width - 1] + "…",

@@ -122,6 +122,7 @@ class StartScreen(Screen):
         )
         if want or names:
             sel.value = want or names[0]
+        app.mark_ready()
         problems: list[str] = []
         if info.flows_error:
             problems.append(f"flows: {info.flows_error}")

@@ -825,6 +825,13 @@ class DiffView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ rendering
 
+    def _base(self) -> Style:
+        """The widget's own style (cached: computing it costs more than a cached row)."""
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
     def _style(self, name: str) -> Style:
         try:
             return self._styles[name]
@@ -898,7 +905,11 @@ class DiffView(ScrollView, can_focus=True):
         row_index, sub = self._locate(scroll_y + y)
         width = self.scrollable_content_region.width
         if row_index >= len(rows) or width <= 0:
-            return Strip.blank(width, self.rich_style)
+            blank = self._line_cache.get(("blank", width))
+            if blank is None:
+                blank = Strip.blank(width, self._base())
+                self._line_cache.set(("blank", width), blank)
+            return blank
         row = rows[row_index]
         kind, fi, g = row[0], row[1], row[2]
         if kind == ROW_FILE:
@@ -922,7 +933,7 @@ class DiffView(ScrollView, can_focus=True):
     def _render_row(self, row: Row, width: int, scroll_x: int, sub: int | None) -> list[Segment]:
         """Segments of one screen row; ``sub`` is the continuation number when wrapping."""
         kind, fi, g, a, b = row
-        base = self.rich_style
+        base = self._base()
         if kind == ROW_EMPTY:
             return _fit([Segment(" No changes", base + self._style("summary"))], width, base)
         f = self._diff.files[fi]
@@ -959,7 +970,7 @@ class DiffView(ScrollView, can_focus=True):
         ]
 
     def _render_file_header(self, f: FileDiff, fi: int, width: int) -> list[Segment]:
-        style = self.rich_style + self._style("file-header")
+        style = self._base() + self._style("file-header")
         letter = STATUS_LETTERS.get(f.status, "?")
         if f.old_path and f.old_path != f.path:
             name = f"{f.old_path} → {f.path}"
@@ -1036,7 +1047,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def _line_bg(self, kind: str) -> tuple[Style, Style]:
         """(row background, marker style) for a line kind."""
-        base = self.rich_style
+        base = self._base()
         if kind == "+":
             bg = base + self._style("added")
             return bg, bg + self._style("added-marker")
@@ -1097,7 +1108,7 @@ class DiffView(ScrollView, can_focus=True):
         rejected: bool,
     ) -> list[Segment]:
         if li < 0:
-            return [Segment(" " * width, self.rich_style + self._style("empty-side"))]
+            return [Segment(" " * width, self._base() + self._style("empty-side"))]
         d = self._gutter_digits
         line = hunk.lines[li]
         bg, marker_style = self._line_bg(line.kind)

@@ -1,0 +1,524 @@
+"""Benchmark: nothing freezes at scale — each figure against a baseline from the same run.
+
+Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
+
+* ``long_line_ratio``: open a diff whose one added line is 5 MB, then scroll it (page
+  down, 200 columns right, back home), each followed by a full compositor pass —
+  divided by the same for a diff of the same size in 80-character lines.
+* ``files10k_open_ms``: ``set_diff`` of a 10,000-file change set into a FileList and a
+  DiffView side by side (as at a review gate) plus a full compositor pass.
+* ``files10k_toggle_ms``: one hunk toggle there (DiffView + the file's row in the
+  FileList) plus a full compositor pass (median of 20).
+* ``history1000_ratio``: the history screen opened (engine query, table filled,
+  frame) on a store holding 1,000 runs with 50 events each, divided by the same on
+  an empty store.
+* ``late_step_ratio``: one run of ``--steps`` (default 2,000) steps, each with a real
+  checkpoint: median step time of the last 100 steps / of the first 100.
+* ``ignored_db_ratio``: DB bytes per step of a 100-step run in a repo with 2,000
+  git-ignored ``*.o`` files / the same run without them.
+* ``rewind_ratio``: ``CheckpointService.rewind`` (pre-restore checkpoint included) in a
+  5,000-file repo, 20 files changed, alternating two checkpoints / a bare
+  ``git read-tree -m -u A B`` on a prepared temp index doing the same switch.
+* ``start_ratio``: process start → the start screen a user can act on (repo read,
+  flows listed) / a bare Textual hello-world's first frame (both on a pty).
+
+Each ratio compares two measurements taken in this run (interleaved where cheap), so a
+loaded machine shifts both. No fixed waits: processes are polled with a bound that
+scales with the measured baseline. The last line with ``--json`` is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env={**_ENV, **(env or {})}, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {out.stderr}")
+    return out.stdout.strip()
+
+
+def new_repo(root: Path, files: int) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for i in range(files):
+        d = root / f"d{i // 100:03d}"
+        d.mkdir(exist_ok=True)
+        (d / f"f{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root
+
+
+def ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def _line_diff(texts: list[str]):
+    from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk
+
+    lines = [DiffLine("+", t, None, i + 1) for i, t in enumerate(texts)]
+    hunk = Hunk(0, 0, 0, 1, len(lines), lines=lines)
+    return Diff(files=[FileDiff(path="data.py", status="added", hunks=[hunk])])
+
+
+def _files_diff(n: int):
+    from engine.git.diffmodel import Diff, DiffLine, FileDiff, Hunk
+
+    files = []
+    for i in range(n):
+        lines = [DiffLine("-", f"x = {i}", 1, None), DiffLine("+", f"x = {i + 1}", None, 1)]
+        files.append(
+            FileDiff(
+                path=f"pkg{i // 100}/m{i}.py",
+                status="modified",
+                hunks=[Hunk(0, 1, 1, 1, 1, lines=lines)],
+            )
+        )
+    return Diff(files=files)
+
+
+async def widgets() -> dict:
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.diff_view import DiffView
+    from tui.widgets.file_list import FileList
+
+    class Review(App[None]):
+        CSS = "FileList { height: 8; } DiffView { height: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            yield FileList()
+            yield DiffView()
+
+        def on_diff_view_hunk_toggled(self, event: DiffView.HunkToggled) -> None:
+            path = event.ref.path
+            self.query_one(FileList).set_rejected_count(
+                path, event.diff_view.rejected_in_file(path)
+            )
+
+    size = 5 * 1024 * 1024
+    long_diff = _line_diff(["".join(chr(97 + i % 26) for i in range(size))])
+    # "Short" lines: still wider than the screen, so both diffs scroll right alike.
+    short_diff = _line_diff(
+        [f"value_{i:08d} = compute({i}, {i})  # ".ljust(319, "x") for i in range(size // 320)]
+    )
+    files_diff = _files_diff(10_000)
+    out: dict = {}
+    app = Review()
+    async with app.run_test(size=(160, 48)) as pilot:
+        dv, fl = app.query_one(DiffView), app.query_one(FileList)
+        dv.wrap = False  # the scroll path; wrap mode is covered by the tests
+        frame = app.screen._compositor.render_full_update  # the pass before a terminal write
+
+        def open_and_scroll(diff) -> float:
+            t0 = time.perf_counter()
+            dv.set_diff(diff)
+            frame()
+            for _ in range(5):
+                dv.action_page_down()
+                frame()
+            for _ in range(200):
+                dv.scroll_right(animate=False, immediate=True)
+                frame()
+            dv.scroll_home(animate=False, immediate=True)
+            frame()
+            return ms(t0)
+
+        longs, shorts = [], []
+        for _ in range(3):  # interleaved
+            longs.append(open_and_scroll(long_diff))
+            await pilot.pause()
+            shorts.append(open_and_scroll(short_diff))
+            await pilot.pause()
+        out["long_line_ms"] = statistics.median(longs)
+        out["short_lines_ms"] = statistics.median(shorts)
+        out["long_line_ratio"] = out["long_line_ms"] / out["short_lines_ms"]
+
+        opens = []
+        for _ in range(3):
+            dv.set_diff(_line_diff(["x"]))
+            fl.set_diff(_line_diff(["x"]))
+            await pilot.pause()
+            t0 = time.perf_counter()
+            fl.set_diff(files_diff)
+            dv.set_diff(files_diff)
+            frame()
+            opens.append(ms(t0))
+            await pilot.pause()
+        out["files10k_open_ms"] = statistics.median(opens)
+
+        toggles = []
+        dv.focus()
+        for i in range(20):
+            await pilot.pause()
+            t0 = time.perf_counter()
+            dv.toggle_current_hunk()
+            ref = dv.current_hunk()
+            assert ref is not None
+            fl.set_rejected_count(ref.path, dv.rejected_in_file(ref.path))
+            frame()
+            toggles.append(ms(t0))
+            if i % 2:
+                dv.next_hunk()
+        out["files10k_toggle_ms"] = statistics.median(toggles)
+    return out
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _fill_store(repo: Path, runs: int, events_per_run: int) -> None:
+    from engine import events
+    from engine.store import RunStore
+
+    with RunStore.open(repo) as store, store.transaction():
+        for i in range(runs):
+            run_id = store.create_run("fix", f"goal {i}", "scripted:x", "review")
+            step = store.create_step(run_id, "edit", "agent")
+            store.record_llm_call(run_id, step, "m", 100, 20, cost_usd=0.001)
+            for k in range(events_per_run - 1):
+                store.append_event(events.TokenDelta(run_id=run_id, step_id=step, text=f"t{k}"))
+            store.append_event(
+                events.TestResult(
+                    run_id=run_id, step_id=step, command="pytest", exit_code=0, passed=3
+                )
+            )
+            store.update_run(run_id, status="completed")
+
+
+async def history(tmp: Path) -> dict:
+    from tests.test_tui_app import make_repo
+    from tui.app import LlmflowsApp
+    from tui.screens.history import FIRST_PAGE, HistoryScreen
+
+    async def open_ms(repo: Path, model: str, rounds: int = 3) -> tuple[float, float]:
+        app = LlmflowsApp(str(repo), model=model)
+        times: list[float] = []
+        full: list[float] = []
+        async with app.run_test(size=(140, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                screen = HistoryScreen()
+                await app.push_screen(screen)
+                table = screen.query_one("DataTable")
+                # Actionable: the runs' first page is in the table and painted.
+                def loading() -> bool:
+                    return any(w.group == "history" and w.is_running for w in app.workers)
+
+                while table.row_count < min(len(screen.rows), FIRST_PAGE) or (
+                    not screen.rows and loading()
+                ):
+                    await asyncio.sleep(0)
+                app.screen._compositor.render_full_update()
+                times.append(ms(t0))
+                while loading():
+                    await asyncio.sleep(0)
+                full.append(ms(t0))
+                app.pop_screen()
+                await pilot.pause()
+        return statistics.median(times), statistics.median(full)
+
+    (tmp / "h-empty").mkdir()
+    (tmp / "h-full").mkdir()
+    empty, model = make_repo(tmp / "h-empty", [])
+    full, model2 = make_repo(tmp / "h-full", [])
+    _fill_store(full, 1000, 50)
+    empty_ms, _ = await open_ms(empty, model)
+    full_ms, all_rows_ms = await open_ms(full, model2)
+    empty2, _ = await open_ms(empty, model)  # before and after: load drifts
+    empty_ms = (empty_ms + empty2) / 2
+    return {
+        "history1000_ms": full_ms,
+        "history1000_all_rows_ms": all_rows_ms,
+        "history_empty_ms": empty_ms,
+        "history1000_ratio": full_ms / empty_ms,
+    }
+
+
+# --------------------------------------------------------------------------- engine steps
+
+
+class InstantModel:
+    """Answers every call at once (no litellm, no network)."""
+
+    class settings:  # noqa: N801 - mimics ModelSettings' attribute
+        model = "bench/instant"
+
+    def estimate_cost(self, *a, **k) -> float:
+        return 0.0
+
+    async def complete(self, messages, *, tools=None, on_delta=None, metadata=None):
+        from engine.models import ModelResponse
+
+        return ModelResponse(
+            text="ok",
+            tool_calls=[],
+            finish_reason="stop",
+            model="bench/instant",
+            tokens_in=10,
+            tokens_out=1,
+            tokens_cached=0,
+            cost_usd=0.0,
+            latency_s=0.0,
+        )
+
+
+def _loop_flow(root: Path, steps: int) -> Path:
+    path = root / f"loop{steps}.yaml"
+    path.write_text(
+        "name: loop\ndescription: N trivial steps\nnodes:\n"
+        "  - id: tick\n    kind: llm\n    prompt: tick\n"
+        f"    max_iterations: {steps}\n"
+        "    next:\n"
+        f'      - when: "state.iterations.tick < {steps}"\n        to: tick\n'
+        "      - to: end\n"
+    )
+    return path
+
+
+def run_steps(
+    repo: Path, flow: Path, on_step: Callable[[], None] | None = None
+) -> tuple[list[float], int]:
+    """Run the loop flow in ``repo``; per-step wall times and the DB size growth (bytes)."""
+    from engine.run import operations as ops
+    from engine.run.executor import Executor
+    from engine.run.session import Session
+
+    model = InstantModel()
+    times: list[float] = []
+    with Session.open(repo) as session:
+        started = [0.0]
+
+        def on_event(ev) -> None:
+            if ev.type == "step_started":
+                started[0] = time.perf_counter()
+                if on_step is not None:
+                    on_step()
+            elif ev.type == "step_finished":
+                times.append(time.perf_counter() - started[0])
+
+        session.bus.subscribe(on_event)
+        session.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = session.store.path.stat().st_size
+        run_id = ops.create_run(session, str(flow), "bench", model="bench/instant", autonomy="full")
+        outcome = asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
+        assert outcome.status == "completed", outcome
+        session.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        grown = session.store.path.stat().st_size - before
+    return times, grown
+
+
+def late_steps(tmp: Path, steps: int) -> dict:
+    repo = new_repo(tmp / "late", 50)
+    n = [0]
+
+    def touch() -> None:  # every step changes a file, as an agent would
+        n[0] += 1
+        (repo / "d000" / "f1.py").write_text(f"v = {n[0]}\n")
+
+    times, _ = run_steps(repo, _loop_flow(tmp, steps), touch)
+    window = min(100, len(times) // 4)
+    early = statistics.median(times[:window])
+    late = statistics.median(times[-window:])
+    return {
+        "steps": len(times),
+        "early_step_ms": early * 1000,
+        "late_step_ms": late * 1000,
+        "late_step_ratio": late / early,
+    }
+
+
+def ignored_db(tmp: Path, steps: int = 100) -> dict:
+    plain = new_repo(tmp / "ign-none", 50)
+    noisy = new_repo(tmp / "ign-2000", 50)
+    (noisy / ".gitignore").write_text("*.o\n")
+    git(noisy, "add", ".gitignore")
+    git(noisy, "commit", "-qm", "ignore objects")
+    (plain / ".gitignore").write_text("*.o\n")
+    git(plain, "add", ".gitignore")
+    git(plain, "commit", "-qm", "ignore objects")
+    for i in range(2000):
+        d = noisy / "build" / f"o{i // 100}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"m{i}.o").write_bytes(b"\0obj")
+    flow = _loop_flow(tmp, steps)
+    _, plain_bytes = run_steps(plain, flow)
+    _, noisy_bytes = run_steps(noisy, flow)
+    return {
+        "db_bytes_per_step_plain": plain_bytes / steps,
+        "db_bytes_per_step_ignored": noisy_bytes / steps,
+        "ignored_db_ratio": noisy_bytes / max(plain_bytes, 1),
+    }
+
+
+# --------------------------------------------------------------------------- rewind
+
+
+def rewind(tmp: Path, files: int = 5000, rounds: int = 7) -> dict:
+    from engine.git.checkpoints import CheckpointService
+    from engine.git.snapshots import Snapshotter
+    from engine.store import RunStore
+
+    repo = new_repo(tmp / "rewind", files)
+    changed = [repo / f"d{i:03d}" / f"f{i * 100}.py" for i in range(20)]
+    store = RunStore.open(repo)
+    snap = Snapshotter(repo)
+    svc = CheckpointService(repo, store, snap)
+    try:
+        a = svc.create(None, None, "manual", "A", None)
+        for p in changed:
+            p.write_text("changed\n")
+        b = svc.create(None, None, "manual", "B", None)
+        ours = []
+        for i in range(rounds):
+            target = a if i % 2 == 0 else b
+            t0 = time.perf_counter()
+            svc.rewind(target["id"])
+            ours.append(ms(t0))
+        # Bare: the same switch with nothing but read-tree, on a temp index that
+        # already holds the current tree with fresh stat data (prepared untimed).
+        bare = []
+        index = tmp / "bare-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        current = a if rounds % 2 == 1 else b  # where the loop above left the tree
+        for _ in range(rounds):
+            target = b if current is a else a
+            git(repo, "read-tree", current["tree_sha"], env=env)
+            git(repo, "update-index", "-q", "--refresh", env=env)
+            t0 = time.perf_counter()
+            git(repo, "read-tree", "-m", "-u", current["tree_sha"], target["tree_sha"], env=env)
+            bare.append(ms(t0))
+            current = target
+    finally:
+        snap.close()
+        store.close()
+    o, b_ = statistics.median(ours), statistics.median(bare)
+    return {"rewind_ms": o, "bare_read_tree_ms": b_, "rewind_ratio": o / b_}
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+HELLO = """
+import os, time
+from pathlib import Path
+from textual.app import App
+from textual.widgets import Static
+class Hello(App):
+    def compose(self):
+        yield Static("hello")
+    def on_mount(self):
+        self.call_after_refresh(
+            lambda: Path(os.environ["LLMFLOWS_TUI_FIRST_PAINT"]).write_text(f"{time.time()}\\n"))
+Hello().run()
+"""
+
+
+def start(tmp: Path, runs: int = 5) -> dict:
+    from bench.tui import first_paint_ms
+    from tests.test_tui_app import make_repo
+    from tui.app import FIRST_PAINT_ENV, READY_PAINT_ENV
+
+    (tmp / "start").mkdir()
+    repo, _ = make_repo(tmp / "start", [])
+    ours, hello = [], []
+    # first_paint_ms polls the file named by FIRST_PAINT_ENV: for our app, have that
+    # file stamped when the start screen is actionable instead of at the first frame.
+    app = [
+        sys.executable,
+        "-c",
+        (
+            f"import os, sys; os.environ['{READY_PAINT_ENV}'] = os.environ.pop('{FIRST_PAINT_ENV}'); sys.argv = ['llmflows-tui'];"
+            "from tui.entry import main; raise SystemExit(main())"
+        ),
+    ]
+    for _ in range(runs):  # interleaved so machine noise hits both alike
+        ours.append(first_paint_ms(app, repo, timeout=120))
+        hello.append(first_paint_ms([sys.executable, "-c", HELLO], ROOT, timeout=120))
+    o, h = statistics.median(ours), statistics.median(hello)
+    return {"start_ms": o, "hello_ms": h, "start_ratio": o / h}
+
+
+# --------------------------------------------------------------------------- main
+
+TARGETS = {
+    "long_line_ratio": 2,
+    "files10k_open_ms": 1000,
+    "files10k_toggle_ms": 50,
+    "history1000_ratio": 2,
+    "late_step_ratio": 1.3,
+    "ignored_db_ratio": 1.5,
+    "rewind_ratio": 2,
+    "start_ratio": 1.5,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Scale benchmarks (ratios against same-run baselines)")
+    p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    p.add_argument("--steps", type=int, default=2000, help="steps of the late-step run")
+    p.add_argument(
+        "--only", default="", help="comma-separated: widgets,history,late,ignored,rewind,start"
+    )
+    args = p.parse_args(argv)
+    only = set(filter(None, args.only.split(",")))
+    res: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as d:
+        tmp = Path(d)
+        parts: list[tuple[str, Callable[[], dict]]] = [
+            ("widgets", lambda: asyncio.run(widgets())),
+            ("history", lambda: asyncio.run(history(tmp))),
+            ("ignored", lambda: ignored_db(tmp)),
+            ("rewind", lambda: rewind(tmp)),
+            ("start", lambda: start(tmp)),
+            ("late", lambda: late_steps(tmp, args.steps)),
+        ]
+        for name, fn in parts:
+            if not only or name in only:
+                t0 = time.perf_counter()
+                res.update(fn())
+                print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
+    for key, target in TARGETS.items():
+        if key in res:
+            ok = "ok" if res[key] <= target else "OVER"
+            print(f"{key:20} {res[key]:10.2f}   target <= {target:<6} {ok}")
+    details = {k: v for k, v in res.items() if k not in TARGETS}
+    for key, value in details.items():
+        print(f"  {key:28} {value:10.2f}" if isinstance(value, float) else f"  {key:28} {value}")
+    if args.json:
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
