@@ -182,7 +182,9 @@ class Snapshotter:
         self.common_dir = (self.root / common).resolve()
         self.index_path = self.root / index
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-snap")
-        self._tmp = Path(tempfile.mkdtemp(prefix="llmflows-snap-"))
+        remove_stale_temp_dirs()
+        # The pid in the name lets a later process see that this one is gone (kill -9).
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
         # The temp index of the last snapshot, reused by restore(current=that snapshot).
         self._cached: _TreeBuild | None = None
         self._index_memo: tuple[tuple[int, ...], tuple[str, str]] | None = None
@@ -785,6 +787,39 @@ def apply_modes(root: Path, modes: dict[str, int], paths: set[str] | list[str]) 
         if want != current:
             with contextlib.suppress(OSError):
                 os.chmod(full, want)
+
+
+_TMP_PREFIX = "llmflows-snap-"
+
+
+def remove_stale_temp_dirs(tmp_root: str | None = None) -> list[str]:
+    """Delete ``llmflows-snap-<pid>-*`` temp dirs whose process is gone; returns their names.
+
+    A Snapshotter removes its own dir on close, but a SIGKILLed process never
+    closes; the next one cleans up after it.
+    """
+    root = Path(tmp_root or tempfile.gettempdir())
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            pid_text = entry.name[len(_TMP_PREFIX) :].split("-", 1)[0]
+            if not entry.name.startswith(_TMP_PREFIX) or not pid_text.isdigit():
+                continue
+            if _process_alive(int(pid_text)):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _unlink(path: str) -> None:

@@ -106,6 +106,8 @@ class ModelResponse:
         return msg
 
 
+# Extra time the stream may take to open beyond twice the HTTP timeout (see _attempt).
+_OPEN_BACKSTOP_S = 10.0
 # Kinds after which trying a fallback model makes no sense.
 _NO_FALLBACK = {"config", "script_exhausted"}
 # A key-looking token, redacted from any error text as a second line of defence.
@@ -400,8 +402,13 @@ class ModelClient:
         chunks: list[Any] = []
         finished = False
         try:
-            async with asyncio.timeout(s.timeout_s) as deadline:
+            # Opening the stream is bounded by the HTTP client's own timeout (kwargs).
+            # Cancelling it from here could land while litellm prepares the request
+            # in a worker thread, orphaning the coroutine that thread returns
+            # ("coroutine ... was never awaited"); the outer bound is only a backstop.
+            async with asyncio.timeout(2 * s.timeout_s + _OPEN_BACKSTOP_S):
                 stream = await lm.acompletion(**kwargs)
+            async with asyncio.timeout(s.timeout_s) as deadline:
                 # An idle timeout: each chunk buys another timeout_s, so long answers
                 # that keep streaming are fine but a stalled stream is not.
                 async for chunk in stream:
