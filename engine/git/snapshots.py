@@ -59,6 +59,7 @@ from typing import Any
 
 from engine.errors import GitCommandError, SnapshotError
 from engine.git.repo import open_repo, run_git
+from engine.store.lock import pid_alive
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _IDENT = {
@@ -805,21 +806,11 @@ def remove_stale_temp_dirs(tmp_root: str | None = None) -> list[str]:
             pid_text = entry.name[len(_TMP_PREFIX) :].split("-", 1)[0]
             if not entry.name.startswith(_TMP_PREFIX) or not pid_text.isdigit():
                 continue
-            if _process_alive(int(pid_text)):
+            if pid_alive(int(pid_text)):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _unlink(path: str) -> None:
