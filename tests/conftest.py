@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import CliResult, run_main
 from tests.support.gitutil import init_repo
+
+# pytest runs nested in tests (flows' test nodes, the demo's sample project) skip the
+# dev plugins this suite installs: loading them all costs seconds per nested run.
+# The outer run has loaded its plugins by the time this module is imported.
+os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 _SECRET_HINTS = ("API_KEY", "_TOKEN", "SECRET")
 
@@ -37,3 +45,9 @@ def repo(tmp_path: Path) -> Path:
         tmp_path / "repo",
         {"README.md": "# demo\n", "src/app.py": "def add(a, b):\n    return a + b\n"},
     )
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """``cli(*args, repo=PATH)``: the CLI in this process, its exit code and output."""
+    return functools.partial(run_main, capsys)

@@ -1,4 +1,5 @@
-"""Each built-in flow end to end on a real temp repo, with the scripted model (via the CLI)."""
+"""Each built-in flow end to end on a real temp repo, with the scripted model (via the CLI,
+in process)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import run_cli
 from tests.support.gitutil import init_repo
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -18,18 +18,13 @@ TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 PYTEST = f'"{sys.executable}" -m pytest -q -p no:cacheprovider'
 
 
-def _cli(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli(*args, repo=repo)
-
-
 @pytest.mark.parametrize(
     "flow, goal",
     [("feature", "add a mul function"), ("refactor", "name the magic number in add")],
 )
-def test_builtin_flow_end_to_end(tmp_path: Path, flow: str, goal: str):
+def test_builtin_flow_end_to_end(tmp_path: Path, flow: str, goal: str, cli):
     repo = init_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TESTS})
-    res = _cli(
-        repo,
+    res = cli(
         "run",
         flow,
         goal,
@@ -40,6 +35,7 @@ def test_builtin_flow_end_to_end(tmp_path: Path, flow: str, goal: str):
         "--set",
         f"test_command={PYTEST}",
         "--json",
+        repo=repo,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
     events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]

@@ -137,12 +137,6 @@ def test_outside_a_repo_exits_2(tmp_path: Path, capsys, argv):
     assert not (tmp_path / ".llmflows").exists()
 
 
-def test_outside_a_repo_exits_2_subprocess(tmp_path: Path):
-    p = cli("-C", str(tmp_path), "checkpoint")
-    assert p.returncode == 2
-    assert "not inside a git repository" in p.stderr
-
-
 def test_unknown_checkpoint_and_bad_id(repo: Path, capsys):
     code, _, err = run_main(capsys, "-C", str(repo), "rewind", "99")
     assert code == 2 and "no checkpoint 99" in err

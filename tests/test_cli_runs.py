@@ -1,9 +1,11 @@
-"""The headless run verbs through the real CLI: exit codes, pause/resume, retry, budgets."""
+"""The headless run verbs through the real CLI: exit codes, pause/resume, retry, budgets.
+
+In-process (``cli`` fixture) except where the process boundary is the point.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -48,10 +50,6 @@ def _script(path: Path, n_edits: int = 3) -> Path:
     return path
 
 
-def _cli(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli(*args, repo=repo)
-
-
 def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
     flow = tmp_path / "two.yaml"
@@ -59,33 +57,40 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     return repo, flow, _script(tmp_path / "s.yaml")
 
 
-def test_pause_at_gate_exit_3_then_reject_and_approve(tmp_path: Path):
+def test_pause_at_gate_exit_3_then_reject_and_approve(tmp_path: Path, cli):
     repo, flow, script = _setup(tmp_path)
-    res = _cli(
-        repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full"
+    # a real process that exits at the gate
+    res = run_cli(
+        "run",
+        str(flow),
+        "write a",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        repo=repo,
     )
     assert res.returncode == 3, res.stdout + res.stderr
     assert "resume" in res.stdout and "--approve" in res.stdout
-    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
-    # the pause survives the process: a new process sees the gate
-    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    # the pause survives the process: this one sees the gate
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
     assert show["run"]["status"] == "paused" and show["gate"]["kind"] == "gate"
     # reject goes back to the previous node with the reason; approve finishes
-    res = _cli(repo, "resume", run_id, "--reject", "make it v1")
+    res = cli("resume", run_id, "--reject", "make it v1", repo=repo)
     assert res.returncode == 3
     assert (repo / "a.txt").read_text() == "v1\n"
-    res = _cli(repo, "resume", run_id, "--approve")
+    res = cli("resume", run_id, "--approve", repo=repo)
     assert res.returncode == 0, res.stdout + res.stderr
-    text = _cli(repo, "show", run_id).stdout
+    text = cli("show", run_id, repo=repo).stdout
     assert "completed" in text and "edit attempt 2" in text
-    listing = _cli(repo, "runs").stdout
+    listing = cli("runs", repo=repo).stdout
     assert run_id in listing and "completed" in listing
 
 
-def test_budget_stop_exit_4_and_resume_with_higher_limit(tmp_path: Path):
+def test_budget_stop_exit_4_and_resume_with_higher_limit(tmp_path: Path, cli):
     repo, flow, script = _setup(tmp_path)
-    res = _cli(
-        repo,
+    res = cli(
         "run",
         str(flow),
         "write a",
@@ -95,64 +100,83 @@ def test_budget_stop_exit_4_and_resume_with_higher_limit(tmp_path: Path):
         "full",
         "--max-cost",
         "0.0001",
+        repo=repo,
     )
     assert res.returncode == 4, res.stdout + res.stderr
     assert "cost budget" in res.stdout + res.stderr
-    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
-    res = _cli(repo, "resume", run_id, "--max-cost", "5")
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    res = cli("resume", run_id, "--max-cost", "5", repo=repo)
     assert res.returncode == 3, res.stdout + res.stderr  # on to the gate
 
 
-def test_retry_from_checkpoint_with_instruction(tmp_path: Path):
+def test_retry_from_checkpoint_with_instruction(tmp_path: Path, cli):
     repo, flow, script = _setup(tmp_path)
-    _cli(repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full")
-    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
-    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    cli(
+        "run",
+        str(flow),
+        "write a",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        repo=repo,
+    )
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
     start_cp = next(c for c in show["checkpoints"] if c["source"] == "start")["id"]
-    res = _cli(repo, "retry", str(start_cp), "--instruction", "write v1 instead")
+    res = cli("retry", str(start_cp), "--instruction", "write v1 instead", repo=repo)
     assert res.returncode == 3, res.stdout + res.stderr
     assert (repo / "a.txt").read_text() == "v1\n"
-    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
     edits = [s for s in show["steps"] if s["node"] == "edit"]
     assert [s["attempt"] for s in edits] == [1, 2]
     assert edits[1]["parent_step_id"] == edits[0]["id"]
 
 
-def test_run_verbs_outside_a_repo_exit_2(tmp_path: Path):
+def test_run_verbs_outside_a_repo_exit_2(tmp_path: Path, cli):
     for args in (["runs"], ["run", "bugfix", "x", "--model", "scripted:/x"], ["show", "r1"]):
-        res = _cli(tmp_path, *args)
+        res = cli(*args, repo=tmp_path)
         assert res.returncode == 2, args
         assert "not inside a git repository" in res.stderr
 
 
-def test_bad_flow_file_is_rejected_before_anything_runs(tmp_path: Path):
+def test_bad_flow_file_is_rejected_before_anything_runs(tmp_path: Path, cli):
     repo, _flow, script = _setup(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\ndescription: x\nnodes:\n  - id: a\n    kind: lmm\n")
-    res = _cli(repo, "run", str(bad), "goal", "--model", f"scripted:{script}")
+    res = cli("run", str(bad), "goal", "--model", f"scripted:{script}", repo=repo)
     assert res.returncode == 2
     assert f"{bad}:5:11:" in res.stderr and "lmm" in res.stderr
-    assert json.loads(_cli(repo, "runs", "--json").stdout) == []
+    assert json.loads(cli("runs", "--json", repo=repo).stdout) == []
 
 
-def test_no_model_configured_names_the_options(tmp_path: Path):
+def test_no_model_configured_names_the_options(tmp_path: Path, cli):
     repo, _flow, _script_path = _setup(tmp_path)
-    res = _cli(repo, "run", "bugfix", "fix it")
+    res = cli("run", "bugfix", "fix it", repo=repo)
     assert res.returncode == 2
     assert "demo" in res.stderr and "--model" in res.stderr
 
 
-def test_cli_rewind_of_a_run_checkpoint_moves_the_run_and_can_be_undone(tmp_path: Path):
+def test_cli_rewind_of_a_run_checkpoint_moves_the_run_and_can_be_undone(tmp_path: Path, cli):
     repo, flow, script = _setup(tmp_path)
-    _cli(repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full")
-    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
-    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    cli(
+        "run",
+        str(flow),
+        "write a",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        repo=repo,
+    )
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
     start_cp = next(c for c in show["checkpoints"] if c["source"] == "start")["id"]
-    res = _cli(repo, "rewind", str(start_cp), "--json")
+    res = cli("rewind", str(start_cp), "--json", repo=repo)
     assert res.returncode == 0, res.stderr
     undo = json.loads(res.stdout)["undo_checkpoint"]
     assert not (repo / "a.txt").exists()
-    show = json.loads(_cli(repo, "show", run_id, "--json").stdout)
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
     assert show["gate"] is None and show["run"]["status"] == "paused"
     assert show["run"]["head_checkpoint_id"] == start_cp
     # the undo point was announced as an event, so history views can show it
@@ -161,14 +185,23 @@ def test_cli_rewind_of_a_run_checkpoint_moves_the_run_and_can_be_undone(tmp_path
     with RunStore.open(repo, write=False) as store:
         made = [e["checkpoint_id"] for e in store.events_for(run_id) if e["type"] == "checkpoint"]
     assert undo in made
-    res = _cli(repo, "rewind", str(undo))
+    res = cli("rewind", str(undo), repo=repo)
     assert res.returncode == 0 and (repo / "a.txt").read_text() == "v0\n"
 
 
-def test_resume_of_a_completed_run_says_there_is_nothing_to_resume(tmp_path: Path):
+def test_resume_of_a_completed_run_says_there_is_nothing_to_resume(tmp_path: Path, cli):
     repo, flow, script = _setup(tmp_path)
-    _cli(repo, "run", str(flow), "write a", "--model", f"scripted:{script}", "--autonomy", "full")
-    run_id = json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
-    assert _cli(repo, "resume", run_id, "--approve").returncode == 0
-    res = _cli(repo, "resume", run_id)
+    cli(
+        "run",
+        str(flow),
+        "write a",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "full",
+        repo=repo,
+    )
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    assert cli("resume", run_id, "--approve", repo=repo).returncode == 0
+    res = cli("resume", run_id, repo=repo)
     assert res.returncode == 0 and "nothing to resume" in res.stderr

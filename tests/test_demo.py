@@ -9,11 +9,6 @@ from pathlib import Path
 
 from engine.demo import prepare_demo
 from engine.store import RunStore
-from tests.support.cli import run_cli
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return run_cli(*args)
 
 
 def _final_tree_files(repo: Path) -> dict[str, str]:
@@ -27,9 +22,9 @@ def _final_tree_files(repo: Path) -> dict[str, str]:
     return {p: (repo / p).read_text() for p in sorted(out)}
 
 
-def test_headless_demo_full_autonomy_fixes_the_sample(tmp_path: Path):
+def test_headless_demo_full_autonomy_fixes_the_sample(tmp_path: Path, cli):
     demo_dir = tmp_path / "demo"
-    res = _cli("demo", "--headless", "--autonomy", "full", "--dir", str(demo_dir))
+    res = cli("demo", "--headless", "--autonomy", "full", "--dir", str(demo_dir))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "run completed" in res.stdout
     tests = subprocess.run(
@@ -41,7 +36,7 @@ def test_headless_demo_full_autonomy_fixes_the_sample(tmp_path: Path):
     assert tests.returncode == 0, tests.stdout
     assert "4 passed" in tests.stdout
     # the run is in the history like any other run
-    runs = json.loads(_cli("-C", str(demo_dir), "runs", "--json").stdout)
+    runs = json.loads(cli("-C", str(demo_dir), "runs", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "completed" and runs[0]["flow"] == "bugfix"
     assert runs[0]["cost_usd"] > 0
     # .llmflows/ never shows up in git status
@@ -51,26 +46,26 @@ def test_headless_demo_full_autonomy_fixes_the_sample(tmp_path: Path):
     assert ".llmflows" not in status
 
 
-def test_demo_refuses_a_non_empty_dir(tmp_path: Path):
+def test_demo_refuses_a_non_empty_dir(tmp_path: Path, cli):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "file").write_text("mine")
-    res = _cli("demo", "--headless", "--dir", str(tmp_path / "x"))
+    res = cli("demo", "--headless", "--dir", str(tmp_path / "x"))
     assert res.returncode == 2 and "not empty" in res.stderr
     assert (tmp_path / "x" / "file").read_text() == "mine"
 
 
-def test_export_script_replay_reproduces_the_same_diffs(tmp_path: Path):
+def test_export_script_replay_reproduces_the_same_diffs(tmp_path: Path, cli):
     first = tmp_path / "first"
-    res = _cli("demo", "--headless", "--autonomy", "full", "--dir", str(first))
+    res = cli("demo", "--headless", "--autonomy", "full", "--dir", str(first))
     assert res.returncode == 0, res.stdout + res.stderr
-    run_id = json.loads(_cli("-C", str(first), "runs", "--json").stdout)[0]["id"]
+    run_id = json.loads(cli("-C", str(first), "runs", "--json").stdout)[0]["id"]
     script = tmp_path / "recorded.yaml"
-    res = _cli("-C", str(first), "export-script", run_id, "-o", str(script))
+    res = cli("-C", str(first), "export-script", run_id, "-o", str(script))
     assert res.returncode == 0, res.stderr
     # replay on the same starting tree
     demo = prepare_demo(tmp_path / "second")
     settings = [f"--set={k}={v}" for k, v in demo.settings.items()]
-    res = _cli(
+    res = cli(
         "-C",
         str(demo.repo),
         "run",

@@ -1,11 +1,44 @@
-"""Running the real `llmflows-tui` CLI in a subprocess, for tests."""
+"""Running the `llmflows-tui` CLI for tests: in-process (the default) or in a subprocess.
+
+In-process (``engine.cli.main(argv)`` + capsys) is what almost every CLI test wants:
+no interpreter start, no litellm import per call. A subprocess is for what only a
+process boundary shows: a SIGKILL mid-run, a pause that survives the process exiting.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one CLI invocation gave: exit code and its two streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_main(
+    capsys: pytest.CaptureFixture[str], *args: str, repo: Path | None = None
+) -> CliResult:
+    """``llmflows-tui [-C repo] ARGS`` in this process (``engine.cli.main``)."""
+    from engine.cli import main
+
+    where = ["-C", str(repo)] if repo is not None else []
+    capsys.readouterr()  # only this call's output
+    try:
+        code = main([*where, *args])
+    except SystemExit as e:  # argparse usage errors and --help / --version
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    out, err = capsys.readouterr()
+    return CliResult(code, out, err)
 
 
 def run_cli(
@@ -14,7 +47,7 @@ def run_cli(
     crash: str | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess:
-    """``llmflows-tui [-C repo] ARGS``; ``crash`` sets LLMFLOWS_CRASH_AT for the child."""
+    """``llmflows-tui [-C repo] ARGS`` in a new process; ``crash`` sets LLMFLOWS_CRASH_AT."""
     env = {k: v for k, v in os.environ.items() if k != "LLMFLOWS_CRASH_AT"}
     if crash:
         env["LLMFLOWS_CRASH_AT"] = crash
