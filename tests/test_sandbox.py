@@ -191,3 +191,17 @@ def _running(marker: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def test_network_opens_only_by_explicit_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.models.settings import user_config_path
+    from engine.tools.sandbox import ENV_NETWORK, SandboxOptions, network_allowed
+
+    assert not network_allowed(SandboxOptions())
+    config = user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[sandbox]\nnetwork = true\n")
+    assert network_allowed(SandboxOptions())
+    monkeypatch.setenv(ENV_NETWORK, "0")
+    assert not network_allowed(SandboxOptions())
+    assert network_allowed(SandboxOptions(network=True))

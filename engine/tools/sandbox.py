@@ -13,7 +13,8 @@ processes, and when the command ends every process it started dies with it
 ask for approval for anything not on the allowlist, whatever the autonomy.
 
 Environment: ``LLMFLOWS_SANDBOX=off`` turns the sandbox off (the fallback
-above applies), ``LLMFLOWS_SANDBOX_NETWORK=1`` lets commands use the network.
+above applies), ``LLMFLOWS_SANDBOX_NETWORK=1`` lets commands use the network;
+so does ``[sandbox] network = true`` in the user config (never the project's).
 """
 
 from __future__ import annotations
@@ -110,9 +111,25 @@ def notice_once() -> str | None:
 
 
 def network_allowed(options: SandboxOptions) -> bool:
+    """Explicit option > ``LLMFLOWS_SANDBOX_NETWORK`` > user config ``[sandbox] network``."""
     if options.network is not None:
         return options.network
-    return os.environ.get(ENV_NETWORK, "").strip().lower() in ("1", "on", "yes", "true")
+    env = os.environ.get(ENV_NETWORK, "").strip().lower()
+    if env:
+        return env in ("1", "on", "yes", "true")
+    return _user_network_setting()
+
+
+def _user_network_setting() -> bool:
+    import tomllib
+
+    from engine.models.settings import user_config_path
+
+    try:
+        table = tomllib.loads(user_config_path().read_text(encoding="utf-8")).get("sandbox")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(table, dict) and table.get("network") is True
 
 
 def wrap(
