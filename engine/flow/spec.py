@@ -763,6 +763,12 @@ class _Loader:
             name = self._str(item, f"{label}: tool name")
             if name is None:
                 continue
+            if name.startswith("mcp__"):  # an MCP server's tools: checked when the node runs
+                if not name[len("mcp__") :].split("__")[0]:
+                    self.err(item, f"{name!r}: write mcp__SERVER or mcp__SERVER__TOOL")
+                else:
+                    tools.append(name)
+                continue
             if name not in TOOL_NAMES:
                 self.err(
                     item,

@@ -49,3 +49,4 @@ class StepContext:
     approved_commands: set[str] = field(default_factory=set)
     refused_commands: dict[str, str] = field(default_factory=dict)
     files_touched: set[str] = field(default_factory=set)
+    mcp: Callable[[], Any] | None = None  # the run's MCP tools (engine.tools.mcp.McpTools)

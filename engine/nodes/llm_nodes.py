@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BudgetExceededError
+from engine.errors import BudgetExceededError, UsageError
 from engine.events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
@@ -15,6 +15,7 @@ from engine.run import review_notes
 from engine.run.budget import check_before_call
 from engine.run.journal import digest, file_digests
 from engine.run.state import template_context
+from engine.tools.mcp import is_mcp_tool
 
 DEFAULT_SYSTEM = (
     "You are a careful senior software engineer working inside a git repository. "
@@ -171,8 +172,10 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
     from engine.tools.dispatch import needs_approval
 
     name, args = call.name, call.arguments if isinstance(call.arguments, dict) else {}
-    if name == "run_command":
-        command = str(args.get("command", ""))
+    # An MCP call is checked like a command whose text is the tool's name.
+    mcp_call = is_mcp_tool(name) and ctx.mcp is not None
+    if name == "run_command" or mcp_call:
+        command = name if mcp_call else str(args.get("command", ""))
         verdict = ctx.tool_context.policy.classify(command, ctx.workspace.root)
         refused = ctx.refused_commands.get(command)
         if refused is not None:
@@ -187,15 +190,20 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             needs_approval(verdict, ctx.tool_context.autonomy)
             and command not in ctx.approved_commands
         ):
-            raise NeedsHuman(
-                "command",
-                f"The model wants to run a command outside the allowlist:\n  {command}",
-                {"command": command},
+            what = (
+                f"call the MCP tool {command} with {json.dumps(args, ensure_ascii=False)[:300]}"
+                if mcp_call
+                else f"run a command outside the allowlist:\n  {command}"
             )
+            raise NeedsHuman("command", f"The model wants to {what}", {"command": command})
         if command in ctx.approved_commands:
             ctx.tool_context.approved_commands = set(ctx.approved_commands)
 
     async def do() -> dict[str, Any]:
+        if mcp_call:
+            if ctx.tool_context.policy.classify(name, ctx.workspace.root) == "deny":
+                return {"ok": False, "content": f"{name} is denied by the command policy"}
+            return await ctx.mcp().call(name, args)
         r = await call_tool(ctx.workspace, name, args, ctx.tool_context)
         return {
             "ok": r.ok,
@@ -236,7 +244,17 @@ def _short_args(args: dict[str, Any]) -> dict[str, Any]:
 async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> dict[str, Any]:
     from engine.tools import tool_schemas
 
-    tools = tool_schemas(tool_names)
+    builtin = [n for n in tool_names if not is_mcp_tool(n)]
+    tools = tool_schemas(builtin)
+    mcp_names = [n for n in tool_names if is_mcp_tool(n)]
+    if mcp_names:
+        if ctx.mcp is None:
+            raise StepFailed("this node lists MCP tools but no MCP servers are available")
+        try:
+            tools += await ctx.mcp().schemas(mcp_names)
+        except UsageError as e:
+            raise StepFailed(str(e)) from None
+        tool_names = builtin + [t["function"]["name"] for t in tools[len(builtin) :]]
     messages = build_messages(ctx)
     max_turns = int(getattr(ctx.node, "max_turns", None) or 30)
     for _turn in range(max_turns):

@@ -116,6 +116,7 @@ class Executor:
         self._model_factory = model_factory
         self._clients: dict[str, Any] = {}
         self.metrics = Metrics()
+        self._mcp = None
         self.usage = self._usage_so_far()
         self.script_consumed = self._script_consumed_so_far()
 
@@ -145,6 +146,14 @@ class Executor:
                 continue  # a reused answer: its entry was counted where it was first used
             out.extend(_script_uses(e.get("result") or {}))
         return out
+
+    def mcp_tools(self):
+        """The MCP servers this run may use, read on first use (user + trusted project)."""
+        if self._mcp is None:
+            from engine.tools.mcp import McpTools
+
+            self._mcp = McpTools.for_repo(self.session.repo_root)
+        return self._mcp
 
     def model_for(self, override: str | None):
         from engine.models import ModelClient, ModelSettings
@@ -518,6 +527,7 @@ class Executor:
             script_consumed=self.script_consumed,
             approved_commands=approved,
             refused_commands=refused,
+            mcp=self.mcp_tools,
         )
 
     async def _call_runner(self, node, ctx) -> Any:

@@ -1,0 +1,93 @@
+"""MCP servers as agent tools, against a real MCP server on stdio started by the engine:
+configured in user config (project config only once trusted), listed by a flow node,
+gated like commands (approval, "always allow" rules, autonomy), journaled once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from engine.cli import main
+from engine.models.settings import user_config_path
+from engine.tools.mcp import McpServer, McpTools
+from tests.support.gitutil import init_repo
+
+SERVER = Path(__file__).parent / "support" / "mcp_server.py"
+FLOW = """\
+name: mcp
+description: one MCP call
+nodes:
+  - id: work
+    kind: agent
+    tools: [mcp__{server}, finish]
+    prompt: "Take a note"
+    next: end
+"""
+
+
+def _server_toml(name: str) -> str:
+    return f"[mcp.servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(str(SERVER))}]\n"
+
+
+def _setup(tmp_path: Path, server: str) -> tuple[Path, list[str]]:
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    flow = tmp_path / "mcp.yaml"
+    flow.write_text(FLOW.format(server=server))
+    script = tmp_path / "s.yaml"
+    calls = [
+        {"name": f"mcp__{server}__append_note", "arguments": {"text": "hello"}},
+        {"name": "finish", "arguments": {"summary": "noted"}},
+    ]
+    script.write_text(
+        yaml.safe_dump({"responses": [{"node": "work", "tool_calls": [c]} for c in calls]})
+    )
+    return repo, ["-C", str(repo), "--model", f"scripted:{script}", "run", str(flow), "note"]
+
+
+async def test_listing_gives_openai_schemas(tmp_path):
+    tools = McpTools(tmp_path, {"t": McpServer("t", sys.executable, (str(SERVER),))})
+    schemas = await tools.schemas(["mcp__t__add"])
+    (fn,) = [s["function"] for s in schemas]
+    assert fn["name"] == "mcp__t__add" and set(fn["parameters"]["properties"]) == {"a", "b"}
+    assert (await tools.call("mcp__t__add", {"a": 2, "b": 3})) == {"ok": True, "content": "5"}
+
+
+def test_user_server_call_is_gated_then_journaled_once(tmp_path, capsys):
+    cfg = user_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(_server_toml("tools"))
+    repo, argv = _setup(tmp_path, "tools")
+    assert main([*argv, "--autonomy", "auto-edit", "--output-format", "json"]) == 3
+    res = json.loads(capsys.readouterr().out)
+    assert res["gate"]["kind"] == "command"
+    assert "MCP tool mcp__tools__append_note" in res["gate"]["prompt"]
+    assert not (repo / "notes.log").exists()  # nothing ran before the approval
+    assert main(
+        ["-C", str(repo), "resume", "--last", "--approve", "--always", "project", "--json"]
+    ) in (0, 3)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    calls = [e for e in lines if e["type"] == "tool_call"]
+    assert calls[0]["name"] == "mcp__tools__append_note" and calls[0]["ok"]
+    assert (repo / "notes.log").read_text() == "hello\n"  # called once
+    assert main(["-C", str(repo), "show", res["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {"prefix": "mcp__tools__append_note", "scope": "project"} in shown["approval_rules"]
+    # the rule lets the next run call it without asking, even under --approval never
+    main([*argv, "--autonomy", "auto-edit", "--approval", "never"])  # stops at the final review
+    assert "command gate" not in capsys.readouterr().err
+    assert (repo / "notes.log").read_text() == "hello\nhello\n"
+
+
+def test_project_servers_load_only_when_trusted(tmp_path, capsys):
+    repo, argv = _setup(tmp_path, "proj")
+    (repo / ".llmflows").mkdir(exist_ok=True)
+    (repo / ".llmflows" / "config.toml").write_text(_server_toml("proj"))
+    assert main([*argv, "--autonomy", "full"]) != 0
+    assert not (repo / "notes.log").exists()
+    capsys.readouterr()
+    assert main(["-C", str(repo), "trust", "--yes"]) == 0
+    assert main([*argv, "--autonomy", "full"]) == 0
+    assert (repo / "notes.log").read_text() == "hello\n"
