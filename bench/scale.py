@@ -231,6 +231,7 @@ async def history(tmp: Path) -> dict:
                 screen = HistoryScreen()
                 await app.push_screen(screen)
                 table = screen.query_one("DataTable")
+
                 # Actionable: the runs' first page is in the table and painted.
                 def loading() -> bool:
                     return any(w.group == "history" and w.is_running for w in app.workers)
@@ -395,10 +396,12 @@ def rewind(tmp: Path, files: int = 5000, rounds: int = 7) -> dict:
     snap = Snapshotter(repo)
     svc = CheckpointService(repo, store, snap)
     try:
-        a = svc.create(None, None, "manual", "A", None)
+        # A run's step checkpoints: what a rewind in the app or `rewind N` goes back to.
+        run_id = store.create_run("fix", "bench", "bench/instant", "review")
+        a = svc.create(run_id, None, "step", "A", None)
         for p in changed:
             p.write_text("changed\n")
-        b = svc.create(None, None, "manual", "B", None)
+        b = svc.create(run_id, None, "step", "B", None)
         ours = []
         for i in range(rounds):
             target = a if i % 2 == 0 else b

@@ -282,3 +282,61 @@ def test_same_size_edit_in_the_same_instant_as_the_index_is_captured(
     os.utime(readme, ns=(st.st_atime_ns, st.st_mtime_ns))
     cp = svc.create(None, None, "manual", "racy", None)
     assert git(repo, "show", f"{cp['commit_sha']}:README.md") == "# DEMO\n"
+
+
+def _traced(trace: Path, fn):
+    trace.write_text("")
+    result = fn()
+    return result, trace.read_text()
+
+
+def test_rewind_reuses_the_live_snapshot_when_nothing_changed(
+    svc: CheckpointService, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", {"n": 1})
+    (repo / "README.md").write_text("# step two\n")
+    (repo / "new.txt").write_text("new\n")
+    cp2 = svc.create(run_id, None, "step", "two", {"n": 2})
+    trace = tmp_path / "trace.log"
+    _git_trace(monkeypatch, trace)
+    result, commands = _traced(trace, lambda: svc.rewind(cp1["id"]))
+    pre = svc.get(result["undo_checkpoint"])
+    # Nothing changed since step two's snapshot: same commit, a ref of its own, no hashing.
+    assert pre["commit_sha"] == cp2["commit_sha"] and pre["ref"] != cp2["ref"]
+    assert git(repo, "rev-parse", pre["ref"]).strip() == cp2["commit_sha"]
+    assert "write-tree" not in commands and "commit-tree" not in commands
+    assert not (repo / "new.txt").exists()
+    # Undo right away: the restored tree is the reference now, again nothing to hash.
+    undo, commands = _traced(trace, lambda: svc.rewind(pre["id"]))
+    assert "commit-tree" not in commands
+    assert svc.get(undo["undo_checkpoint"])["commit_sha"] == cp1["commit_sha"]
+    assert (repo / "README.md").read_text() == "# step two\n"
+    assert (repo / "new.txt").read_text() == "new\n"
+
+
+@pytest.mark.parametrize("change", ["edit", "untracked", "chmod", "index"])
+def test_rewind_takes_a_real_snapshot_after_any_change(
+    svc: CheckpointService, repo: Path, change: str
+):
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", {"n": 1})
+    (repo / "README.md").write_text("# step two\n")
+    cp2 = svc.create(run_id, None, "step", "two", {"n": 2})
+    app = repo / "src" / "app.py"
+    if change == "edit":
+        app.write_text("edited after the step\n")
+    elif change == "untracked":
+        (repo / "scratch.txt").write_text("mine\n")
+    elif change == "chmod":
+        app.chmod(0o600)
+    else:
+        git(repo, "add", "README.md")
+    before = _worktree(repo)
+    mode = os.stat(app).st_mode & 0o777
+    result = svc.rewind(cp1["id"])
+    pre = svc.get(result["undo_checkpoint"])
+    assert pre["commit_sha"] != cp2["commit_sha"]  # the change is in the saved tree
+    svc.rewind(pre["id"])
+    assert _worktree(repo) == before
+    assert os.stat(app).st_mode & 0o777 == mode

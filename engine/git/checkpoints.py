@@ -14,7 +14,10 @@ skipped for the next one. No listing of the namespace: the cost of a
 checkpoint does not grow with the number of refs a run already has.
 
 Rewind = take a ``pre-restore`` checkpoint of the live tree, then restore the
-target. Rewinding to that pre-restore checkpoint undoes the rewind (and is
+target. When nothing changed since the last snapshot taken or restored (the
+step's own checkpoint, or the tree a previous rewind put back), the pre-restore
+checkpoint points at that same commit: one ``git status`` proves it instead of
+hashing the tree again. Rewinding to that pre-restore checkpoint undoes the rewind (and is
 itself undoable the same way).
 
 **Index rule.** The user's staged state (the real ``.git/index``) is restored
@@ -150,6 +153,7 @@ class CheckpointService:
         parent_id: int | None,
         *,
         state_hash: str | None = None,
+        reuse: bool = False,
     ) -> tuple[dict[str, Any], Any]:
         with self._lock:
             if parent_id is None:
@@ -162,12 +166,19 @@ class CheckpointService:
                     return f"{REF_PREFIX}/{namespace}/{self.store.next_ref_seq(namespace)}"
 
                 # 1. git objects + ref (created only if free; else the next seq).
-                snap = self.snapshotter.snapshot(
-                    next_ref(),
-                    message or source,
-                    parent_commit=parent["commit_sha"] if parent else None,
-                    next_ref=next_ref,
-                )
+                ref = next_ref()
+                snap = None
+                if reuse and hasattr(self.snapshotter, "snapshot_if_unchanged"):
+                    # Nothing changed since the last snapshot (usually the step's own
+                    # checkpoint): point a new ref at it instead of hashing the tree again.
+                    snap = self.snapshotter.snapshot_if_unchanged(ref, next_ref=next_ref)
+                if snap is None:
+                    snap = self.snapshotter.snapshot(
+                        ref,
+                        message or source,
+                        parent_commit=parent["commit_sha"] if parent else None,
+                        next_ref=next_ref,
+                    )
                 ref = snap.ref
                 base_tree = parent["tree_sha"] if parent else self._head_tree(repo)
                 files_changed = self._count_changes(repo, base_tree, snap.tree)
@@ -224,14 +235,18 @@ class CheckpointService:
         """
         with self._lock:
             target = self.get(checkpoint_id)
-            with open_repo(self.repo_root) as repo:
-                try:
-                    run_git(repo, "cat-file", "-e", f"{target['commit_sha']}^{{commit}}")
-                except GitCommandError:
-                    raise CheckpointNotFoundError(
-                        f"checkpoint {target['id']}: its snapshot {target['commit_sha'][:12]} "
-                        "is missing from the git object store; it cannot be restored"
-                    ) from None
+            try:
+                if hasattr(self.snapshotter, "load"):
+                    # Parses it once for the restore too (one git process, not two).
+                    self.snapshotter.load(target["commit_sha"])
+                else:
+                    with open_repo(self.repo_root) as repo:
+                        run_git(repo, "cat-file", "-e", f"{target['commit_sha']}^{{commit}}")
+            except GitCommandError:
+                raise CheckpointNotFoundError(
+                    f"checkpoint {target['id']}: its snapshot {target['commit_sha'][:12]} "
+                    "is missing from the git object store; it cannot be restored"
+                ) from None
             if restore_index is None:
                 restore_index = target["source"] in INDEX_RESTORING_SOURCES
             run_id = target["run_id"]
@@ -247,6 +262,7 @@ class CheckpointService:
                 None,
                 head_id,
                 state_hash=head_state,
+                reuse=True,
             )
             kwargs: dict[str, Any] = {"restore_index": restore_index}
             if self._restore_takes_current:

@@ -44,6 +44,7 @@ file never comes back world-readable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -73,6 +74,15 @@ _TRAILER_SKIPPED = "Llmflows-Skipped: "
 _TRAILER_IGNORED = "Llmflows-Ignored: "
 # How many top-level directories an ignored-files summary names.
 _IGNORED_TOP_DIRS = 5
+# Every changed or untracked path, one record each (renames as delete + add).
+_STATUS = (
+    "status",
+    "--porcelain=v1",
+    "-z",
+    "--no-renames",
+    "--untracked-files=all",
+    "--ignore-submodules=all",
+)
 # Names tried for one snapshot before giving up (each taken by someone else).
 _MAX_REF_ATTEMPTS = 100
 _TRAILER_MODES = "Llmflows-Modes: "
@@ -188,6 +198,9 @@ class Snapshotter:
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
         # The temp index of the last snapshot, reused by restore(current=that snapshot).
         self._cached: _TreeBuild | None = None
+        # The snapshot whose tree ``_cached`` holds (the last one taken or restored).
+        self._last: Snapshot | None = None
+        self._loaded: dict[str, Snapshot] = {}  # commit id -> parsed (commits never change)
         self._index_memo: tuple[tuple[int, ...], tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -264,7 +277,7 @@ class Snapshotter:
         commit = self._git(*args, env=_IDENT, input=full_message.encode("utf-8"))
         ref = self._claim_ref(ref, commit, next_ref)
         self._set_cache(build)
-        return Snapshot(
+        snap = Snapshot(
             commit=commit,
             tree=build.tree,
             ref=ref,
@@ -275,6 +288,47 @@ class Snapshotter:
             ignored=build.ignored,
             modes=modes,
         )
+        self._last = snap
+        return snap
+
+    def snapshot_if_unchanged(
+        self, ref: str, *, next_ref: Callable[[], str] | None = None
+    ) -> Snapshot | None:
+        """The last snapshot taken or restored, under a new ``ref``, if nothing changed since.
+
+        "Nothing" means: the user's index is the one it recorded, no file differs from
+        its tree (one ``git status`` against the temp index that holds it, with fresh
+        stat data) and no permission bits differ. Then no new tree or commit is made:
+        ``ref`` is pointed at the same commit (same rules as :meth:`snapshot`). Returns
+        None when anything changed (the caller takes a real snapshot).
+        """
+        last, cached = self._last, self._cached
+        if last is None or cached is None or cached.tree != last.tree:
+            return None
+        key, memo = self._index_key(), self._index_memo
+        if key is None or memo is None or memo[0] != key or memo[1][0] != last.index_tree:
+            return None
+        if not os.path.exists(cached.index_path) or not self._worktree_matches(cached, last):
+            return None
+        if self._modes(cached.index_path) != last.modes:
+            return None
+        ref = self._claim_ref(ref, last.commit, next_ref)
+        snap = dataclasses.replace(last, ref=ref)
+        self._last = snap
+        return snap
+
+    def _worktree_matches(self, build: _TreeBuild, snap: Snapshot) -> bool:
+        """Whether the work tree still equals ``build``'s index (skipped paths aside)."""
+        out = self._gitb(*_STATUS, env={"GIT_INDEX_FILE": build.index_path})
+        skipped = [s.path.rstrip("/") for s in snap.skipped]
+        for rec in out.split(b"\0"):
+            if len(rec) < 4:
+                continue
+            xy, path = rec[:2], os.fsdecode(rec[3:]).rstrip("/")
+            # X (index vs HEAD) is the snapshot's own content; Y and ?? are live changes.
+            if (xy == b"??" or xy[1:2] != b" ") and not _is_under_any(path, skipped):
+                return False
+        return True
 
     def _claim_ref(self, ref: str, commit: str, next_ref: Callable[[], str] | None) -> str:
         """Create ``ref`` -> ``commit`` only if ``ref`` does not exist; try further names.
@@ -309,7 +363,19 @@ class Snapshotter:
         return build.tree, build.skipped
 
     def load(self, commit: str) -> Snapshot:
-        """Read back a snapshot commit (tree, index tree, skipped paths) by id or ref."""
+        """Read back a snapshot commit (tree, index tree, skipped paths) by id or ref.
+
+        Parsed commits are remembered by id (a commit never changes); names are resolved
+        every time.
+        """
+        known = self._loaded.get(commit)
+        if known is not None:
+            return known
+        snap = self._load(commit)
+        self._loaded[snap.commit] = snap
+        return snap
+
+    def _load(self, commit: str) -> Snapshot:
         # One cat-file resolves the name and returns the object (rev-parse + cat-file
         # would be two processes on the restore path).
         out = self._gitb("cat-file", "--batch", input=f"{commit}^{{commit}}\n".encode())
@@ -440,10 +506,15 @@ class Snapshotter:
                 env=env,
             )
             changes = changes_job.result()
-        finally:
+        except BaseException:
             with contextlib.suppress(Exception):
                 changes_job.result()  # never leave it running past the temp index
             _unlink(index)
+            raise
+        # The temp index now holds the target tree with fresh stat data: it is what
+        # the next pre-restore check (snapshot_if_unchanged) compares the work tree to.
+        self._set_cache(_TreeBuild(target.tree, target.skipped, index, target.ignored))
+        self._last = target
         written = [p for st, p in changes if st != "D"]
         removed = [p for st, p in changes if st == "D"]
         kept = [p for p in protected if _touches(p, written, removed)]
@@ -550,14 +621,7 @@ class Snapshotter:
         index = self._copy_index()
         env = {"GIT_INDEX_FILE": index}
         try:
-            args = [
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--no-renames",
-                "--untracked-files=all",
-                "--ignore-submodules=all",
-            ]
+            args = list(_STATUS)
             if with_ignored:
                 args.append("--ignored=matching")
             out = self._gitb(*args, env=env)
