@@ -200,7 +200,7 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             ctx.tool_context.approved_commands = set(ctx.approved_commands)
 
     async def do() -> dict[str, Any]:
-        if mcp_call:
+        if mcp_call and ctx.mcp is not None:
             if ctx.tool_context.policy.classify(name, ctx.workspace.root) == "deny":
                 return {"ok": False, "content": f"{name} is denied by the command policy"}
             return await ctx.mcp().call(name, args)
