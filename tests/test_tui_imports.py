@@ -108,3 +108,38 @@ def test_seam_check_sees_nested_and_from_imports(tmp_path: Path):
     mods = [m for _, m in _engine_imports(f)]
     assert mods == ["engine.events", "engine.run.session", "engine.cli"]
     assert [m for m in mods if m not in SEAM] == ["engine.run.session", "engine.cli"]
+
+
+_HEAVY = ("jinja2", "git", "yaml", "litellm", "textual", "sqlite_utils", "engine.flow.spec")
+
+
+def _heavy_after(argv: list[str]) -> list[str]:
+    code = (
+        "import sys\n"
+        "from tui.entry import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = {_HEAVY!r}\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.startswith('engine.flow.')), "
+        "file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    return eval(proc.stderr.strip().splitlines()[-1])  # the list printed last
+
+
+def test_help_and_version_import_nothing_they_do_not_use():
+    # A fresh interpreter is the point: which modules `--help` pulls in.
+    assert _heavy_after(["--help"]) == []
+    assert _heavy_after(["--version"]) == []
+    assert _heavy_after(["runs", "--help"]) == []
+
+
+def test_read_only_verbs_skip_the_flow_engine_and_litellm(tmp_path: Path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    loaded = _heavy_after(["-C", str(tmp_path), "runs"])
+    assert "litellm" not in loaded and "textual" not in loaded and "jinja2" not in loaded
+    assert "engine.flow.spec" not in loaded

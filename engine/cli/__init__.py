@@ -41,6 +41,19 @@ def package_version() -> str:
         return "0+unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed metadata only when asked (importlib.metadata
+    costs more than the rest of ``--help``)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS):
+        super().__init__(
+            option_strings, dest, nargs=0, default=default, help="show the version and exit"
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.exit(message=f"llmflows-tui {package_version()}\n")
+
+
 def _add_global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
     """The options every verb takes. Below the verb they default to SUPPRESS, so a
     value given before the verb is not overwritten by the verb parser's default."""
@@ -84,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Supervised autonomy for AI coding agents. "
         "Run with no arguments inside a git repository to open the TUI.",
     )
-    parser.add_argument("--version", action="version", version=f"llmflows-tui {package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:

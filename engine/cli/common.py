@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.errors import UsageError
-from engine.git.repo import find_repo_root
 
 _color_mode = "auto"
 
@@ -35,6 +34,8 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 def repo_root_from_args(args: Any) -> Path:
     """The work tree containing ``args.cwd`` (the global ``-C``); NotAGitRepoError (exit 2) if none."""
+    from engine.git.repo import find_repo_root  # gitpython: only verbs that need a repo
+
     return find_repo_root(getattr(args, "cwd", None) or ".")
 
 

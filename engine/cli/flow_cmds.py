@@ -13,9 +13,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import FlowValidationError, NotAGitRepoError
-from engine.flow.spec import FlowSpec, find_flows, get_flow, load_flow
+
+if TYPE_CHECKING:  # the flow engine (jinja2, yaml) loads only for the verbs that use it
+    from engine.flow.spec import FlowSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +52,8 @@ def _repo_root(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
+    from engine.flow.spec import find_flows
+
     infos = find_flows(_repo_root(args))
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
@@ -75,6 +80,8 @@ def _resolve_file(args: argparse.Namespace, text: str) -> tuple[Path | None, str
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from engine.flow.spec import get_flow, load_flow
+
     as_json = getattr(args, "json", False)
     path, shown = _resolve_file(args, args.file)
     try:
@@ -123,6 +130,8 @@ def _describe(spec: FlowSpec) -> list[dict]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from engine.flow.spec import get_flow
+
     spec = get_flow(args.name, _repo_root(args))
     if getattr(args, "json", False):
         info = {

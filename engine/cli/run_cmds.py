@@ -6,20 +6,20 @@ gate, 4 stopped by a budget or limit (or by the user).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.cli.output import EventPrinter
 from engine.errors import UsageError
 from engine.git.diffmodel import HunkRef
-from engine.readmodels import run_summaries, run_summary
 from engine.records import AUTONOMY_CHOICES
 from engine.run.result import EXIT_FOR_STATUS
 from engine.run.review_notes import LineComment
+
+if TYPE_CHECKING:  # events and run results load only for the verbs that print them
+    from engine.cli.output import EventPrinter
 
 
 def register(sub) -> None:
@@ -219,6 +219,8 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask",
     unsubscribe = session.bus.subscribe(printer)
     unnotify = session.bus.subscribe(TerminalNotifier(notify_mode(getattr(args, "notify", None))))
     try:
+        import asyncio
+
         outcome = asyncio.run(Executor(session, run_id).execute())
     finally:
         unsubscribe()
@@ -250,6 +252,8 @@ def cmd_run(args) -> int:
     if args.follow_up and args.flow:
         raise UsageError("--continue keeps the last run's flow: give only the goal")
     goal = read_goal(args)
+    from engine.cli.output import EventPrinter
+
     printer = EventPrinter(args.output_format)
     if args.worktree is not None:
         from engine.cli.common import repo_root_from_args
@@ -337,6 +341,8 @@ def cmd_resume(args) -> int:
 
     if bool(args.run_id) == bool(args.last):
         raise UsageError("resume needs a RUN id or --last (not both)")
+    from engine.cli.output import EventPrinter
+
     printer = EventPrinter(args.output_format)
     with _open(args) as session:
         run = ops.get_run(session, args.run_id or last_run_id(session))
@@ -406,6 +412,8 @@ def cmd_runs(args) -> int:
 
 
 def all_run_summaries(cwd) -> list[dict[str, Any]]:
+    from engine.readmodels import run_summaries
+
     """Runs of this checkout and of every other worktree of the repository that has a
     store, newest first; ``worktree`` is the other checkout's path (None: this one)."""
     from engine.git.repo import find_repo_root
@@ -426,6 +434,7 @@ def all_run_summaries(cwd) -> list[dict[str, Any]]:
 
 def run_details(session, run_id: str) -> dict[str, Any]:
     """Everything `show` prints: attempts, checkpoints, tests, cost, approvals."""
+    from engine.readmodels import run_summary
     from engine.run.operations import get_run
     from engine.tools.approval_rules import list_rules
 
@@ -503,6 +512,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_retry(args) -> int:
+    from engine.cli.output import EventPrinter
     from engine.run.operations import get_run, retry
 
     printer = EventPrinter(args.output_format)
