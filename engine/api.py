@@ -313,6 +313,28 @@ class EngineAPI:
 
         return await self._on_engine(prep)
 
+    async def message_agent(self, run_id: str, text: str) -> None:
+        """At a pause: a message that reaches the next model call as an instruction."""
+        from engine.run.operations import message_agent
+
+        await self._on_engine(message_agent, run_id, text)
+
+    async def follow_up(self, run_id: str, goal: str) -> str:
+        """A new run linked to a finished one, starting from its final tree; its id."""
+        from engine.run.operations import follow_up
+
+        return await self._on_engine(follow_up, run_id, goal)
+
+    async def checkpoint_tests(self, checkpoint_id: int) -> dict[str, Any]:
+        """The test result recorded in a checkpoint's run state ({} when none)."""
+
+        def q(session: Session) -> dict[str, Any]:
+            cp = session.store.get_checkpoint(checkpoint_id)
+            state = session.store.get_blob(cp["state_hash"]) if cp and cp.get("state_hash") else {}
+            return dict((state or {}).get("tests") or {})
+
+        return await self._on_engine(q)
+
     async def set_flags(
         self,
         run_id: str,

@@ -155,6 +155,7 @@ class CostUpdate(Event):
     run_tokens_in: int
     run_tokens_out: int
     budget_usd: float | None = None
+    text: str = ""  # the answer's text (streamed as tokens live; stored for the transcript)
 
 
 @dataclass(kw_only=True)
@@ -190,6 +191,25 @@ class CheckpointMade(Event):
     step_id: int | None = None
     files_changed: int = 0
     partial: bool = False
+
+
+@dataclass(kw_only=True)
+class Rewound(Event):
+    """The run's working tree and head went back to ``checkpoint_id`` (undoable)."""
+
+    type: ClassVar[str] = "rewound"
+    checkpoint_id: int
+    undo_checkpoint_id: int | None = None
+
+
+@dataclass(kw_only=True)
+class ModelWaiting(Event):
+    """A model call is on its way (published, not stored): why the pane is quiet."""
+
+    type: ClassVar[str] = "model_waiting"
+    step_id: int | None = None
+    model: str = ""
+    reason: str = ""
 
 
 @dataclass(kw_only=True)

@@ -245,6 +245,8 @@ async def test_rewind_and_undo(tmp_path):
         screen = main_screen(app)
         start_cp = min(screen.plan.checkpoint_ids())
         assert (repo / "data.txt").read_text() == CHANGED
+        assert screen.focus_diff  # at a review the diff has the screen: z shows the plan
+        await pilot.press("z")
         screen.plan.focus()
         assert screen.plan.select_checkpoint(start_cp)
         await pilot.pause()
@@ -287,6 +289,7 @@ async def test_retry_with_instruction(tmp_path):
         await wait_for(pilot, lambda: at_gate(app))
         screen = main_screen(app)
         first_gate = screen.gate.id
+        await pilot.press("z")
         screen.plan.focus()
         assert screen.plan.select_checkpoint(min(screen.plan.checkpoint_ids()))
         await pilot.pause()
@@ -320,7 +323,7 @@ async def test_history_resume_of_a_paused_run(tmp_path):
             pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
         )
         assert [r.id for r in app2.screen.resumable] == [run_id]
-        await pilot.press("ctrl+h")
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
         assert app2.screen.rows[0].status == "paused"
         await pilot.press("r")

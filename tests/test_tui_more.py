@@ -3,6 +3,8 @@ fork from the history screen."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_tui_app import (
     CHANGED,
     SIZE,
@@ -65,15 +67,23 @@ async def test_single_step_key_pauses_before_the_next_node(tmp_path):
     app = new_app(repo, model)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
-        await pilot.press("S")  # single-step on
+        await pilot.press("T")  # single-step on
         await pilot.pause(0.3)
         await pilot.press("a")
         await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate.kind == "breakpoint")
-        assert main_screen(app).gate.node == "wrap"
-        await pilot.press("S")  # off again, then continue
-        await pilot.pause(0.3)
-        await pilot.press("a")
+        screen = main_screen(app)
+        assert screen.gate.node == "wrap"
+        # a pause of its own kind: continue / step / stop, nothing to approve or reject
+        keys = _footer_keys(app)
+        assert {"c", "S", "s"} <= set(keys), sorted(keys)
+        assert not {"a", "r", "space"} & set(keys), sorted(keys)
+        assert "c continue" in screen.status_line.message
+        await pilot.press("r")  # means nothing here: no reject dialog, the run still waits
+        await pilot.pause(0.2)
+        assert screen.gate is not None and app.screen is screen
+        await pilot.press("c")  # continue: single-step off, the run goes on
         await wait_for(pilot, lambda: finished(app))
+        assert not screen.single_step
 
 
 async def test_fork_from_history_starts_a_new_run(tmp_path):
@@ -117,20 +127,23 @@ def _footer_keys(app) -> dict[str, object]:
     }
 
 
-async def test_footer_fits_at_120_columns_and_shows_what_can_be_done(tmp_path):
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
     repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
     app = new_app(repo, model)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
         await pilot.pause(0.2)
         keys = _footer_keys(app)
-        for key in ("a", "r", "space", "e", "b", "R", "s", "h", "?"):
+        for key in ("a", "r", "space", "m", "s", "?"):
             assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
         palette = app.screen.query_one(".-command-palette")
         for key in keys.values():
             # every key is fully on screen, left of the "^p Commands" key
             assert key.region.right <= palette.region.x, key.key
         assert "c" not in keys  # continue means nothing at a gate
+        labels = [k.description for k in keys.values()]
+        assert len(labels) == len(set(labels)), labels  # each action once
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
         await pilot.pause(0.2)
@@ -140,6 +153,7 @@ async def test_footer_fits_at_120_columns_and_shows_what_can_be_done(tmp_path):
         assert "a" not in keys and "r" not in keys and "s" not in keys
         assert "space" not in keys  # no review open: no hunk to accept or reject
         assert "f" in keys and "b" in keys  # a finished run can be forked or rewound
+        assert "m" in keys  # and asked a follow-up
 
 
 async def test_continue_after_stop_runs_again(tmp_path):
@@ -174,7 +188,7 @@ async def test_reject_notification_is_plain_english(tmp_path):
 
 
 def test_streamed_model_text_wraps_at_word_boundaries():
-    from tui.screens.main import StreamWrap
+    from tui.widgets.transcript import StreamWrap
 
     text = (
         "Each line is taxed and rounded on its own. I'll add a test where per-line "
@@ -247,7 +261,7 @@ async def test_command_palette_lists_app_actions_and_runs_them(tmp_path):
         main_screen(app).plan.focus()  # a Tree: many generic cursor bindings
         await pilot.pause()
         titles = [t for t, *_ in ActionsProvider(app.screen)._commands()]
-        for title in ("Approve", "Reject", "Edit", "Rewind", "Retry", "Stop", "History", "Help"):
+        for title in ("Approve", "Reject", "Edit", "Panes", "Message", "Stop", "History", "Help"):
             assert title in titles, titles
         assert not {"Cursor Up", "Scroll Left", "Page Down", "Cursor to parent"} & set(titles)
         main_screen(app).diff_view.focus()

@@ -7,6 +7,8 @@ Update with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_tui_app import CHANGED, _edit_entries, at_gate, make_repo, wait_for
 from tui.app import LlmflowsApp
 
@@ -90,3 +92,47 @@ def test_help_screen(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def _demo_fix_gate_app(tmp_path):
+    from engine.demo import prepare_demo
+    from tui.app import demo_autostart
+
+    demo = prepare_demo(tmp_path / "demo")
+    app = LlmflowsApp(
+        str(demo.repo), model=demo.model, autostart=demo_autostart(demo), clock=lambda: 1000.0
+    )
+    return app
+
+
+async def _to_fix_gate(pilot, app) -> None:
+    """Approve the demo's gates until the review of its fix (the `subtotal` line)."""
+    from tests.test_tui_app import main_screen
+
+    def diff_text() -> str:
+        diff = main_screen(app).diff_view.diff
+        return "\n".join(ln.text for f in diff.files for h in f.hunks for ln in h.lines)
+
+    for _ in range(8):
+        await wait_for(pilot, lambda: at_gate(app))
+        if main_screen(app).gate.kind == "review" and "subtotal = sum(" in diff_text():
+            break
+        gate_id = main_screen(app).gate.id
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda g=gate_id: main_screen(app).gate is None or main_screen(app).gate.id != g,
+        )
+    app.clear_notifications()
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 50)])
+def test_demo_fix_gate(snap_compare, tmp_path, size):
+    """The review of the demo's fix: the diff has the screen at every size."""
+    app = _demo_fix_gate_app(tmp_path)
+
+    async def before(pilot):
+        await _to_fix_gate(pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -86,7 +86,7 @@ async def test_plan_tree_builds_structure_from_events():
             "  ⏸ Add subtract()  src/app.py",
             "    ✗ implement · attempt 1 #2  tool error",
             "    ⏸ implement · attempt 2 #3 awaiting review  1 file(s) changed",
-            "      ◇ checkpoint 2 (step) partial",
+            "      ◇ checkpoint 2 (step) partial ◀ you are here",
             "  ○ Write tests  tests/test_app.py",
             "⏸ ▶ implement [agent]  edit files",
             "○ test [run]  pytest",
@@ -119,6 +119,35 @@ async def test_plan_tree_builds_structure_from_events():
         assert tree.node_status("test") == "failed"
         assert tree.current_node is None
         assert tree.checkpoint_ids() == [0, 1, 2]
+
+
+async def test_plan_tree_after_a_rewind_marks_later_attempts_and_where_you_are():
+    from engine.events import CheckpointMade, Rewound
+
+    tree = PlanTree()
+    app = OneWidget(tree)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree.set_flow_nodes([("edit", "agent", ""), ("test", "run", "")])
+        tree.set_breakpoints({"test"})
+        tree.apply_event(CheckpointMade(checkpoint_id=10, parent_id=None, source="start"))
+        tree.apply_event(StepStarted(step_id=1, node="edit", kind="agent"))
+        tree.apply_event(CheckpointMade(checkpoint_id=11, parent_id=10, source="step", step_id=1))
+        tree.apply_event(StepFinished(step_id=1, node="edit", status="done", checkpoint_id=11))
+        tree.apply_event(StepStarted(step_id=2, node="test", kind="run"))
+        tree.apply_event(CheckpointMade(checkpoint_id=12, parent_id=11, source="step", step_id=2))
+        tree.apply_event(StepFinished(step_id=2, node="test", status="done", checkpoint_id=12))
+        assert tree.here == 12
+        undo = CheckpointMade(checkpoint_id=13, parent_id=12, source="pre-restore")
+        tree.apply_event(undo)
+        tree.apply_event(Rewound(checkpoint_id=11, undo_checkpoint_id=13))
+        await pilot.pause()
+        assert tree.here == 11  # the undo point is kept, not gone to
+        assert tree.step_status(1) == "done"
+        assert tree.step_status(2) == "rewound"
+        assert tree.node_status("test") == "rewound"
+        outline = tree.outline()
+        assert any("checkpoint 11 (step) ◀ you are here" in line for line in outline), outline
+        assert outline[-3].startswith("⤺ ▶ test [run] ● breakpoint"), outline
 
 
 async def test_plan_tree_revised_plan_and_unknown_nodes():

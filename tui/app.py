@@ -48,16 +48,17 @@ class LlmflowsApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="this help"),
         # "?" is text while an input has focus (start screen): f1 always opens the help.
-        Binding("f1", "help", "Help", show=False),
-        Binding("ctrl+p", "command_palette", "Commands", show=False),
-        Binding("ctrl+q", "quit", "Quit"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help, also while typing"),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, tooltip="every action by name"
+        ),
+        Binding(
+            "ctrl+q", "quit", "Quit", tooltip="quit (a running run stops at a checkpoint first)"
+        ),
     ]
     KEY_HELP: ClassVar[list[tuple[str, str]]] = [
-        ("? / f1", "this help (f1 also while typing in a field)"),
-        ("ctrl+p", "command palette: every action by name"),
-        ("ctrl+q", "quit (a running run is stopped at a consistent checkpoint)"),
         ("mouse", "click panes, files, hunks, buttons; scroll with the wheel"),
         ("", "click a hunk's ✓/✗ mark (or double-click the hunk) to accept / reject it"),
     ]
@@ -325,11 +326,12 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """Every key of every screen, for the help screen."""
     from tui.screens.history import HistoryScreen
     from tui.screens.main import MainScreen
+    from tui.screens.modals import help_for
 
     return [
-        ("Main screen (a run)", MainScreen.KEY_HELP),
-        ("Start screen", StartScreen.KEY_HELP),
-        ("History", HistoryScreen.KEY_HELP),
-        ("Not a git repository", NoRepoScreen.KEY_HELP),
-        ("Everywhere", LlmflowsApp.KEY_HELP),
+        ("Main screen (a run)", help_for(MainScreen)),
+        ("Start screen", help_for(StartScreen)),
+        ("History", help_for(HistoryScreen)),
+        ("Not a git repository", help_for(NoRepoScreen)),
+        ("Everywhere", help_for(LlmflowsApp)),
     ]

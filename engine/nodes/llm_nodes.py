@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BudgetExceededError, UsageError
-from engine.events import CostUpdate, PlanUpdated, TokenDelta, ToolCalled
+from engine.events import CostUpdate, ModelWaiting, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
 from engine.run import review_notes
@@ -83,6 +83,17 @@ async def call_model(
 
     client = ctx.model_for(getattr(ctx.node, "model", None))
     model_name = client.settings.model
+    from engine.models.loader import litellm_loaded
+
+    warming = "" if litellm_loaded() else "warming up (loading litellm, first call only) · "
+    ctx.emit(
+        ModelWaiting(
+            run_id=ctx.run_id,
+            step_id=ctx.step_id,
+            model=model_name,
+            reason=f"{warming}waiting for {model_name}…",
+        )
+    )
     try:
         estimate = float(client.estimate_cost(messages, tools, 1024) or 0.0)
     except Exception:
@@ -144,6 +155,7 @@ async def call_model(
                 run_tokens_in=ctx.usage.tokens_in,
                 run_tokens_out=ctx.usage.tokens_out,
                 budget_usd=ctx.limits.max_cost_usd,
+                text=(resp.text or "")[:4000],
             )
         )
     return resp
@@ -222,7 +234,7 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             name=name,
             arguments=_short_args(args),
             ok=bool(res.get("ok")),
-            summary=str(res.get("content", ""))[:200],
+            summary=str(res.get("content", ""))[:2000],
         )
     )
     return res

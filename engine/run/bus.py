@@ -11,12 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from engine.events import Event, TokenDelta
+from engine.events import Event, ModelWaiting, TokenDelta
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
-_EPHEMERAL = (TokenDelta,)
+_EPHEMERAL = (TokenDelta, ModelWaiting)
 
 
 class EventBus:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError, RunNotFoundError, UsageError
-from engine.events import GateAnswered, LogMessage
+from engine.events import GateAnswered, LogMessage, Rewound
 from engine.git.diffmodel import HunkRef
 from engine.records import (
     AUTONOMY_CHOICES,
@@ -89,7 +89,7 @@ def create_run(
         )
         state = initial_state(flow, goal, settings)
         ledger.record_checkpoint(
-            session, run_id, None, "start", "checkpoint 0: your work before the run", state, None
+            session, run_id, None, "start", "your work before the run", state, None
         )
         session.store.update_run(run_id, status="paused")
         ledger.note_user_git(session, run_id, start=True)
@@ -555,6 +555,11 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
         _close_open_gate(session, run_id, "rewound")
         _abandon_in_flight(session, run_id)
         ledger.move_head(session, run_id, checkpoint_id)
+        ledger.emit(
+            session,
+            run_id,
+            Rewound(checkpoint_id=checkpoint_id, undo_checkpoint_id=result["undo_checkpoint"]),
+        )
         ledger.set_status(session, run_id, "paused", f"rewound to checkpoint {checkpoint_id}")
         # Rewinding is the person's choice of files: the run now builds on this position.
         ledger.note_user_git(session, run_id)

@@ -151,6 +151,66 @@ class EditorModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class MessageModal(ModalScreen[str | None]):
+    """A multi-line message to the agent: ctrl+s sends, escape cancels."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, title: str, hint: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # heavy; only when writing
+
+        with Vertical(classes="dialog wide message"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield TextArea(id="message", soft_wrap=True, show_line_numbers=False)
+            yield Label(self.hint, classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#message").focus()
+
+    def action_send(self) -> None:
+        from textual.widgets import TextArea
+
+        text = self.query_one("#message", TextArea).text.strip()
+        self.dismiss(text or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+_KEY_NAMES = {"question_mark": "?", "escape": "escape", "space": "space"}
+
+
+def key_label(key: str) -> str:
+    """How a binding's key is written in the help and README (``ctrl+s``, ``?``)."""
+    return " / ".join(_KEY_NAMES.get(k, k) for k in key.split(","))
+
+
+def help_for(screen_cls: Any) -> list[tuple[str, str]]:
+    """A screen's help lines, generated from its bindings (``tooltip``, else the
+    description), then any ``KEY_HELP`` lines for keys that are not bindings (enter, tab…)."""
+    lines: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for b in getattr(screen_cls, "BINDINGS", []):
+        if not isinstance(b, Binding) or b.system:
+            continue
+        key = b.key_display or key_label(b.key)
+        lines.append((key, b.tooltip or b.description))
+        seen |= {key_label(k) for k in b.key.split(",")}
+    extra = getattr(screen_cls, "KEY_HELP", None)
+    for key, text in extra if isinstance(extra, list) else []:
+        if key not in seen:
+            lines.append((key, text))
+    return lines
+
+
 class HelpScreen(ModalScreen[None]):
     """Every key of the app, grouped by screen."""
 

@@ -34,15 +34,15 @@ class StartScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start run", priority=True),
-        Binding("ctrl+h", "history", "History"),
+        # not ctrl+h: terminals send it for Backspace, so it would erase the goal
+        Binding("ctrl+r", "history", "History", priority=True),
         # priority: the goal Input binds ctrl+d to delete-right and would swallow it
         Binding("ctrl+d", "demo", "Offline demo", priority=True),
-        Binding("f1", "app.help", "Help"),
     ]
     KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("ctrl+s", "start the run (or press Start)"),
         ("enter", "in the goal: start the run; in the resume list: resume that run"),
-        ("ctrl+h", "history of runs"),
+        ("ctrl+r", "history of runs (also while typing)"),
         ("ctrl+d", "offline demo (scripted model, sample project)"),
         ("tab", "next field"),
     ]

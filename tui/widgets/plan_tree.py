@@ -2,8 +2,10 @@
 
 Driven entirely by engine events (``apply_event``), so a live run and a replay
 of stored events build the same tree. Icons: pending ○, running ◐, done ✓,
-failed ✗, crashed ✖, paused ⏸, rejected ↺, cancelled ⊘, unknown ?; checkpoints ◆ (◇ when only
-partially recoverable). The node the run is at is marked ▶ and bold.
+failed ✗, crashed ✖, paused ⏸, rejected ↺, cancelled ⊘, rewound ⤺ (begun after the checkpoint
+a rewind went back to), unknown ?; checkpoints ◆ (◇ when only partially recoverable), the one
+the working tree is at "◀ you are here". The node the run is at is marked ▶ and bold; nodes
+with a breakpoint "● breakpoint".
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.events import (
     GateAnswered,
     GateOpened,
     PlanUpdated,
+    Rewound,
     RunStatusChanged,
     StepFinished,
     StepStarted,
@@ -36,6 +39,7 @@ STATUS_ICONS = {
     "rejected": "↺",
     "cancelled": "⊘",
     "crashed": "✖",
+    "rewound": "⤺",
 }
 _STATUS_STYLES = {
     "pending": "dim",
@@ -46,6 +50,7 @@ _STATUS_STYLES = {
     "rejected": "yellow",
     "cancelled": "dim",
     "crashed": "bold red",
+    "rewound": "dim italic",
 }
 #: The engine's step statuses as the tree draws them.
 _STEP_STATUS: dict[str, str] = {
@@ -139,6 +144,8 @@ class PlanTree(Tree[PlanItem]):
         self._gates: dict[int, tuple[str, str | int, str]] = {}  # gate -> (kind, key, prev status)
         self._loose: TreeNode[PlanItem] | None = None
         self._current: str | None = None
+        self._here: int | None = None  # the checkpoint the working tree is at
+        self._breakpoints: set[str] = set()
         self.run_status: str | None = None
         """Last run status seen (running, paused, completed, ...)."""
 
@@ -184,6 +191,28 @@ class PlanTree(Tree[PlanItem]):
             self._on_gate_answered(event)
         elif isinstance(event, RunStatusChanged):
             self._on_run_status(event)
+        elif isinstance(event, Rewound):
+            self._on_rewound(event)
+
+    @property
+    def here(self) -> int | None:
+        """The checkpoint marked "you are here" (where the working tree is)."""
+        return self._here
+
+    def set_here(self, checkpoint_id: int | None) -> None:
+        """Mark the checkpoint the working tree is at."""
+        previous, self._here = self._here, checkpoint_id
+        for key in (previous, checkpoint_id):
+            if key is not None and key in self._checkpoints:
+                self._relabel(self._checkpoints[key])
+
+    def set_breakpoints(self, nodes: set[str]) -> None:
+        """Flow nodes with a breakpoint get a ● marker."""
+        changed = nodes ^ self._breakpoints
+        self._breakpoints = set(nodes)
+        for key in changed:
+            if key in self._flow:
+                self._relabel(self._flow[key])
 
     def selected_checkpoint(self) -> int | None:
         """Checkpoint id under the cursor, or None if the cursor is not on a checkpoint."""
@@ -254,7 +283,13 @@ class PlanTree(Tree[PlanItem]):
             event.step_id,
             label=f"attempt {event.attempt}",
             status="running",
-            extra={"node": event.node, "task_id": event.task_id, "attempt": event.attempt},
+            extra={
+                "node": event.node,
+                "task_id": event.task_id,
+                "attempt": event.attempt,
+                # newest checkpoint when it started: a rewind to an older one undoes it
+                "after": max(self._checkpoints, default=-1),
+            },
         )
         if event.task_id is not None and parent is self._tasks.get(event.task_id):
             item.label = f"{event.node} · attempt {event.attempt}"
@@ -338,7 +373,25 @@ class PlanTree(Tree[PlanItem]):
             parent = self._loose_group()
         node = parent.add_leaf("", data=item)
         self._checkpoints[event.checkpoint_id] = node
+        if event.source != "pre-restore":  # an undo point is kept, not gone to
+            self.set_here(event.checkpoint_id)
         self._relabel(node)
+
+    def _on_rewound(self, event: Rewound) -> None:
+        """Attempts begun after the target checkpoint are undone on disk: say so."""
+        owners = set()
+        for node in self._steps.values():
+            item = node.data
+            if item is None or item.extra.get("after", -1) < event.checkpoint_id:
+                continue
+            if item.status != "rewound":
+                item.extra["was"] = item.status
+                item.status = "rewound"
+                self._relabel(node)
+                owners.add((item.extra["node"], item.extra.get("task_id")))
+        for node_id, task_id in owners:
+            self._refresh_owner_status(node_id, task_id)
+        self.set_here(event.checkpoint_id)
 
     def _on_gate_opened(self, event: GateOpened) -> None:
         if event.step_id is not None and event.step_id in self._steps:
@@ -452,6 +505,8 @@ class PlanTree(Tree[PlanItem]):
             text.append(item.label, style="cyan")
             if partial:
                 text.append(" partial", style="bold yellow")
+            if item.key == self._here:
+                text.append(" ◀ you are here", style="bold reverse")
         elif item.kind == "group":
             text.append("◆ " + item.label, style="dim cyan")
             return text
@@ -464,6 +519,8 @@ class PlanTree(Tree[PlanItem]):
             text.append(item.label, style="bold" if is_current or item.kind == "flow" else "")
             if item.kind == "flow" and item.extra.get("kind"):
                 text.append(f" [{item.extra['kind']}]", style="dim")
+            if item.kind == "flow" and item.key in self._breakpoints:
+                text.append(" ● breakpoint", style="bold red")
             if item.kind == "step":
                 text.append(f" #{item.key}", style="dim")
                 if item.extra.get("gate"):

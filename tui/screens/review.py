@@ -1,0 +1,289 @@
+"""The review part of the main screen: the diff on show, hunk choices, answering a gate,
+editing a file, and talking to the agent.
+
+A mixin of :class:`tui.screens.main.MainScreen` (which holds the bindings and the
+state these actions read: ``gate``, ``busy``, ``status``, ``read_only``). The review
+diff of an open gate is the step's base → the live working tree, refreshed when files
+change on disk; hunk choices follow the hunks by content (``HunkRef.key``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from engine.records import GateRecord
+from tui.messages import TreeChanged
+from tui.screens.modals import EditorModal, MessageModal, ReasonModal, language_for
+from tui.widgets.diff_view import DiffView
+from tui.widgets.file_list import FileList
+
+if TYPE_CHECKING:
+    from tui.widgets.plan_tree import PlanTree
+
+#: What the person can do at each kind of pause (the engine's gate kinds).
+REVIEW_KINDS = ("review",)  # a diff with hunks to choose
+DECISION_KINDS = ("review", "gate", "command", "crash")  # approve / reject
+STEP_KINDS = ("breakpoint",)  # continue / step / stop
+
+
+def _ignore_path(path: str, root: str) -> bool:
+    rel = os.path.relpath(path, root)
+    first = rel.split(os.sep, 1)[0]
+    return first in (".git", ".llmflows") or rel.endswith("~") or "__pycache__" in rel
+
+
+class ReviewPart:
+    """Diff, hunks, gate answers, edits and messages (mixed into MainScreen)."""
+
+    # provided by MainScreen
+    run_id: str
+    read_only: bool
+    gate: GateRecord | None
+    status: str
+    busy: bool
+    app: Any
+    diff_range: tuple[int | None, int | None] | None
+    edited: bool
+    gate_ready: bool
+    _stop_watch: asyncio.Event | None
+
+    if TYPE_CHECKING:
+
+        def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
+        def notify(self, message: str, **kw: Any) -> None: ...
+        def post_message(self, message: Any) -> bool: ...
+        def execute(self) -> None: ...
+        @property
+        def plan(self) -> PlanTree: ...
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one("#diff", DiffView)
+
+    @property
+    def gate_kind(self) -> str | None:
+        """The open gate's kind (review, gate, command, crash, breakpoint), or None."""
+        return self.gate.kind if self.gate is not None else None
+
+    # ------------------------------------------------------------------ diff on show
+    @work(group="diff", exclusive=True, exit_on_error=False)
+    async def _load_diff(self, a: int | None, b: int | None, keep_rejected: bool = False) -> None:
+        if a is None:
+            return
+        diff = await self.app.api.diff(a, b)
+        self._set_diff(diff, (a, b), keep_rejected)
+
+    def _set_diff(self, diff: Any, rng: tuple[int | None, int | None], keep: bool) -> None:
+        view = self.diff_view
+        accepted = None
+        if keep and self.diff_range == rng:
+            # by content: an edit above a rejected hunk shifts indexes, not the choice
+            gone = {r.key for r in view.diff.keyed(view.rejected_hunks())}
+            accepted = {r for r in diff.refs() if r.key not in gone}
+        self.diff_range = rng
+        view.set_diff(diff, accepted)
+        # The review diff of an open gate is on screen (tests and keys can rely on it).
+        self.gate_ready = self.gate is not None and rng[1] is None
+        self.query_one("#files", FileList).set_diff(diff)
+        self._sync_rejected()
+        label = f"Diff cp {rng[0]} → {'working tree' if rng[1] is None else f'cp {rng[1]}'}"
+        label += f"  +{diff.additions} -{diff.deletions}"
+        view.border_title = label
+
+    @work(group="diff", exclusive=True, exit_on_error=False)
+    async def _show_run_diff(self) -> None:
+        """The whole change of the run so far: its first checkpoint → working tree (or head)."""
+        res = await self.app.api.run_diff(self.run_id, to_head=self.read_only)
+        if res is not None:
+            self._set_diff(res.diff, (res.base, res.to), False)
+
+    def on_file_list_file_selected(self, event: Any) -> None:
+        self.diff_view.jump_to_file(event.path)
+        self.diff_view.focus()
+
+    def on_diff_view_hunk_toggled(self, event: DiffView.HunkToggled) -> None:
+        path = event.ref.path  # one toggle changes one file's row, whatever the diff size
+        count = self.diff_view.rejected_in_file(path)
+        self.query_one("#files", FileList).set_rejected_count(path, count)
+
+    def on_diff_view_current_hunk_changed(self, event: DiffView.CurrentHunkChanged) -> None:
+        if event.ref is not None:
+            self.query_one("#files", FileList).highlight_path(event.ref.path)
+
+    def _sync_rejected(self) -> None:
+        counts: dict[str, int] = {}
+        for ref in self.diff_view.rejected_hunks():
+            counts[ref.path] = counts.get(ref.path, 0) + 1
+        self.query_one("#files", FileList).set_rejected_counts(counts)
+
+    # ------------------------------------------------------------------ watching the tree
+    def _start_watching(self) -> None:
+        if self._stop_watch is not None or self.read_only:
+            return
+        self._stop_watch = asyncio.Event()
+        self._watch(self._stop_watch)
+
+    def _stop_watching(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.set()
+            self._stop_watch = None
+
+    @work(group="watch", exit_on_error=False)
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Edits in the user's own editor while paused show up in the diff."""
+        from watchfiles import awatch
+
+        root = str(self.app.repo_root)
+        try:
+            async for changes in awatch(
+                root,
+                stop_event=stop,
+                watch_filter=lambda _c, p: not _ignore_path(p, root),
+                debounce=200,
+                step=50,
+            ):
+                paths = sorted({os.path.relpath(p, root) for _c, p in changes})
+                self.post_message(TreeChanged(paths))
+        except Exception:  # the watcher is a convenience; never take the screen down
+            return
+
+    def on_tree_changed(self, message: TreeChanged) -> None:
+        self.refresh_diff()
+
+    def refresh_diff(self) -> None:
+        """Recompute the diff on show against the live tree (keeps hunk choices)."""
+        if self.diff_range is not None and self.diff_range[1] is None:
+            self.edited = True
+            self._load_diff(self.diff_range[0], None, keep_rejected=True)
+
+    # ------------------------------------------------------------------ diff keys
+    def action_next_hunk(self) -> None:
+        self.diff_view.next_hunk()
+
+    def action_prev_hunk(self) -> None:
+        self.diff_view.prev_hunk()
+
+    def action_toggle_hunk(self) -> None:
+        self.diff_view.toggle_current_hunk()
+
+    def action_next_file(self) -> None:
+        self.diff_view.next_file()
+
+    def action_prev_file(self) -> None:
+        self.diff_view.prev_file()
+
+    def action_toggle_diff_mode(self) -> None:
+        self.diff_view.toggle_mode()
+
+    # ------------------------------------------------------------------ answering
+    def action_approve(self) -> None:
+        if self.gate is None or self.gate_kind not in DECISION_KINDS:
+            self.notify("Nothing to approve: the run is not waiting for a decision.")
+            return
+        drop = None
+        view = self.diff_view
+        if self.gate_kind in REVIEW_KINDS and view.rejected_hunks():
+            # by content: the engine finds the very hunks shown here, whatever their index
+            drop = view.diff.keyed(view.rejected_hunks())
+        self._answer("approve", reject_hunks=drop)
+
+    def action_reject(self) -> None:
+        if self.gate is None or self.gate_kind not in DECISION_KINDS:
+            self.notify("Nothing to reject: the run is not waiting for a decision.")
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self._answer("reject", reason=reason)
+
+        self.app.push_screen(
+            ReasonModal("Reject: why? (the model sees this)", "e.g. keep the public API"), done
+        )
+
+    @work(group="answer", exit_on_error=False)
+    async def _answer(
+        self, decision: str, *, reason: str = "", reject_hunks: Any = None, then_run: bool = True
+    ) -> None:
+        if self.gate is None:
+            return
+        await self.app.api.answer_gate(
+            self.run_id, decision, reason=reason, reject_hunks=reject_hunks
+        )
+        self.gate = None
+        self.edited = False
+        self._stop_watching()
+        dropped = f" ({len(reject_hunks)} hunk(s) dropped)" if reject_hunks else ""
+        done = {
+            "approve": "approved",
+            "reject": "rejected (the reason goes to the model)",
+            "stop": "stopped",
+        }
+        self.notify(done.get(decision, decision) + dropped)
+        if decision != "stop" and then_run:
+            self.execute()
+
+    # ------------------------------------------------------------------ edit
+    def action_edit(self) -> None:
+        path = self.diff_view.current_file()
+        if path is None:
+            self.notify("No file selected in the diff.")
+            return
+        self._edit(path)
+
+    @work(group="edit", exclusive=True, exit_on_error=False)
+    async def _edit(self, rel: str) -> None:
+        full = Path(self.app.repo_root or ".") / rel
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if editor:
+            try:
+                with self.app.suspend():
+                    subprocess.call([*shlex.split(editor), str(full)])
+            except Exception as e:  # suspend not supported (e.g. headless): in-app editor
+                self.notify(f"$EDITOR unavailable here ({e}); using the in-app editor")
+            else:
+                self.refresh_diff()
+                return
+        text = full.read_text(encoding="utf-8", errors="replace") if full.exists() else ""
+        new = await self.app.push_screen_wait(EditorModal(rel, text, language_for(rel)))
+        if new is not None and new != text:
+            full.parent.mkdir(parents=True, exist_ok=True)
+            full.write_text(new, encoding="utf-8")
+            self.notify(f"saved {rel}: your edit becomes part of this step")
+            self.refresh_diff()
+
+    # ------------------------------------------------------------------ talking to the agent
+    def action_message(self) -> None:
+        """At a pause: a message for the next model call. On a finished run: a follow-up."""
+        if self.busy:
+            self.notify("The run is running: stop it (s) or wait for a pause to write to it.")
+            return
+        self._message()
+
+    @work(group="message", exclusive=True, exit_on_error=False)
+    async def _message(self) -> None:
+        finished = self.status in ("completed", "failed") or (
+            self.status == "stopped" and self.read_only
+        )
+        if finished:
+            title, hint = "Follow-up: what next?", "a new run, linked to this one, starts "
+            hint += "from its final tree · ctrl+s start · escape cancel"
+        else:
+            title = "Message to the agent"
+            hint = "it reaches the next model call as an instruction · ctrl+s send · escape"
+        text = await self.app.push_screen_wait(MessageModal(title, hint))
+        if not text:
+            return
+        if finished:
+            new_id = await self.app.api.follow_up(self.run_id, text)
+            self.notify(f"follow-up run {new_id} started")
+            await self.app.show_live(new_id, execute=True)
+            return
+        await self.app.api.message_agent(self.run_id, text)
+        self.notify("message kept: the agent gets it with its next model call")
