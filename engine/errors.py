@@ -87,6 +87,16 @@ class ModelError(EngineError):
         self.retryable = retryable
 
 
+class ModelUnreachableError(ModelError):
+    """The model's server refused the connection (e.g. a local server that is not up).
+
+    Not the step's fault: the run stops (resumable) instead of failing the step.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="connection", retryable=False)
+
+
 class ModelConfigError(UsageError):
     """No usable model: the message names the options and the offline demo."""
 

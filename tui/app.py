@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 
 from tui.commands import ActionsProvider
 from tui.messages import EngineEvent, RunEnded
-from tui.screens.start import NoRepoScreen, StartScreen
+from tui.screens.start import LockedScreen, NoRepoScreen, StartScreen
 
 if TYPE_CHECKING:
     from engine.api import EngineAPI
@@ -134,7 +134,7 @@ class LlmflowsApp(App):
     async def open_repo(self) -> None:
         """Start the engine thread on ``self.cwd``; route to the right screen."""
         from engine.api import EngineAPI
-        from engine.errors import NotAGitRepoError
+        from engine.errors import NotAGitRepoError, StoreLockedError
 
         if self.engine is None:
             self.engine = EngineAPI(self.cwd, model_factory=self.model_factory)
@@ -143,6 +143,9 @@ class LlmflowsApp(App):
             self.repo_root = await self.engine.open()
         except NotAGitRepoError as e:
             await self._replace_top(NoRepoScreen(self.cwd, str(e)))
+            return
+        except StoreLockedError as e:
+            await self._replace_top(LockedScreen(str(e), e.pid))
             return
         except Exception as e:
             self.notify(f"could not open {self.cwd}: {e}", severity="error", timeout=30)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from engine.errors import ModelError
+from engine.errors import ModelError, ModelUnreachableError
 from engine.models import pricing
 from engine.models import scripted as scripted_fmt
 from engine.models.loader import get_litellm, litellm_loaded
@@ -187,9 +187,43 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
-def classify_error(exc: BaseException, model: str, secrets: tuple[str, ...] = ()) -> ModelError:
-    """Turn a litellm / HTTP / JSON exception into a ModelError with kind and retryable."""
+_HOST_RE = re.compile(
+    r"Cannot connect to host (\S+?) ssl:|Connect call failed \('([^']+)', (\d+)\)"
+)
+
+
+def _refused_target(chain: list[BaseException], api_base: str | None) -> str | None:
+    """Where a refused connection went (the api_base, else the host from the error), or
+    None when the chain is not a refused connection."""
+    if not any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return None
+    if api_base:
+        return api_base
+    for e in chain:
+        m = _HOST_RE.search(str(e))
+        if m:
+            return m.group(1) or f"{m.group(2)}:{m.group(3)}"
+    return "the model server"
+
+
+def classify_error(
+    exc: BaseException, model: str, secrets: tuple[str, ...] = (), api_base: str | None = None
+) -> ModelError:
+    """Turn a litellm / HTTP / JSON exception into a ModelError with kind and retryable.
+
+    A refused connection is :class:`ModelUnreachableError`: one line naming the URL (no
+    transport reprs), not retried.
+    """
     chain = _exception_chain(exc)
+    target = _refused_target(chain, api_base)
+    if target is not None:
+        return ModelUnreachableError(
+            redact(
+                f"{model}: cannot connect to {target} (connection refused): is the server "
+                "running? The run is stopped; continue it once the server is up",
+                secrets,
+            )
+        )
     # litellm wraps errors raised mid-stream in MidStreamFallbackError; look inside.
     inner = next((e for e in chain if type(e).__name__ != "MidStreamFallbackError"), exc)
     status = getattr(inner, "status_code", None)
@@ -442,7 +476,7 @@ class ModelClient:
             raise
         except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ModelError
             self._raise_scripted_failure(call_id)
-            raise classify_error(exc, model, secrets) from None
+            raise classify_error(exc, model, secrets, self.settings.api_base) from None
         latency = time.monotonic() - start
         choice = built.choices[0]
         message = choice.message

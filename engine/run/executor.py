@@ -20,6 +20,7 @@ from engine.errors import (
     EngineError,
     FlowNodeMissingError,
     ModelError,
+    ModelUnreachableError,
     ToolError,
 )
 from engine.events import (
@@ -245,7 +246,8 @@ class Executor:
                 outcome = await self._advance()
                 if outcome is not None:
                     return outcome
-        except BudgetExceededError as e:
+        except (BudgetExceededError, ModelUnreachableError) as e:
+            # Nothing wrong with the step: stop where it is, resumable as it stands.
             self._stop_in_flight()
             self._set_status("stopped", str(e))
             return RunOutcome("stopped", str(e))
@@ -548,6 +550,8 @@ class Executor:
             return self._open_gate(
                 h.kind, node.id, h.prompt, step_id, cp["id"], {"step_id": step_id, **h.payload}
             )
+        except ModelUnreachableError:
+            raise  # the run stops; the step is not at fault
         except _STEP_ERRORS as e:
             return self._step_failed(node, cp, state, step_id, attempt, task, _message(node, e))
         return self._step_done(node, cp, ctx.state, step_id, attempt, task, output, ctx)
@@ -576,6 +580,10 @@ class Executor:
         ):
             cur_cp, cur_state = self.head()
             if isinstance(res, BaseException):
+                if isinstance(res, ModelUnreachableError):
+                    for _t, later, *_ in begun[i:]:
+                        self._set_aside(later)  # asked again when the run continues
+                    raise res
                 if not isinstance(res, _STEP_ERRORS):
                     raise res
                 # Later items' steps are dropped and run again after this one's retry

@@ -25,9 +25,7 @@ class CliResult:
     stderr: str
 
 
-def run_main(
-    capsys: pytest.CaptureFixture[str], *args: str, repo: Path | None = None
-) -> CliResult:
+def run_main(capsys: pytest.CaptureFixture[str], *args: str, repo: Path | None = None) -> CliResult:
     """``llmflows-tui [-C repo] ARGS`` in this process (``engine.cli.main``)."""
     from engine.cli import main
 

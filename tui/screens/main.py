@@ -292,7 +292,6 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
 
     def on_run_ended(self, message: RunEnded) -> None:
         self.busy = False
-        self.stopping = False
         if message.error is not None:
             from engine.errors import EngineError
 
@@ -300,10 +299,16 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
             text = str(err) if isinstance(err, EngineError) else f"{type(err).__name__}: {err}"
             self.notify(f"run error: {text}", severity="error", timeout=10)
         elif message.outcome is not None:
-            self.status = message.outcome.status
-            if message.outcome.status in FINISHED:
-                self.message = message.outcome.reason or f"run {message.outcome.status}"
+            was_asked = self.stopping
+            outcome = message.outcome
+            self.status = outcome.status
+            if outcome.status in FINISHED:
+                self.message = outcome.reason or f"run {outcome.status}"
                 self._show_run_diff()
+            if outcome.status == "stopped" and outcome.reason and not was_asked:
+                # the engine stopped it (budget, unreachable model): say why, once
+                self.notify(f"{outcome.reason} (c continues)", severity="warning", timeout=15)
+        self.stopping = False
         self._render_status()
 
     def execute(self) -> None:

@@ -292,3 +292,47 @@ class NoRepoScreen(Screen):
             )
             return
         self.app.call_from_thread(self.app.reopen)
+
+
+class LockedScreen(Screen):
+    """Another llmflows-tui writes to this repository: say who, and what to do."""
+
+    if TYPE_CHECKING:
+        app = getters.app(LlmflowsApp)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Try again"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__()
+        self.message = message
+        self.pid = pid
+
+    def compose(self) -> ComposeResult:
+        who = f"process {self.pid}" if self.pid else "another process"
+        with Vertical(classes="dialog", id="locked"):
+            yield Static(
+                "This repository is in use by another llmflows-tui.", classes="dialog-title"
+            )
+            yield Static(
+                f"{self.message}.\n\nClose the other one (or wait for its run to pause), then "
+                f"press r. To see who holds it: `ps -p {self.pid or 'PID'}`. If {who} is gone, "
+                "r takes the lock over.",
+                id="locked-body",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Try again (r)", variant="primary", id="retry")
+                yield Button("Quit (q)", id="quit")
+        yield Footer()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        await self.run_action({"retry": "retry", "quit": "quit"}[event.button.id or ""])
+
+    def action_retry(self) -> None:
+        self.app.reopen()
+
+    def action_quit(self) -> None:
+        # Not a success: scripts wrapping the app see that it could not open the repo.
+        self.app.exit(return_code=2, message=self.message)
