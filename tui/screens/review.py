@@ -250,7 +250,16 @@ class ReviewPart:
             else:
                 self.refresh_diff()
                 return
-        text = full.read_text(encoding="utf-8", errors="replace") if full.exists() else ""
+        try:
+            text = full.read_bytes().decode("utf-8") if full.exists() else ""
+        except UnicodeDecodeError:
+            # Saving would replace every undecodable byte with U+FFFD: refuse instead.
+            self.notify(
+                f"{rel} is not UTF-8 text; the in-app editor cannot save it unchanged. "
+                "Set $EDITOR to edit it.",
+                severity="warning",
+            )
+            return
         new = await self.app.push_screen_wait(EditorModal(rel, text, language_for(rel)))
         if new is not None and new != text:
             full.parent.mkdir(parents=True, exist_ok=True)
