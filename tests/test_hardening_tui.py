@@ -84,7 +84,7 @@ async def test_stop_takes_effect_while_a_slow_tool_runs(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(_sleeping(sleep)), timeout=180)
         screen = main_screen(app)
-        assert screen.busy and screen.node == "wait"
+        assert screen.busy and screen.plan.current_node == "wait"
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.status == "stopped" and not screen.busy)
         assert _sleeping(sleep) == []
