@@ -193,6 +193,8 @@ class Snapshotter:
         self.common_dir = (self.root / common).resolve()
         self.index_path = self.root / index
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-snap")
+        # Stats tracked files for the mode manifest while git scans the work tree.
+        self._modes_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-modes")
         remove_stale_temp_dirs()
         # The pid in the name lets a later process see that this one is gone (kill -9).
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
@@ -208,6 +210,7 @@ class Snapshotter:
     def close(self) -> None:
         """Release the git process handles and temporary files."""
         self._pool.shutdown(wait=True)
+        self._modes_pool.shutdown(wait=True)
         self._stack.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -242,6 +245,7 @@ class Snapshotter:
             raise SnapshotError(f"snapshot ref must be a full ref name (refs/...), got {ref!r}")
         key = self._index_key()
         memo = self._index_memo
+        modes_job = self._modes_pool.submit(self._tracked_modes)
         if key is not None and memo is not None and memo[0] == key:
             # The user's index rarely changes during a run: same file (inode, size,
             # mtime/ctime in ns) -> same tree; skip the copy and write-tree.
@@ -265,7 +269,7 @@ class Snapshotter:
             self._index_memo = (key, (index_tree, index_commit)) if key is not None else None
         parents = ([parent_commit] if parent_commit else []) + [index_commit]
         try:
-            modes = self._modes(build.index_path)
+            modes = self._snapshot_modes(build.index_path, modes_job.result())
         except BaseException:
             _unlink(build.index_path)
             raise
@@ -639,6 +643,23 @@ class Snapshotter:
             raise
         return _TreeBuild(tree=tree, skipped=skipped, index_path=index, ignored=ignored)
 
+    def _tracked_modes(self) -> tuple[dict[str, int], set[str]]:
+        """Mode manifest of the files in the user's index (read only), and those paths."""
+        paths = _regular_paths(self._gitb("ls-files", "-s", "-z"))
+        return mode_manifest(self.root, paths), set(paths)
+
+    def _snapshot_modes(
+        self, index: str, tracked: tuple[dict[str, int], set[str]]
+    ) -> dict[str, int]:
+        """The manifest of the tree in ``index``: the tracked files' (stat'ed in parallel
+        with the work-tree scan) plus new files, minus files the tree does not hold."""
+        tracked_modes, tracked_paths = tracked
+        final = _regular_paths(self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index}))
+        final_set = set(final)
+        modes = {p: m for p, m in tracked_modes.items() if p.endswith("/") or p in final_set}
+        modes.update(mode_manifest(self.root, [p for p in final if p not in tracked_paths]))
+        return modes
+
     def _modes(self, index: str) -> dict[str, int]:
         """Mode manifest of the files in ``index`` (and their directories), see module doc."""
         listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
@@ -776,41 +797,48 @@ def _git_default(is_dir: bool, executable: bool, umask: int) -> int:
 
 def _regular_paths(ls_files_z: bytes) -> list[str]:
     """Regular-file paths of ``ls-files -s -z`` output (symlinks and gitlinks left out)."""
-    paths = []
-    for rec in ls_files_z.split(b"\0"):
-        meta, tab, path = rec.partition(b"\t")
-        if tab and meta[:6] in (b"100644", b"100755"):
-            paths.append(os.fsdecode(path))
-    return paths
+    # Records are "<mode> <sha> <stage>\t<path>"; only 100644/100755 are regular files.
+    return [
+        os.fsdecode(rec[rec.index(b"\t") + 1 :])
+        for rec in ls_files_z.split(b"\0")
+        if rec[:6] in (b"100644", b"100755")
+    ]
 
 
 def mode_manifest(root: Path, paths: list[str]) -> dict[str, int]:
     """Bits git would not reproduce for ``paths`` and their parent directories."""
     umask = current_umask()
+    plain, executable = 0o666 & ~umask, 0o777 & ~umask
+    base = os.fspath(root) + os.sep
+    lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
     modes: dict[str, int] = {}
     dirs: set[str] = set()
-    for rel in paths:
+    for rel in paths:  # one lstat per file: a hot loop on big repositories
         try:
-            st = os.lstat(root / rel)
+            st = lstat(base + rel)
         except OSError:
             continue
-        if not stat.S_ISREG(st.st_mode):
+        if not s_isreg(st.st_mode):
             continue
-        bits = stat.S_IMODE(st.st_mode)
-        if bits != _git_default(False, bool(bits & stat.S_IXUSR), umask):
+        bits = s_imode(st.st_mode)
+        if bits != (executable if bits & 0o100 else plain):
             modes[rel] = bits
-        parent = os.path.dirname(rel)
-        while parent and parent not in dirs:
-            dirs.add(parent)
-            parent = os.path.dirname(parent)
-    dir_default = _git_default(True, True, umask)
+        cut = rel.rfind("/")
+        if cut > 0:
+            dirs.add(rel[:cut])
+    for d in list(dirs):  # ancestors of the folders holding files
+        cut = d.rfind("/")
+        while cut > 0 and d[:cut] not in dirs:
+            d = d[:cut]
+            dirs.add(d)
+            cut = d.rfind("/")
     for d in dirs:
         try:
-            st = os.lstat(root / d)
+            st = lstat(base + d)
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != dir_default:
-            modes[d + "/"] = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode) and s_imode(st.st_mode) != executable:
+            modes[d + "/"] = s_imode(st.st_mode)
     return modes
 
 
