@@ -66,8 +66,10 @@ def diff_commits(
             b,
             binary=True,
         )
-        diff, shas = _parse(_decode(raw))
-        _cap(diff, max_file_lines)
+        text = _decode(raw)
+        diff, shas = _parse(text)
+        # Only text that held undecodable bytes has lines to clean (one check, not per line).
+        _cap(diff, max_file_lines, clean=_has_surrogates(text))
         _binary_sizes(repo, diff, shas)
     diff.from_ref, diff.to_ref = a, b
     return diff
@@ -342,10 +344,12 @@ def _decode(raw: str | bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _cap(diff: Diff, max_file_lines: int) -> None:
+def _cap(diff: Diff, max_file_lines: int, *, clean: bool = True) -> None:
     for f in diff.files:
         if sum(len(h.lines) for h in f.hunks) > max_file_lines:
             f.hunks, f.too_large = [], True
+            continue
+        if not clean:
             continue
         for h in f.hunks:
             for ln in h.lines:
