@@ -13,7 +13,9 @@ the run (in this process, through the CLI's ``main``) until it completes,
 approving crash gates as a person would, and checks:
 
 - ``tree``: the final tree equals an uninterrupted run's (plus the person's edits);
-- ``once``: each command ran exactly once (a side-effect log outside the repo),
+- ``once``: each command ran exactly once (a side-effect log the checkpoints never
+  capture or restore: an ignored directory, since commands run in a sandbox where
+  only the repository is writable),
   except a command whose outcome was unknown and that a person approved to run again;
 - ``edits``: the person's edits are intact;
 - ``integrity``: ``PRAGMA integrity_check`` is ok;
@@ -85,6 +87,8 @@ FLOW = {
     ],
 }
 
+#: Where commands log that they ran: ignored by git, so no checkpoint captures or restores it.
+LOG_DIR = ".effects"
 PERSON_LINE = "a line the person added while the run was dead\n"
 PERSON_FILE = "user_new.txt"
 
@@ -124,7 +128,7 @@ class Setup:
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True)
         self.repo = self.root / "repo"
-        self.log = self.root / "effects.log"
+        self.log = self.repo / LOG_DIR / "effects.log"
         self.flow = self.root / "faults.yaml"
         self.script = self.root / "script.yaml"
         self.flow.write_text(yaml.safe_dump(FLOW, sort_keys=False))
@@ -132,6 +136,9 @@ class Setup:
         repo = self.repo
         repo.mkdir()
         git(repo, "init", "-q", "-b", "main")
+        (repo / ".git" / "info").mkdir(exist_ok=True)
+        (repo / ".git" / "info" / "exclude").write_text(f"/{LOG_DIR}/\n")
+        (repo / LOG_DIR).mkdir()
         git(repo, "config", "user.email", "person@example.com")
         git(repo, "config", "user.name", "Person")
         (repo / "README.md").write_text("# project\n")
@@ -163,7 +170,7 @@ def tree(repo: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(repo.rglob("*")):
         rel = p.relative_to(repo).as_posix()
-        if rel.split("/", 1)[0] in (".git", ".llmflows") or not p.is_file():
+        if rel.split("/", 1)[0] in (".git", ".llmflows", LOG_DIR) or not p.is_file():
             continue
         out[rel] = p.read_bytes()
     return out

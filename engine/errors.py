@@ -139,7 +139,7 @@ class RepoMovedError(UsageError):
     """The person moved HEAD, stashed or reset while a run was paused, and the tree differs."""
 
 
-class JournalMismatchError(EngineError):
+class JournalMismatchError(UsageError):
     """A journaled effect does not match what the step asks for when it is replayed."""
 
 

@@ -117,3 +117,27 @@ def test_recovery_keeps_the_persons_edits_made_while_the_run_was_dead(tmp_path):
     assert (demo / "user_new.txt").read_text() == "mine\n"
     assert (demo / "tests" / "test_rounding.py").exists()  # the step's own work is there too
     _check_store(demo)
+
+
+def test_a_kill_right_after_a_model_answer_does_not_lose_its_cost(tmp_path, capsys):
+    from engine.cli import main
+
+    def cost(repo: Path) -> tuple[float, int]:
+        with RunStore.open(repo, write=False) as store:
+            c = store.run_cost(store.list_runs()[0]["id"])
+        return c["cost_usd"], c["calls"]
+
+    args = ["run", FLOW, "deploy it", "--autonomy", "full"]
+    plain = init_repo(tmp_path / "plain", {"README.md": "hi\n"})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # Same-length paths: the prompt (and so the cost) of both runs is the same.
+    script = _deploy_script(tmp_path / "a", tmp_path / "a" / "deploy.log")
+    assert main(["-C", str(plain), *args, "--model", f"scripted:{script}"]) == 0
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    script = _deploy_script(tmp_path / "b", tmp_path / "b" / "deploy.log")
+    first = run_cli(*args, "--model", f"scripted:{script}", repo=repo, crash="done-llm:1")
+    assert first.returncode == -9, first.stdout + first.stderr
+    assert main(["-C", str(repo), "resume", _run_id(repo)]) == 0
+    capsys.readouterr()
+    assert cost(repo) == cost(plain) and cost(repo)[1] == 2

@@ -186,4 +186,11 @@ def test_sigkill_during_a_concurrent_batch_pays_for_no_answer_twice(tmp_path: Pa
         ]
         assert store.integrity_check() == "ok"
     assert len(paid) == 4  # the plan and each review answer, each paid for exactly once
+    # export-script writes each answer once, not again where it was reused
+    from engine.cli.run_cmds import export_script
+    from engine.run.session import Session
+
+    with Session.open(repo, write=False) as session:
+        exported = export_script(session, run_id)
+    assert [e["node"] for e in exported] == ["plan", "review", "review", "review"]
     assert sorted(s["task_id"] for s in done) == ["t1", "t2", "t3"]

@@ -536,6 +536,8 @@ def export_script(session, run_id: str) -> list[dict[str, Any]]:
     for e in session.store.effects_for_run(run_id):
         if e["kind"] != "llm" or e["status"] != "done":
             continue
+        if (e.get("request") or {}).get("copied"):
+            continue  # an answer reused after a crash or stop: exported where first given
         res = dict(e.get("result") or {})
         res["node"] = (e.get("request") or {}).get("node")
         entries.append(res)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BudgetExceededError, UsageError
+from engine.errors import UsageError
 from engine.events import CostUpdate, ModelWaiting, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
@@ -114,13 +114,24 @@ async def call_model(
         )
         return resp.to_dict()
 
+    def paid(result: dict[str, Any]) -> None:
+        # Written in the transaction that marks the call done: the cost is never lost.
+        r = ModelResponse.from_dict(result)
+        ctx.record_llm_call(
+            {
+                "model": r.model or model_name,
+                "tokens_in": r.tokens_in,
+                "tokens_out": r.tokens_out,
+                "tokens_cached": r.tokens_cached,
+                "cost_usd": r.cost_usd,
+                "latency_s": r.latency_s,
+            }
+        )
+
     executed_before = ctx.journal.executed
-    try:
-        # A model call changes nothing on disk: after a crash in the middle of one it
-        # is simply asked again.
-        result = await ctx.journal.effect("llm", request, do, idempotent=True)
-    except BudgetExceededError:
-        raise
+    # A model call changes nothing on disk: after a crash in the middle of one it
+    # is simply asked again.
+    result = await ctx.journal.effect("llm", request, do, idempotent=True, on_done=paid)
     resp = ModelResponse.from_dict(result)
     if ctx.journal.executed > executed_before:
         # Injected-error entries are consumed too, not only the answering one.
@@ -132,16 +143,6 @@ async def call_model(
         ctx.usage.tokens_in += resp.tokens_in
         ctx.usage.tokens_out += resp.tokens_out
         ctx.usage.tokens_cached += resp.tokens_cached
-        ctx.record_llm_call(
-            {
-                "model": resp.model or model_name,
-                "tokens_in": resp.tokens_in,
-                "tokens_out": resp.tokens_out,
-                "tokens_cached": resp.tokens_cached,
-                "cost_usd": resp.cost_usd,
-                "latency_s": resp.latency_s,
-            }
-        )
         ctx.emit(
             CostUpdate(
                 run_id=ctx.run_id,

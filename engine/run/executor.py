@@ -19,6 +19,7 @@ from engine.errors import (
     BudgetExceededError,
     EngineError,
     FlowNodeMissingError,
+    JournalMismatchError,
     ModelError,
     ModelUnreachableError,
     ToolError,
@@ -255,7 +256,8 @@ class Executor:
             self._stop_in_flight()
             self._set_status("stopped", "stopped by the user")
             return RunOutcome("stopped", "stopped by the user")
-        except FlowNodeMissingError as e:  # the flow file changed: fixable, not a failure
+        except (FlowNodeMissingError, JournalMismatchError) as e:
+            # The flow (or what it reads) changed under the run: fixable, not a failure.
             self._set_status("paused", str(e))
             raise
         except EngineError as e:  # e.g. a `when` expression that cannot be evaluated

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from engine.errors import JournalMismatchError
 from engine.run.crashpoints import crash_point
 
 
@@ -45,12 +46,20 @@ class Journal:
         run: Callable[[], Awaitable[dict[str, Any]]],
         *,
         idempotent: bool = False,
+        on_done: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Run ``run()`` once, durably; on re-entry return the journaled result."""
+        """Run ``run()`` once, durably; on re-entry return the journaled result.
+
+        ``on_done(result)`` writes what belongs with the result (e.g. the model call's
+        cost row) in the same transaction as ``effect_done``: a kill between them
+        cannot lose it. A replayed entry must be the same effect as the one asked for
+        now (:class:`JournalMismatchError` otherwise), never the answer to another.
+        """
         key = f"{self.step_id}:{self.n}"
         self.n += 1
         row = self.store.find_effect(self.run_id, key)
         if row is not None and row["status"] == "done":
+            _check_same(self.step_id, self.n - 1, row, kind, request)
             self.replayed += 1
             return row["result"]
         if row is not None:  # a failed or abandoned earlier try of this same effect
@@ -70,10 +79,45 @@ class Journal:
         except BaseException as e:
             self.store.effect_failed(eid, f"{type(e).__name__}: {e}")
             raise
-        self.store.effect_done(eid, result)
+        with self.store.transaction():
+            self.store.effect_done(eid, result)
+            if on_done is not None:
+                on_done(result)
         self.executed += 1
         crash_point(f"done-{kind}")
         return result
+
+
+def _identity(kind: str, request: dict[str, Any]) -> tuple[str, str]:
+    """What must match on replay: the kind, and a digest of the request.
+
+    A model call is identified by its model and node: its messages are rebuilt from
+    files the step itself may have written before the crash, so their digest may
+    differ on re-entry while the call is the same one. Tools and commands are
+    identified by their whole request (name and arguments, or the command line).
+    """
+    req = {k: v for k, v in request.items() if k != "copied"}
+    if kind == "llm":
+        req = {"model": req.get("model"), "node": req.get("node")}
+    return kind, digest(req)
+
+
+def _check_same(step_id: int, index: int, row: dict[str, Any], kind, request) -> None:
+    recorded = _identity(row["kind"], row.get("request") or {})
+    expected = _identity(kind, request)
+    if recorded == expected:
+        return
+    raise JournalMismatchError(
+        f"step {step_id}, effect {index}: the journal recorded a {row['kind']} effect "
+        f"{_brief(row.get('request') or {})} (digest {recorded[1]}), but the step now asks for "
+        f"a {kind} effect {_brief(request)} (digest {expected[1]}). The flow or its inputs "
+        "changed since; its recorded answer is not replayed. Rewind or retry the step"
+    )
+
+
+def _brief(request: dict[str, Any]) -> str:
+    text = json.dumps({k: v for k, v in request.items() if k != "copied"}, default=str)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def digest(obj: Any) -> str:
