@@ -110,3 +110,45 @@ async def test_a_refused_local_server_is_one_clear_line_and_the_run_stays_resuma
         assert "SSLContext" not in said[0] and "\n" not in said[0]
         assert url in screen.status_line.message
         assert screen.active_bindings["c"].enabled  # continue it once the server is up
+
+
+def _pane(screen) -> str:
+    return "\n".join(screen.transcript.lines)
+
+
+async def test_a_message_at_a_pause_is_in_the_transcript_which_survives_reopening(tmp_path):
+    from tests.test_tui_app import at_gate
+    from tui.screens.modals import MessageModal
+
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        screen = main_screen(app)
+        live = _pane(screen)
+        assert "Editing data.txt" in live  # what the model said
+        assert "→ write_file(path=data.txt" in live  # the call
+        assert "    ← " in live  # and its result, collapsed to one line
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageModal))
+        await pilot.press(*"keep it short", "enter", *"and polite")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "you › keep it short" in _pane(screen))
+        assert "and polite" in _pane(screen)
+    # A new session of the app opens the run: the transcript is rebuilt from the store.
+    app2 = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app2.run_test(size=SIZE) as pilot:
+        from tui.screens.history import HistoryScreen
+        from tui.screens.start import StartScreen
+
+        await wait_for(
+            pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
+        )
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
+        await pilot.press("enter")  # opens it read-only
+        await wait_for(pilot, lambda: "you › keep it short" in _pane(app2.screen))
+        text = _pane(app2.screen)
+        assert "Editing data.txt" in text and "→ write_file(" in text and "    ← " in text
+        await pilot.press("t")  # tool results in full
+        await wait_for(pilot, lambda: "    │ " in _pane(app2.screen))

@@ -35,7 +35,8 @@ def test_demo_runs_to_completion_in_tmux(tmp_path):
     demo_dir = tmp_path / "demo"
     session = f"llmflows-test-{uuid.uuid4().hex[:8]}"
     cmd = f"cd {ROOT} && {sys.executable} -m tui.entry demo --dir {demo_dir}"
-    _tmux("new-session", "-d", "-s", session, "-x", "130", "-y", "36", cmd)
+    # 80×24: the smallest common terminal; the review gives the diff the screen
+    _tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd)
     screen = ""
     try:
         deadline = time.monotonic() + 110
@@ -59,6 +60,8 @@ def test_demo_runs_to_completion_in_tmux(tmp_path):
         time.sleep(1.0)
     finally:
         _tmux("kill-session", "-t", session)
+    # the approved fix is on disk
+    assert "subtotal = sum(" in (demo_dir / "invoice" / "totals.py").read_text()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=demo_dir,
