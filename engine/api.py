@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def suggest_command_prefix(command: str) -> str:
+    """The prefix an "always allow" rule would suggest for ``command``."""
+    from engine.tools.approval_rules import suggest_prefix
+
+    return suggest_prefix(command)
+
+
 def notify_mode() -> str:
     """The notification mode (env, user config; default bell): off | bell | osc9 | both."""
     from engine.notify import notify_mode as mode
@@ -250,13 +257,16 @@ class EngineAPI:
         reason: str = "",
         hunks: set[HunkRef] | None = None,
         reject_hunks: set[HunkRef] | None = None,
+        comments: list[tuple[str, int, str]] | None = None,
     ) -> GateRecord:
         """Approve / reject (with a reason) / stop at the run's open gate.
 
         At a review gate approve can keep only ``hunks`` or drop ``reject_hunks``
-        (refs with a content key match by content).
+        (refs with a content key match by content). ``comments`` are line comments
+        ``(path, line, text)`` that reach the next prompts with the dropped hunks.
         """
         from engine.run.operations import answer_gate
+        from engine.run.review_notes import LineComment
 
         row = await self._on_engine(
             answer_gate,
@@ -265,8 +275,30 @@ class EngineAPI:
             reason=reason,
             hunks=hunks,
             reject_hunks=reject_hunks,
+            comments=[LineComment(p, n, t) for p, n, t in comments or []],
         )
         return GateRecord.from_row(row)
+
+    async def always_allow(self, run_id: str, scope: str, prefix: str = "") -> str:
+        """At a command gate: remember ``prefix`` here (``project``) or for the person
+        (``user``) so matching commands stop asking; returns the prefix kept."""
+        from engine.tools.approval_rules import remember_gate_command
+
+        def q(session: Session) -> str:
+            return remember_gate_command(session, run_id, scope, prefix).prefix
+
+        return await self._on_engine(q)
+
+    async def commit_run(self, run_id: str, branch: str | None = None) -> tuple[str, str]:
+        """Commit a completed run's change (the person's identity, Co-authored-by the
+        model); ``(sha, branch)``."""
+        from engine.git.commit import commit_run
+
+        def q(session: Session) -> tuple[str, str]:
+            done = commit_run(session, run_id, branch=branch)
+            return done.sha, done.branch
+
+        return await self._on_engine(q)
 
     async def rewind(self, run_id: str, checkpoint_id: int) -> RewindResult:
         """Restore the tree to a checkpoint (current files kept in an undo checkpoint)."""

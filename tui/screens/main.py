@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.records import FINISHED, GateRecord, RunRecord
 from tui.messages import EngineEvent, RunEnded
+from tui.screens.gate_extras import EXTRA_ACTIONS, GateExtrasPart
 from tui.screens.review import DECISION_KINDS, REVIEW_KINDS, STEP_KINDS, ReviewPart
 from tui.screens.timeline import TimelinePart, rewind_effect
 from tui.widgets.cost_meter import CostMeter, fmt_usd
@@ -53,7 +54,7 @@ def _b(key: str, action: str, desc: str, help: str, show: bool = True, **kw: Any
     return Binding(key, action, desc, show=show, tooltip=help, **kw)
 
 
-class MainScreen(ReviewPart, TimelinePart, Screen):
+class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
     """One run, live (or read-only for a finished run opened from history)."""
 
     if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
         _b("T", "toggle_single_step", "Single-step", "toggle single-step mode", False),
         _b("f", "fork", "Fork", "fork a new run from the selected checkpoint"),
         _b("h", "history", "History", "history of runs", False),
+        _b("A", "always_allow", "Always allow", "at a command gate: always allow its prefix"),
+        _b("M", "line_comment", "Comment", "comment on the current hunk's line", False),
+        _b("C", "commit", "Commit", "commit the run's change (at the final review: when done)"),
         _b("escape", "back", "Back", "back (read-only view)", False),
     ]
 
@@ -122,6 +126,7 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
         super().__init__()
         self.run_id = run_id
         self.read_only = read_only
+        self.init_extras()
         self.run: RunRecord | None = None
         self.diff_range: tuple[int | None, int | None] | None = None
         self.edited = False
@@ -308,6 +313,7 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
             if outcome.status == "stopped" and outcome.reason and not was_asked:
                 # the engine stopped it (budget, unreachable model): say why, once
                 self.notify(f"{outcome.reason} (c continues)", severity="warning", timeout=15)
+            self.commit_if_asked(outcome.status)
         self.stopping = False
         self._render_status()
 
@@ -458,6 +464,8 @@ class MainScreen(ReviewPart, TimelinePart, Screen):
             return idle and self.status not in ("…", "running")
         if self.read_only:
             return False
+        if action in EXTRA_ACTIONS:
+            return self.extra_allowed(action)
         if action in ("approve", "reject"):
             return kind in DECISION_KINDS
         if action in ("toggle_hunk", "toggle_focus"):

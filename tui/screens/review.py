@@ -214,7 +214,11 @@ class ReviewPart:
         if self.gate is None:
             return
         await self.app.api.answer_gate(
-            self.run_id, decision, reason=reason, reject_hunks=reject_hunks
+            self.run_id,
+            decision,
+            reason=reason,
+            reject_hunks=reject_hunks,
+            comments=self.take_comments() if decision != "stop" else None,  # type: ignore[attr-defined]
         )
         self.gate = None
         self.edited = False
