@@ -75,21 +75,22 @@ def test_history_is_a_constant_number_of_queries(repo: Path):
     assert not any("events" in q for q in many_sql)  # never loads any run's events
 
 
-def test_migration_backfills_summaries_of_existing_runs(repo: Path):
-    with RunStore.open(repo) as store:
-        (run_id,) = _add_runs(store, 1)
-        path = store.path
-    # Back to a version-2 store that has the data but no summary columns.
-    db = sqlite_utils.Database(path)
-    for trigger in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        db.execute(f"DROP TRIGGER {trigger[0]}")
-    for column in ("summary_steps", "summary_cost_usd", "summary_tests"):
-        db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-    db.execute("DELETE FROM schema_version WHERE version = 3")
-    db.conn.commit()
-    db.close()
-    with RunStore.open(repo) as store:
-        assert store.schema_version() == len(schema.MIGRATIONS)
-        (row,) = store.run_summaries()
-    assert row["id"] == run_id and row["steps"] == 2 and row["cost_usd"] == 0.75
-    assert row["tests"] == {"passed": 4, "failed": 0}
+def test_migration_backfills_summaries_of_existing_runs(tmp_path: Path):
+    # A store as it was before the summary migration, holding a run's data.
+    db = sqlite_utils.Database(tmp_path / "history.db")
+    schema.migrate(db, schema.MIGRATIONS[: schema.MIGRATIONS.index(schema._m003_run_summary)])
+    db["runs"].insert({"id": "r1", "flow": "fix", "goal": "g", "status": "done", "created_at": 1.0})
+    db["steps"].insert_all([{"run_id": "r1", "node": "edit", "status": "done"}] * 2)
+    db["llm_calls"].insert_all(
+        [{"run_id": "r1", "model": "m", "cost_usd": c, "created_at": 1.0} for c in (0.25, 0.5)]
+    )
+    for seq, (passed, failed) in enumerate([(1, 2), (4, 0)], 1):
+        data = f'{{"passed": {passed}, "failed": {failed}, "errors": 0}}'
+        db["events"].insert(
+            {"run_id": "r1", "seq": seq, "type": "test_result", "ts": 1.0, "data": data}
+        )
+    assert schema.migrate(db) == len(schema.MIGRATIONS)
+    row = db.execute(
+        "SELECT summary_steps, summary_cost_usd, summary_tests FROM runs WHERE id = 'r1'"
+    ).fetchone()
+    assert row == (2, 0.75, '{"passed":4,"failed":0}')
