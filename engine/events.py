@@ -123,9 +123,36 @@ class DiffReady(Event):
 
 @dataclass(kw_only=True)
 class TestOutputLine(Event):
+    """One line of a command's output: how runs before output chunks stored it (read only)."""
+
     type: ClassVar[str] = "test_output"
     step_id: int
     line: str
+
+
+@dataclass(kw_only=True)
+class OutputChunk(Event):
+    """Live command output of a ``run`` step: whole lines, batched (published, not stored)."""
+
+    type: ClassVar[str] = "output_chunk"
+    step_id: int
+    text: str
+
+
+@dataclass(kw_only=True)
+class CommandOutput(Event):
+    """A ``run`` step's output, stored once when the command ends (head and tail when capped).
+
+    ``tail_from`` is where the omitted-bytes note starts in ``output`` (-1: nothing
+    omitted): a pane that streamed the head live shows only ``output[tail_from:]``.
+    """
+
+    type: ClassVar[str] = "command_output"
+    step_id: int
+    command: str
+    output: str
+    truncated: bool = False
+    tail_from: int = -1
 
 
 @dataclass(kw_only=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from engine.events import TestOutputLine, TestResult
+from engine.events import CommandOutput, Event, OutputChunk, TestResult
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
 from engine.run.state import template_context
 
 _OUTPUT_KEEP = 6000
+#: A step's stored output (head and tail, bytes); the live stream shows up to half of it.
+STORED_OUTPUT_CAP = 64 * 1024
+_CHUNK_LINES = 500
+_CHUNK_EVERY_S = 0.1
 #: Gate kind opened when a test command's result says nothing about the code.
 TESTS_GATE = "tests"
 
@@ -27,8 +33,44 @@ def _own_collection_error(report: Any, touched: set[str]) -> bool:
     return bool(report.collection_errors) and set(report.collection_errors) <= touched
 
 
+class _LiveOutput:
+    """Batches a command's lines into OutputChunk events (not one event per line).
+
+    A chunk goes out every ``_CHUNK_EVERY_S`` or ``_CHUNK_LINES`` lines; the live
+    stream stops after the head of the stored output, whose tail the final
+    CommandOutput event carries.
+    """
+
+    def __init__(self, emit: Callable[[Event], Any], run_id: str, step_id: int):
+        self.emit, self.run_id, self.step_id = emit, run_id, step_id
+        self.lines: list[str] = []
+        self.budget = STORED_OUTPUT_CAP // 2
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, line: str) -> None:
+        if self.budget <= 0:
+            return
+        if len(line) >= self.budget:
+            line = line[: self.budget] + " [...]"
+        self.budget -= len(line) + 1
+        self.lines.append(line)
+        if len(self.lines) >= _CHUNK_LINES or self.budget <= 0:
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(_CHUNK_EVERY_S, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.lines:
+            text, self.lines = "\n".join(self.lines), []
+            self.emit(OutputChunk(run_id=self.run_id, step_id=self.step_id, text=text))
+
+
 async def run_run_node(ctx: StepContext) -> Any:
     from engine.tools import run_command, run_tests, scrubbed_env
+    from engine.tools.commands import TRUNCATION_NOTE
     from engine.tools.secrets import scrub_text, secret_values
 
     node = ctx.node
@@ -37,9 +79,25 @@ async def run_run_node(ctx: StepContext) -> Any:
         raise StepFailed("the run node's command rendered empty")
     timeout = float(node.timeout or 600)
 
+    live = _LiveOutput(ctx.emit, ctx.run_id, ctx.step_id)
+
     def on_line(line: str) -> None:
-        line = scrub_text(line, secrets)
-        ctx.emit(TestOutputLine(run_id=ctx.run_id, step_id=ctx.step_id, line=line))
+        live.add(scrub_text(line, secrets))
+
+    def stored(output: str) -> None:
+        """The step's output, once, as one capped event row (the journal keeps a short tail)."""
+        live.flush()
+        cut = output.find("\n" + TRUNCATION_NOTE)
+        ctx.emit(
+            CommandOutput(
+                run_id=ctx.run_id,
+                step_id=ctx.step_id,
+                command=command,
+                output=output,
+                truncated=cut >= 0,
+                tail_from=cut + 1 if cut >= 0 else -1,
+            )
+        )
 
     cwd = str(ctx.workspace.root)
     names = ctx.tool_context.secret_names
@@ -51,10 +109,17 @@ async def run_run_node(ctx: StepContext) -> Any:
 
         async def do_tests() -> dict[str, Any]:
             report = await run_tests(
-                command, cwd, timeout_s=timeout, on_line=on_line, env=scrubbed_env(extra=names)
+                command,
+                cwd,
+                timeout_s=timeout,
+                on_line=on_line,
+                env=scrubbed_env(extra=names),
+                output_cap=STORED_OUTPUT_CAP,
             )
             d = report.to_dict()
-            d["output"] = scrub_text(str(d.get("output", ""))[-_OUTPUT_KEEP:], secrets)
+            full = scrub_text(str(d.get("output", "")), secrets)
+            stored(full)
+            d["output"] = full[-_OUTPUT_KEEP:]
             if report.health != TestHealth.OK and not _own_collection_error(report, touched):
                 raise _Unhealthy(d, report.problem())
             return d
@@ -93,13 +158,15 @@ async def run_run_node(ctx: StepContext) -> Any:
             command,
             cwd,
             timeout_s=timeout,
-            output_cap=200_000,
+            output_cap=STORED_OUTPUT_CAP,
             on_line=on_line,
             env=scrubbed_env(extra=names),
         )
+        full = scrub_text(r.output, secrets)
+        stored(full)
         return {
             "exit_code": r.exit_code,
-            "output": scrub_text(r.output[-_OUTPUT_KEEP:], secrets),
+            "output": full[-_OUTPUT_KEEP:],
             "timed_out": r.timed_out,
             "duration_s": r.duration_s,
         }

@@ -2,7 +2,8 @@
 
 Token deltas are published but not persisted one by one: the full text of
 every model answer is already in the effects journal, and storing each delta
-would multiply the events table for no information.
+would multiply the events table for no information. Live command output
+chunks likewise: a ``run`` step stores its output once (``CommandOutput``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from engine.events import Event, ModelWaiting, TokenDelta
+from engine.events import Event, ModelWaiting, OutputChunk, TokenDelta
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
-_EPHEMERAL = (TokenDelta, ModelWaiting)
+_EPHEMERAL = (TokenDelta, ModelWaiting, OutputChunk)
 
 
 class EventBus:

@@ -85,6 +85,10 @@ class CommandResult:
         return asdict(self)
 
 
+#: How the note between the kept head and tail of capped output begins.
+TRUNCATION_NOTE = "[... output truncated:"
+
+
 class OutputCap:
     """Keeps the first and last ``cap/2`` bytes of a stream, in one pass, whatever its shape.
 
@@ -130,7 +134,7 @@ class OutputCap:
             head
         )  # drops a cut char
         tail_text = _decode(tail.lstrip(bytes(range(0x80, 0xC0))))  # starts on a whole char
-        note = f"[... output truncated: {omitted} bytes omitted ...]"
+        note = f"{TRUNCATION_NOTE} {omitted} bytes omitted ...]"
         return f"{head_text.removesuffix(chr(10))}\n{note}\n{tail_text.removesuffix(chr(10))}"
 
 

@@ -246,7 +246,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             return
         self.plan.apply_event(ev)
         self.status_line.apply_event(ev)
-        if t in ("test_output", "test_result"):
+        if t in ("test_output", "output_chunk", "command_output", "test_result"):
             self.query_one("#tests", TestOutput).apply_event(ev)
         if t in ("cost", "test_result"):
             self.query_one("#cost", CostMeter).apply_event(ev)

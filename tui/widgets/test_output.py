@@ -1,7 +1,10 @@
 """TestOutput: streaming test log (virtualized ``Log``) + pass/fail summary bar.
 
-``apply_event(TestOutputLine)`` appends a line; ``apply_event(TestResult)``
-updates the summary (counts of the latest result) and the failing test list.
+``apply_event(OutputChunk)`` appends a batch of live lines, ``CommandOutput``
+(the step's stored output) shows what the live stream did not (all of it when
+replaying a past run, only the tail when the head was streamed), the older
+``TestOutputLine`` one line; ``apply_event(TestResult)`` updates the summary
+(counts of the latest result) and the failing test list.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Log, Static
 
-from engine.events import Event, TestOutputLine, TestResult
+from engine.events import CommandOutput, Event, OutputChunk, TestOutputLine, TestResult
 
 
 def fold_failing(ids: list[str], width: int) -> Text:
@@ -80,6 +83,7 @@ class TestOutput(Vertical):
         self._max_lines = max_lines
         self._step_id: int | None = None
         self._pending: list[str] = []  # lines that arrive before mount
+        self._streamed: set[int] = set()  # steps whose output arrived live
         self._reset_counts()
 
     def _reset_counts(self) -> None:
@@ -117,12 +121,21 @@ class TestOutput(Vertical):
         return self.query_one(Log)
 
     def apply_event(self, event: Event) -> None:
-        """Handle TestOutputLine (append) and TestResult (summary); ignore others."""
-        if isinstance(event, TestOutputLine):
-            if self._step_id is not None and event.step_id != self._step_id:
-                self.write_line(f"── step {event.step_id} ──")
-            self._step_id = event.step_id
-            self.write_line(event.line)
+        """Handle output events (append) and TestResult (summary); ignore others."""
+        if isinstance(event, OutputChunk):
+            self._streamed.add(event.step_id)
+            self._write_lines(event.step_id, event.text.split("\n"))
+        elif isinstance(event, CommandOutput):
+            if event.step_id not in self._streamed:
+                text = event.output  # replayed: nothing of it was shown yet
+            elif event.truncated:
+                text = event.output[event.tail_from :]
+            else:
+                return
+            if text:
+                self._write_lines(event.step_id, text.split("\n"))
+        elif isinstance(event, TestOutputLine):
+            self._write_lines(event.step_id, [event.line])
         elif isinstance(event, TestResult):
             self.passed, self.failed = event.passed, event.failed
             self.errors, self.skipped = event.errors, event.skipped
@@ -132,6 +145,16 @@ class TestOutput(Vertical):
             self.duration_s = event.duration_s
             self._step_id = event.step_id
             self._update_summary()
+
+    def _write_lines(self, step_id: int, lines: list[str]) -> None:
+        if self._step_id is not None and step_id != self._step_id:
+            lines = [f"── step {step_id} ──", *lines]
+        self._step_id = step_id
+        self.line_count += len(lines)
+        if self.is_mounted:
+            self.log_widget.write_lines(lines)
+        else:
+            self._pending.extend(lines)
 
     def write_line(self, line: str) -> None:
         """Append one line of output."""
@@ -146,6 +169,7 @@ class TestOutput(Vertical):
         self._reset_counts()
         self._step_id = None
         self._pending.clear()
+        self._streamed.clear()
         if self.is_mounted:
             self.log_widget.clear()
             self._update_summary()
