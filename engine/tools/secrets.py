@@ -60,6 +60,12 @@ DEFAULT_SECRET_FILES: tuple[str, ...] = (
     ".kube/config",
 )
 IGNORE_FILE = ".llmflowsignore"
+#: Dependency and cache folders the sandbox's secret search does not walk (size; they
+#: hold installed packages, not the project's credentials). File tools still refuse.
+NO_WALK = frozenset(
+    {"node_modules", ".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache"}
+)  # fmt: skip
 
 # --------------------------------------------------------------------------- files
 
@@ -94,6 +100,8 @@ class SecretFiles:
                 dirnames.remove(".git")
             keep = []
             for d in dirnames:
+                if d in NO_WALK:
+                    continue
                 if self.spec.match_file(rel_dir + d + "/"):
                     found.append(rel_dir + d)
                 else:
