@@ -80,6 +80,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         _b("space", "toggle_hunk", "Hunk", "accept / reject the current hunk", priority=True),
         _b("n", "next_file", "Next file", "next file in the diff", False, priority=True),
         _b("p", "prev_file", "Prev file", "previous file in the diff", False, priority=True),
+        _b("w", "toggle_diff_wrap", "Wrap", "wrap long diff lines on / off", False, priority=True),
         _b("v", "toggle_diff_mode", "Unified/split", "unified / split diff", False, priority=True),
         _b("m", "message", "Message", "message the agent at a pause; follow-up when finished"),
         _b(
@@ -451,7 +452,14 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         """
         kind = self.gate_kind
         idle = not self.busy
-        diff_keys = ("next_hunk", "prev_hunk", "next_file", "prev_file", "toggle_diff_mode")
+        diff_keys = (
+            "next_hunk",
+            "prev_hunk",
+            "next_file",
+            "prev_file",
+            "toggle_diff_mode",
+            "toggle_diff_wrap",
+        )
         if action in diff_keys:
             return bool(self.diff_view.diff.files) if self.is_mounted else True
         if action in ("history", "toggle_transcript"):

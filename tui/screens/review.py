@@ -182,6 +182,9 @@ class ReviewPart:
     def action_toggle_diff_mode(self) -> None:
         self.diff_view.toggle_mode()
 
+    def action_toggle_diff_wrap(self) -> None:
+        self.diff_view.toggle_wrap()
+
     # ------------------------------------------------------------------ answering
     def action_approve(self) -> None:
         if self.gate is None or self.gate_kind not in DECISION_KINDS:
