@@ -115,9 +115,7 @@ async def test_in_app_editor_refuses_a_file_that_is_not_utf8(tmp_path: Path, mon
         await wait_for(pilot, lambda: at_gate(app))
         (repo / "data.txt").write_bytes(latin1)  # the person's own bytes, not UTF-8
         await pilot.press("e")
-        await wait_for(
-            pilot, lambda: any("not UTF-8" in n.message for n in app._notifications)
-        )
+        await wait_for(pilot, lambda: any("not UTF-8" in n.message for n in app._notifications))
         from tui.screens.modals import EditorModal
 
         assert not isinstance(app.screen, EditorModal)

@@ -736,9 +736,10 @@ def _redirect_problem(op: str, target: _Arg, root: Path | None) -> str | None:
         if "<" in op and _path_outside(t, root):
             return f"reads {t!r}, outside the repository"
         return None
-    if op.endswith("&") or t.startswith("&") or t.isdigit() or t == "-":
-        if not (target.var or target.subst):
-            return None  # fd duplication like 2>&1
+    dup = op.endswith(("&", "&-")) or t.startswith("&")
+    if dup and (t.lstrip("&").isdigit() or t in ("", "-")) and not (target.var or target.subst):
+        return None  # fd duplication or closing: 2>&1, >&2, 2>&-
+
     if t == "/dev/null" and not (target.var or target.subst or target.glob):
         return None
     if target.var or target.subst or target.glob:
