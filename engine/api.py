@@ -164,10 +164,11 @@ class EngineAPI:
         await self._on_engine(lambda session: record_trust(session.repo_root))
 
     async def run_summaries(self) -> list[RunSummary]:
-        """Every run, newest first (one query)."""
-        from engine.readmodels import run_summaries
+        """Every run, newest first (one query per checkout), with the runs of the
+        repository's other worktrees (``worktree`` set)."""
+        from engine.git.worktree import runs_in_all_worktrees
 
-        return await self._on_engine(run_summaries)
+        return await self._on_engine(runs_in_all_worktrees)
 
     async def run_view(self, run_id: str) -> RunView:
         """A run's record, plan nodes, stored events and open gate."""

@@ -51,6 +51,8 @@ class RunSummary:
     head_checkpoint_id: int | None
     #: The run's last test result (None: no test ran).
     tests: TestTally | None = None
+    #: Another checkout's path when the run lives in a linked worktree (``run --worktree``).
+    worktree: str | None = None
 
     @property
     def resumable(self) -> bool:

@@ -177,3 +177,27 @@ def test_worktree_runs_in_parallel_with_their_own_store(setup, tmp_path, capsys)
     assert sorted(Path(r["worktree"]).name for r in rows) == ["wt0", "wt1"]
     assert main(["-C", str(repo), "runs"]) == 0
     assert "[worktree" in capsys.readouterr().out
+
+
+def test_history_screen_lists_worktree_runs(setup, tmp_path, capsys):
+    import asyncio
+
+    from tests.test_tui_app import wait_for
+    from tui.app import LlmflowsApp
+    from tui.screens.history import HistoryScreen
+
+    repo, flow = setup
+    assert _run(repo, flow, _script(tmp_path / "w.yaml", "w.txt", "w\n"), "--worktree", "side") == 0
+    assert _run(repo, flow, _script(tmp_path / "m.yaml", "m.txt", "m\n")) == 0
+    capsys.readouterr()
+
+    async def history_rows() -> list:
+        app = LlmflowsApp(str(repo))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_for(pilot, lambda: app.repo_root is not None)
+            app.push_screen(HistoryScreen())
+            await wait_for(pilot, lambda: len(getattr(app.screen, "rows", [])) == 2)
+            return list(app.screen.rows)
+
+    rows = asyncio.run(history_rows())
+    assert sorted(str(r.worktree and Path(r.worktree).name) for r in rows) == ["None", "side"]

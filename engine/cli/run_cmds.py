@@ -394,7 +394,10 @@ def _parse_hunks(text: str) -> set[HunkRef]:
 
 
 def cmd_runs(args) -> int:
-    rows = all_run_summaries(args.cwd)
+    from engine.git.worktree import runs_in_all_worktrees
+
+    with _open(args, write=False) as session:
+        rows = [r.as_dict() for r in runs_in_all_worktrees(session)]
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -409,27 +412,6 @@ def cmd_runs(args) -> int:
             f"${r['cost_usd']:>8.4f}  {r['goal'][:60]}{where}"
         )
     return 0
-
-
-def all_run_summaries(cwd) -> list[dict[str, Any]]:
-    from engine.readmodels import run_summaries
-
-    """Runs of this checkout and of every other worktree of the repository that has a
-    store, newest first; ``worktree`` is the other checkout's path (None: this one)."""
-    from engine.git.repo import find_repo_root
-    from engine.git.worktree import list_worktrees
-    from engine.run.session import Session
-    from engine.store.runstore import DB_NAME, store_dir
-
-    root = find_repo_root(cwd)
-    rows: list[dict[str, Any]] = []
-    for tree in [root, *(t for t in list_worktrees(root) if t.resolve() != root.resolve())]:
-        if tree != root and not (store_dir(tree) / DB_NAME).is_file():
-            continue
-        with Session.open(tree, write=False) as session:
-            for r in run_summaries(session):
-                rows.append({**r.as_dict(), "worktree": None if tree == root else str(tree)})
-    return sorted(rows, key=lambda r: r.get("created_at") or 0, reverse=True)
 
 
 def run_details(session, run_id: str) -> dict[str, Any]:

@@ -48,3 +48,22 @@ def list_worktrees(repo_root: Path) -> list[Path]:
     return [
         Path(line[len("worktree ") :]) for line in out.splitlines() if line.startswith("worktree ")
     ]
+
+
+def runs_in_all_worktrees(session) -> list:
+    """This checkout's run summaries plus those of every other worktree with a store
+    (read-only; ``worktree`` set to its path), newest first."""
+    from dataclasses import replace
+
+    from engine.readmodels import run_summaries
+    from engine.run.session import Session
+    from engine.store.runstore import DB_NAME, store_dir
+
+    rows = list(run_summaries(session))
+    here = session.repo_root.resolve()
+    for tree in list_worktrees(session.repo_root):
+        if tree.resolve() == here or not (store_dir(tree) / DB_NAME).is_file():
+            continue
+        with Session.open(tree, write=False) as other:
+            rows += [replace(r, worktree=str(tree)) for r in run_summaries(other)]
+    return sorted(rows, key=lambda r: r.created_at or 0, reverse=True)

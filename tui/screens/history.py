@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
@@ -101,6 +102,8 @@ class HistoryScreen(Screen):
             elif n > FIRST_PAGE and n % FIRST_PAGE == 0:
                 await asyncio.sleep(0)
             goal = " ".join(r.goal.split())
+            if r.worktree:  # a run --worktree run: listed here, opened from its checkout
+                goal = f"[{Path(r.worktree).name}] {goal}"
             table.add_row(
                 goal if len(goal) <= goal_width else goal[: goal_width - 1] + "…",
                 r.flow,
@@ -125,14 +128,20 @@ class HistoryScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
 
+    def _elsewhere(self, row: RunSummary | None) -> bool:
+        if row is not None and row.worktree:
+            self.notify(f"this run is in its worktree: llmflows-tui -C {row.worktree}")
+            return True
+        return False
+
     def action_open(self) -> None:
         row = self.selected()
-        if row is not None:
+        if row is not None and not self._elsewhere(row):
             self.app.open_read_only(row.id)
 
     def action_resume(self) -> None:
         row = self.selected()
-        if row is None:
+        if row is None or self._elsewhere(row):
             return
         if not row.resumable:
             self.notify(f"run is {row.status}: nothing to resume (fork it instead)")
@@ -141,7 +150,7 @@ class HistoryScreen(Screen):
 
     def action_fork(self) -> None:
         row = self.selected()
-        if row is not None and row.head_checkpoint_id:
+        if row is not None and row.head_checkpoint_id and not self._elsewhere(row):
             self.app.fork_run(row.head_checkpoint_id)
 
     def action_back(self) -> None:
