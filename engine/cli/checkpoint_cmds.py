@@ -111,6 +111,13 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Why a snapshot skipped a path, for people.
+UNCAPTURED_REASONS = {
+    "too_large": "over the snapshot size limit",
+    "nested_repo": "a nested repository",
+}
+
+
 def cmd_rewind(args: argparse.Namespace) -> int:
     from engine.run import operations
     from engine.run.session import Session
@@ -128,16 +135,24 @@ def cmd_rewind(args: argparse.Namespace) -> int:
     what = "working tree and index" if result["restore_index"] else "working tree"
     print(f"Restored checkpoint {result['restored']} ({what}).")
     written, removed = result["written"], result["removed"]
+    kept = result.get("kept") or []
+    uncaptured = [u for u in result.get("uncaptured") or [] if u["path"] not in kept]
     if not written and not removed:
-        print("  No files changed: the working tree already matched.")
+        if uncaptured or kept:
+            print("  No captured file changed; the files below are in no checkpoint.")
+        else:
+            print("  No files changed: the working tree already matched.")
     for path in written:
         print(f"  written  {path}")
     for path in removed:
         print(f"  removed  {path}")
     for warning in result.get("warnings") or []:
         print(f"  ! {warning}")
-    for path in result.get("kept") or []:
+    for path in kept:
         print(f"  kept     {path}  (not captured by the checkpoint; left as it was)")
+    for item in uncaptured:
+        why = UNCAPTURED_REASONS.get(item["reason"], item["reason"])
+        print(f"  not restored  {item['path']}  ({why}; left as it is now)")
     if result.get("partial"):
         print(
             "  Note: that checkpoint is only partially recoverable (some paths were not captured)."

@@ -229,7 +229,8 @@ class CheckpointService:
 
         Returns ``{"restored": id, "undo_checkpoint": id of the pre-restore
         checkpoint (rewind to it to undo), "written": [...], "removed": [...],
-        "kept": [...], "restore_index": bool, "partial": bool}``. The line's
+        "kept": [...], "uncaptured": [{"path", "reason"}...], "restore_index": bool,
+        "partial": bool}``. The line's
         head (run head or manual head) becomes the restored checkpoint, so
         the next checkpoint forks from it.
         """
@@ -283,6 +284,9 @@ class CheckpointService:
                 "written": list(result.written),
                 "removed": list(result.removed),
                 "kept": list(getattr(result, "kept", []) or []),
+                # In the tree now but in no snapshot (too large, nested repos): a rewind
+                # cannot bring back what they held, so say so instead of "no changes".
+                "uncaptured": [sp.to_dict() for sp in getattr(snap, "skipped", None) or []],
                 "restore_index": bool(restore_index),
                 "partial": bool(target["partial"]),
             }

@@ -166,6 +166,10 @@ class _TreeBuild:
     ignored: IgnoredSummary = field(default_factory=IgnoredSummary)
 
 
+#: Files larger than this are left out of snapshots (listed as skipped, "too_large").
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
 class Snapshotter:
     """Takes and restores working-tree snapshots of one repository.
 
@@ -173,8 +177,8 @@ class Snapshotter:
     Call :meth:`close` (or use it as a context manager) to release git helpers.
     """
 
-    def __init__(self, repo_root: Path | str, max_file_bytes: int = 50 * 1024 * 1024):
-        self.max_file_bytes = max_file_bytes
+    def __init__(self, repo_root: Path | str, max_file_bytes: int | None = None):
+        self.max_file_bytes = DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes
         self._stack = contextlib.ExitStack()
         self._repo = self._stack.enter_context(open_repo(repo_root))
         out = run_git(

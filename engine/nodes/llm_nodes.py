@@ -179,6 +179,29 @@ def _assistant_message(resp: Any) -> dict[str, Any]:
     return msg
 
 
+def _gate_unrestorable(ctx: StepContext, name: str, path: str) -> None:
+    """A write no checkpoint can undo waits for a person (a `command` gate naming why)."""
+    from engine.errors import PathConfinementError
+    from engine.git import snapshots
+    from engine.tools.files import unrestorable_change
+
+    try:
+        why = unrestorable_change(ctx.workspace, path, snapshots.DEFAULT_MAX_FILE_BYTES)
+    except (PathConfinementError, OSError):
+        return  # the tool itself reports the bad path
+    if why is None:
+        return
+    key = f"{name} {path}  # {why}"
+    if key in ctx.approved_commands:
+        return
+    raise NeedsHuman(
+        "command",
+        f"The model wants to modify {path}, which checkpoints do not capture ({why}): "
+        "a rewind cannot bring its current content back.",
+        {"command": key},
+    )
+
+
 async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
     """Execute one tool call through the journal (policy checked before journaling)."""
     from engine.tools import call_tool
@@ -211,6 +234,8 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             raise NeedsHuman("command", f"The model wants to {what}", {"command": command})
         if command in ctx.approved_commands:
             ctx.tool_context.approved_commands = set(ctx.approved_commands)
+    elif name in ("write_file", "edit_file") and isinstance(args.get("path"), str):
+        _gate_unrestorable(ctx, name, args["path"])
 
     async def do() -> dict[str, Any]:
         if mcp_call and ctx.mcp is not None:

@@ -327,6 +327,34 @@ def write_file(ws: Workspace, path: str, content: str) -> ToolResult:
     )
 
 
+# --------------------------------------------------------------------------- restorable?
+
+
+def unrestorable_change(ws: Workspace, path: str, max_bytes: int) -> str | None:
+    """Why a checkpoint could not bring back the current content of ``path``, or None.
+
+    Snapshots leave out files over ``max_bytes``, git-ignored files and files
+    inside nested repositories, so an agent overwriting one of them destroys
+    content no rewind restores. New files lose nothing and are not reported.
+    """
+    p = ws.resolve(path)
+    if not p.is_file():
+        return None
+    rel = ws.relpath(p)
+    size = p.stat().st_size
+    if size > max_bytes:
+        return f"{rel} is {size:,} bytes, over the {max_bytes:,}-byte snapshot limit"
+    for d in p.parents:
+        if d == ws.root or ws.root not in d.parents:
+            break
+        if (d / ".git").exists():
+            return f"{rel} is inside the nested repository {ws.relpath(d)}/"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--", rel], cwd=ws.root, check=False)
+    if ignored.returncode == 0:
+        return f"{rel} is ignored by git"
+    return None
+
+
 # --------------------------------------------------------------------------- edit_file
 
 
