@@ -136,6 +136,8 @@ def test_flows_listing_labels_a_shadowing_project_flow(
     assert main(["-C", str(hostile), "flows"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("bugfix "))
     assert "project, shadows built-in" in line
+    assert main(["-C", str(hostile), "flows", "show", "bugfix"]) == 0
+    assert "(project, shadows built-in:" in capsys.readouterr().out
     info = next(f for f in find_flows(hostile) if f.name == "bugfix")
     assert info.shadows_builtin and info.label == "project, shadows built-in"
     assert any("shadows built-in" in x for x in describe(hostile))

@@ -130,9 +130,14 @@ def _describe(spec: FlowSpec) -> list[dict]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from engine.flow.spec import get_flow
+    from engine.flow.spec import find_flows, get_flow
 
-    spec = get_flow(args.name, _repo_root(args))
+    root = _repo_root(args)
+    spec = get_flow(args.name, root)
+    source = spec.source
+    if source == "project":
+        found = next((i for i in find_flows(root) if i.name == spec.name), None)
+        source = found.label if found is not None else source
     if getattr(args, "json", False):
         info = {
             "name": spec.name,
@@ -145,7 +150,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         }
         print(json.dumps(info, indent=2, default=str))
         return 0
-    print(f"{spec.name} ({spec.source}: {spec.path})")
+    print(f"{spec.name} ({source}: {spec.path})")
     print(f"  {spec.description}")
     for node in spec.nodes.values():
         extra = []
