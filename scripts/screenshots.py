@@ -9,7 +9,8 @@ folder, drives the app with ``App.run_test`` + Pilot, and saves with
 ``app.save_screenshot``:
 
 * ``start.svg``       the start screen (flow, goal, model, autonomy, budget)
-* ``review-gate.svg`` the main screen at the first review gate, with the diff
+* ``review-gate.svg`` the main screen at the first review gate: the diff has the screen
+* ``review-gate-panes.svg`` the same with every pane shown (``z``)
 * ``history.svg``     the history of runs
 * ``help.svg``        the help screen (every key)
 
@@ -90,6 +91,9 @@ async def shoot(out: Path) -> list[Path]:
         await _until(pilot, at_gate)
         await pilot.pause(0.5)
         save(app, "review-gate.svg")
+        await pilot.press("z")  # every pane: plan, diff, tests, cost, model transcript
+        await pilot.pause(0.5)
+        save(app, "review-gate-panes.svg")
         await pilot.press("h")
         await _until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
         await pilot.pause(0.3)

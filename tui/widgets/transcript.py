@@ -146,8 +146,9 @@ class Transcript(Log):
             if not lines:
                 return out
             if not self.expanded:
-                more = f"  (+{len(lines) - 1} lines, t shows)" if len(lines) > 1 else ""
-                return out + f"    ← {lines[0][: width - 8]}{more}\n"
+                # the count first: a narrow pane cuts the line, never the "more" mark
+                more = f"+{len(lines) - 1} " if len(lines) > 1 else ""
+                return out + f"    ← {more}{lines[0][: max(8, width - 7 - len(more))]}\n"
             shown = lines[:_RESULT_LINES]
             rest = len(lines) - len(shown)
             out += "".join(f"    │ {ln[: width - 6]}\n" for ln in shown)
