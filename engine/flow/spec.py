@@ -1076,7 +1076,9 @@ def _peek(path: Path) -> tuple[str, str]:
 
     name, description = path.stem, ""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when present: listing flows is on the start screen's path.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     except Exception:  # a broken file is still listed; `flows check` explains it
         return name, "(invalid flow file: run `llmflows-tui flows check`)"
     if isinstance(data, dict):
