@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.tui import at_gate, finished, main_screen, wait_for
 from tui.app import LlmflowsApp
 
 SIZE = (140, 40)
@@ -101,40 +102,6 @@ class Recorder:
 
     def user_prompts(self) -> list[str]:
         return [str(m.get("content")) for c in self.calls for m in c if m.get("role") == "user"]
-
-
-async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
-    """Let the app run until ``cond()`` holds (no timing assertions: just a bound)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        try:
-            if cond():
-                return
-        except Exception:
-            pass
-    raise AssertionError(f"condition not reached in {timeout}s")
-
-
-def main_screen(app):
-    from tui.screens.main import MainScreen
-
-    for s in reversed(app.screen_stack):
-        if isinstance(s, MainScreen):
-            return s
-    return None
-
-
-def at_gate(app) -> bool:
-    s = main_screen(app)
-    return s is not None and s.gate is not None and s.gate_ready
-
-
-def finished(app, status: str = "completed") -> bool:
-    s = main_screen(app)
-    return s is not None and s.status == status and not s.busy
 
 
 def new_app(repo: Path, model: str, recorder: Recorder | None = None, **kw) -> LlmflowsApp:
