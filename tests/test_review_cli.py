@@ -6,40 +6,42 @@ import json
 from pathlib import Path
 
 from tests.support.gitutil import init_repo
-from tests.test_cli_runs import FLOW, _cli, _script
+from tests.test_cli_runs import FLOW, _script
 
 
-def _paused_run(tmp_path: Path) -> tuple[Path, Path, str]:
+def _paused_run(tmp_path: Path, cli) -> tuple[Path, Path, str]:
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
     flow = tmp_path / "two.yaml"
     flow.write_text(FLOW)
     script = _script(tmp_path / "s.yaml")
-    res = _cli(repo, "run", str(flow), "w", "--model", f"scripted:{script}", "--autonomy", "full")
+    res = cli(
+        "run", str(flow), "w", "--model", f"scripted:{script}", "--autonomy", "full", repo=repo
+    )
     assert res.returncode == 3, res.stdout + res.stderr
-    return repo, flow, json.loads(_cli(repo, "runs", "--json").stdout)[0]["id"]
+    return repo, flow, json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
 
 
-def test_flow_node_renamed_while_paused_is_a_clear_error_not_a_traceback(tmp_path: Path):
-    repo, flow, run_id = _paused_run(tmp_path)
+def test_flow_node_renamed_while_paused_is_a_clear_error_not_a_traceback(tmp_path: Path, cli):
+    repo, flow, run_id = _paused_run(tmp_path, cli)
     # the person renames the gate node the run waits at, and the node after it
     flow.write_text(FLOW.replace("approve", "approve2").replace("summary", "summary2"))
     for args in (["--approve"], ["--reject", "again"]):
-        res = _cli(repo, "resume", run_id, *args)
+        res = cli("resume", run_id, *args, repo=repo)
         assert res.returncode == 2, res.stderr
         assert "Traceback" not in res.stderr
         assert "has no node 'approve'" in res.stderr
-    assert json.loads(_cli(repo, "show", run_id, "--json").stdout)["gate"] is not None
+    assert json.loads(cli("show", run_id, "--json", repo=repo).stdout)["gate"] is not None
     # the run stands at a node that is gone: clear error, the run stays resumable
     flow.write_text(FLOW.replace("id: edit", "id: edit2").replace("edit", "edit2"))
     start_cp = next(
         c["id"]
-        for c in json.loads(_cli(repo, "show", run_id, "--json").stdout)["checkpoints"]
+        for c in json.loads(cli("show", run_id, "--json", repo=repo).stdout)["checkpoints"]
         if c["source"] == "start"
     )
-    res = _cli(repo, "retry", str(start_cp))
+    res = cli("retry", str(start_cp), repo=repo)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr and "has no node 'edit'" in res.stderr
-    assert json.loads(_cli(repo, "show", run_id, "--json").stdout)["run"]["status"] == "paused"
+    assert json.loads(cli("show", run_id, "--json", repo=repo).stdout)["run"]["status"] == "paused"
 
 
 TWO_HUNK_FLOW = """\
