@@ -176,6 +176,16 @@ class EngineAPI:
 
         return await self._on_engine(run_view, run_id)
 
+    async def step_prompts(self, step_id: int) -> str:
+        """What the model was sent and answered in a step, as text (secrets scrubbed)."""
+        from engine.context.prompts import format_step_prompts, step_prompts
+
+        def q(session: Session) -> str:
+            calls = step_prompts(session.store, step_id)
+            return format_step_prompts(calls) if calls else "(this step made no model calls)"
+
+        return await self._on_engine(q)
+
     async def pending_gate(self, run_id: str) -> GateRecord | None:
         """The run's open gate, if any."""
         from engine.readmodels import pending_gate

@@ -40,10 +40,7 @@ class Demo:
     def settings(self) -> dict[str, str]:
         # Run the sample's tests with this interpreter: it has pytest, `python` may not.
         py = sys.executable
-        return {
-            "test_command": f'"{py}" -m pytest -q -p no:cacheprovider',
-            "focus_test_command": f'"{py}" -m pytest -q -p no:cacheprovider',
-        }
+        return {"test_command": f'"{py}" -m pytest -q -p no:cacheprovider'}
 
 
 def _demo_data() -> Path:

@@ -79,6 +79,8 @@ class ModelError(EngineError):
     """A model call failed after retries (or cannot be retried).
 
     kind: rate_limit | server | timeout | bad_response | auth | config | script_exhausted
+    | context_window (the prompt is larger than the model's window)
+    | truncated (the answer hit the output cap, or its tool-call JSON does not parse)
     """
 
     def __init__(self, message: str, kind: str = "server", retryable: bool = False):

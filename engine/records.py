@@ -71,6 +71,13 @@ class GateKind(StrEnum):
     COMMAND = "command"
     BREAKPOINT = "breakpoint"
     CRASH = "crash"
+    TESTS = "tests"  # the test command could not say anything (cannot run, no tests)
+    CONTEXT = "context"  # the prompt does not fit the model's window even compacted
+
+
+def gate_label(kind: str) -> str:
+    """How a gate kind reads in a sentence: ``review gate``, but a flow's own ``gate``."""
+    return "gate" if kind == GateKind.GATE else f"{kind} gate"
 
 
 class Decision(StrEnum):

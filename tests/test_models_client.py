@@ -229,13 +229,13 @@ async def test_truncated_then_success(openai_server: OpenAIServer) -> None:
     assert resp.text == "complete"
 
 
-async def test_malformed_tool_arguments_raise_bad_response(openai_server: OpenAIServer) -> None:
+async def test_malformed_tool_arguments_raise_truncated(openai_server: OpenAIServer) -> None:
     openai_server.enqueue(
         reply_tool_calls([{"name": "write_file", "arguments": '{"path": "a.py", "content": '}])
     )
     with pytest.raises(ModelError) as ei:
         await ModelClient(make_settings(openai_server)).complete(MESSAGES)
-    assert ei.value.kind == "bad_response"
+    assert ei.value.kind == "truncated"  # cut off mid-arguments: retried with a larger cap
     assert ei.value.retryable is False
     assert "write_file" in str(ei.value) and "malformed JSON" in str(ei.value)
     assert len(openai_server.requests) == 1  # not silently re-bought

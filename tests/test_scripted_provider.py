@@ -143,7 +143,7 @@ async def test_injected_malformed_tool_call(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelError) as ei:
         await call(client_for(p))
-    assert ei.value.kind == "bad_response"
+    assert ei.value.kind == "truncated"
     assert "write_file" in str(ei.value)
 
 

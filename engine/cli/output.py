@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.cli.common import use_color
 from engine.events import Event
+from engine.records import gate_label
 from engine.run.result import OUTPUT_SCHEMA, RunResult
 
 TERMINAL_STATUSES = ("completed", "failed", "stopped", "crashed")
@@ -106,11 +107,14 @@ def describe(ev: Event) -> str | None:
             f" — failing: {', '.join(d['failing'][:5])}" if d["failing"] else ""
         )
     if t == "cost":
+        # This call's figures first, the run's running total after: a line per call
+        # must not read as if each call cost the whole total.
         return (
-            f"    cost: ${d['run_cost_usd']:.4f} ({d['run_tokens_in']}→{d['run_tokens_out']} tok)"
+            f"    model call: ${d['cost_usd']:.4f} ({d['tokens_in']}→{d['tokens_out']} tok);"
+            f" run total ${d['run_cost_usd']:.4f}"
         )
     if t == "gate_opened":
-        return f"⏸ {d['kind']} gate #{d['gate_id']}: {d['prompt']}"
+        return f"⏸ {gate_label(d['kind'])} #{d['gate_id']}: {d['prompt']}"
     if t == "checkpoint":
         return f"    checkpoint {d['checkpoint_id']} ({d['source']})"
     if t == "run_status" and d["status"] in TERMINAL_STATUSES:
@@ -137,7 +141,10 @@ def _print_next_steps(res: RunResult) -> None:
         print(f"  answer it with: llmflows-tui resume {rid} --approve", file=sys.stderr, flush=True)
     elif res.status == "paused":
         gate = res.gate or {}
-        print(f"\nRun {rid} is paused at a {gate.get('kind', '')} gate. To continue:", flush=True)
+        print(
+            f"\nRun {rid} is paused at a {gate_label(gate.get('kind', ''))}. To continue:",
+            flush=True,
+        )
         print(f"  llmflows-tui resume {rid} --approve", flush=True)
         print(f'  llmflows-tui resume {rid} --reject "REASON"', flush=True)
         base = gate.get("base_checkpoint_id")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError
 from engine.git.diffmodel import HunkRef
-from engine.records import AUTONOMY_CHOICES
+from engine.records import AUTONOMY_CHOICES, gate_label
 from engine.run.result import EXIT_FOR_STATUS
 from engine.run.review_notes import LineComment
 
@@ -107,6 +107,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("show", help="show a run: attempts, checkpoints, tests, cost")
     p.add_argument("run_id", metavar="RUN")
+    p.add_argument(
+        "--prompts",
+        action="store_true",
+        help="print what the model was sent and answered, step by step (secrets scrubbed)",
+    )
+    p.add_argument("--step", type=int, metavar="STEP", help="with --prompts: only this step")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("retry", help="retry from a checkpoint as a sibling attempt")
@@ -228,7 +234,9 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask",
     needs = ""
     if outcome.status == "paused" and approval == "never":
         gate = outcome.gate or {}
-        needs = f"{gate.get('kind', '')} gate #{gate.get('id', '?')}: {gate.get('prompt', '')}"
+        needs = (
+            f"{gate_label(gate.get('kind', ''))} #{gate.get('id', '?')}: {gate.get('prompt', '')}"
+        )
     branch = getattr(args, "branch", None)
     if outcome.status == "completed" and (getattr(args, "commit", False) or branch):
         from engine.git.commit import commit_run
@@ -423,8 +431,16 @@ def run_details(session, run_id: str) -> dict[str, Any]:
     run = get_run(session, run_id)
     steps = session.store.steps_for(run_id)
     tests = [e for e in session.store.events_for(run_id) if e["type"] == "test_result"]
+    head = (
+        session.store.get_checkpoint(run["head_checkpoint_id"])
+        if run.get("head_checkpoint_id")
+        else None
+    )
+    state = session.store.get_blob(head["state_hash"]) if head else {}
     return {
         "run": run_summary(session, run_id).as_dict(),
+        "instructions": list((state or {}).get("instructions") or []),
+        "test_command": (run.get("config") or {}).get("test_command"),
         "error": run.get("error"),
         "steps": steps,
         "checkpoints": session.store.list_checkpoints(run_id),
@@ -438,7 +454,33 @@ def run_details(session, run_id: str) -> dict[str, Any]:
     }
 
 
+def _show_prompts(args) -> int:
+    from engine.context.prompts import format_step_prompts, step_prompts
+    from engine.run.operations import get_run
+
+    with _open(args, write=False) as session:
+        run = get_run(session, args.run_id)
+        steps = [
+            s
+            for s in session.store.steps_for(run["id"])
+            if s["kind"] in ("llm", "plan", "agent") and args.step in (None, s["id"])
+        ]
+        if args.step is not None and not steps:
+            raise UsageError(f"run {run['id']} has no model step #{args.step}")
+        found = [(s, step_prompts(session.store, s["id"])) for s in steps]
+    if args.json:
+        print(json.dumps([{"step": s["id"], "node": s["node"], "calls": c} for s, c in found]))
+        return 0
+    for s, calls in found:
+        task = f" [{s['task_id']}]" if s.get("task_id") else ""
+        print(f"━━ step #{s['id']} {s['node']}{task} attempt {s['attempt']}: {s['status']}")
+        print(format_step_prompts(calls) if calls else "(no model calls)\n")
+    return 0
+
+
 def cmd_show(args) -> int:
+    if args.prompts:
+        return _show_prompts(args)
     with _open(args, write=False) as session:
         d = run_details(session, args.run_id)
     if args.json:
@@ -452,6 +494,10 @@ def cmd_show(args) -> int:
     print(f"goal: {r['goal']}")
     if d["error"]:
         print(f"note: {d['error']}")
+    if d["test_command"]:
+        print(f"test command: {d['test_command']['command']}")
+    if d["instructions"]:
+        print(f"project instructions: {', '.join(d['instructions'])}")
     print("\nattempts:")
     children: dict[Any, list[dict]] = {}
     for s in d["steps"]:
@@ -489,7 +535,7 @@ def cmd_show(args) -> int:
         for r in d["approval_rules"]:
             print(f"  {r['scope']:<8} {r['prefix']}")
     if d["gate"]:
-        print(f"\nwaiting: {d['gate']['kind']} gate — {d['gate']['prompt']}")
+        print(f"\nwaiting at {gate_label(d['gate']['kind'])} — {d['gate']['prompt']}")
     return 0
 
 

@@ -47,6 +47,8 @@ DEFAULT_TOOLS = {
     ],
     "plan": ["read_file", "list_files", "search", "submit_plan"],
 }
+#: The tools an ``llm`` node may be given: it answers, it never changes anything.
+READ_ONLY_TOOLS = ("read_file", "list_files", "search")
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "timeout": 600,
     "retries": 0,
@@ -71,6 +73,8 @@ NODE_KEYS = (
     "concurrency",
     "output",
     "json",
+    "schema",
+    "request",
     "tools",
     "max_turns",
     "command",
@@ -86,8 +90,10 @@ KIND_FIELDS: dict[str, set[str]] = {
     "prompt": {"llm", "plan", "agent", "gate"},
     "system": {"llm", "plan", "agent"},
     "json": {"llm"},
-    "tools": {"agent", "plan"},
-    "max_turns": {"agent", "plan"},
+    "schema": {"llm"},
+    "request": {"llm", "plan", "agent"},
+    "tools": {"agent", "plan", "llm"},
+    "max_turns": {"agent", "plan", "llm"},
     "command": {"run"},
     "tests": {"run"},
     "allow_failure": {"run"},
@@ -157,6 +163,10 @@ class NodeSpec:
     concurrency: int | None = None
     output: str = ""
     json: bool = False
+    #: JSON Schema the answer of a ``json: true`` node must match.
+    schema: dict[str, Any] | None = None
+    #: Request fields for this node's model calls (tool_choice, temperature, ...).
+    request: dict[str, Any] = field(default_factory=dict)
     tools: list[str] = field(default_factory=list)
     max_turns: int | None = None
     command: str | None = None
@@ -736,8 +746,27 @@ class _Loader:
                     spec.tools = tools
             mt = self._int(y.get("max_turns"), f"{label}: max_turns", 1)
             spec.max_turns = mt if mt is not None else defaults["max_turns"]
+        elif kind == "llm" and (tools_y := y.get("tools")) is not None:
+            tools = self._tools(tools_y, label, kind) or []
+            writers = [t for t in tools if t not in READ_ONLY_TOOLS]
+            if writers:
+                self.err(
+                    tools_y,
+                    f"{label}: llm nodes only read ({', '.join(READ_ONLY_TOOLS)}); "
+                    f"not {', '.join(writers)}",
+                )
+            spec.tools = [t for t in tools if t in READ_ONLY_TOOLS]
+            mt = self._int(y.get("max_turns"), f"{label}: max_turns", 1)
+            spec.max_turns = mt if mt is not None else defaults["max_turns"]
         elif kind is None and (tools_y := y.get("tools")) is not None:
             self._tools(tools_y, label, None)
+
+        schema_y = y.get("schema")
+        if schema_y is not None and allowed("schema"):
+            spec.schema = self._schema(schema_y, label, spec.json)
+        request_y = y.get("request")
+        if request_y is not None and allowed("request"):
+            spec.request = self._request(request_y, label)
 
         cmd_y = y.get("command")
         if cmd_y is not None and allowed("command"):
@@ -753,6 +782,46 @@ class _Loader:
             if model_y is not None and not (model_y.kind == "scalar" and model_y.value is None):
                 spec.model = self._str(model_y, f"{label}: model")
         return spec
+
+    def _request(self, y: Y, label: str) -> dict[str, Any]:
+        """Per-node request fields, validated like the model's ``[model.request]``."""
+        from engine.models.settings import request_options_problem
+
+        if y.kind != "map":
+            self.err(y, f"{label}: request must be a mapping of request fields")
+            return {}
+        try:
+            options = y.plain()
+        except TooLarge:
+            self.err(y, f"{label}: request is too large (YAML alias expansion)")
+            return {}
+        problem = request_options_problem(options)
+        if problem:
+            self.err(y, f"{label}: request: {problem}")
+            return {}
+        return options
+
+    def _schema(self, y: Y, label: str, is_json: bool) -> dict[str, Any] | None:
+        """A JSON Schema (a mapping) for a ``json: true`` node's answer, checked now."""
+        import jsonschema
+
+        if not is_json:
+            self.err(y, f"{label}: schema needs json: true")
+            return None
+        if y.kind != "map":
+            self.err(y, f"{label}: schema must be a JSON Schema mapping, got {_type_name(y)}")
+            return None
+        try:
+            schema = y.plain()
+        except TooLarge:
+            self.err(y, f"{label}: schema is too large (YAML alias expansion)")
+            return None
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as e:
+            self.err(y, f"{label}: schema is not a valid JSON Schema: {e.message}")
+            return None
+        return schema
 
     def _tools(self, y: Y, label: str, kind: str | None) -> list[str] | None:
         if y.kind != "seq":

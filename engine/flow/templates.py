@@ -55,6 +55,9 @@ CONTEXT_NAMES = frozenset(
         "instruction",
         "iteration",
         "files",
+        "repo_map",
+        "focus",
+        "instructions",
         "state",
     }
 )

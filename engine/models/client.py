@@ -29,7 +29,7 @@ from engine.errors import ModelError, ModelUnreachableError
 from engine.models import pricing
 from engine.models import scripted as scripted_fmt
 from engine.models.loader import get_litellm, litellm_loaded
-from engine.models.settings import ModelSettings
+from engine.models.settings import ModelSettings, merged_request_options
 
 
 @dataclass
@@ -108,6 +108,14 @@ class ModelResponse:
 
 # Extra time the stream may take to open beyond twice the HTTP timeout (see _attempt).
 _OPEN_BACKSTOP_S = 10.0
+# A stream is cut once its text passes this many characters per requested token
+# (real tokens average about 4 characters; 8 leaves room for any tokenizer).
+_RUNAWAY_CHARS_PER_TOKEN = 8
+# How providers word a prompt that is too long (litellm maps most to
+# ContextWindowExceededError; OpenAI-compatible local servers often do not).
+_CONTEXT_WORDS = re.compile(
+    r"context[ _]length|context window|maximum context|too many tokens|prompt is too long", re.I
+)
 # Kinds after which trying a fallback model makes no sense.
 _NO_FALLBACK = {"config", "script_exhausted"}
 # A key-looking token, redacted from any error text as a second line of defence.
@@ -238,6 +246,10 @@ def classify_error(
         retry_after = _retry_after(inner) or _retry_after(exc)
     elif any(isinstance(e, json.JSONDecodeError) for e in chain):
         kind, retryable, what = "bad_response", True, "the server sent malformed JSON"
+    elif "ContextWindowExceededError" in names or (
+        status in (400, 413, 422) and _CONTEXT_WORDS.search(detail)
+    ):
+        kind, retryable, what = "context_window", False, "the prompt exceeds the context window"
     elif status in (401, 403):
         kind, retryable, what = "auth", False, f"authentication failed ({status})"
     elif status in (400, 404, 413, 422):
@@ -318,8 +330,12 @@ class ModelClient:
         tools: list[dict[str, Any]] | None = None,
         on_delta: Callable[[str], None] | None = None,
         metadata: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> ModelResponse:
         """Stream one completion; retry transient errors; try fallbacks; raise ModelError.
+
+        ``options``: request fields for this call (validated names, see
+        ``settings.REQUEST_OPTION_TYPES``) on top of the model's ``request`` table.
 
         ``metadata``: ``node`` (the calling flow node) and ``scripted_consumed``
         (script entry indices already used by this run) — only scripted models
@@ -336,7 +352,7 @@ class ModelClient:
         for model in [self.settings.model, *self.settings.fallbacks]:
             try:
                 return await self._complete_with_retries(
-                    lm, model, messages, tools, on_delta, metadata or {}
+                    lm, model, messages, tools, on_delta, {**(metadata or {}), "options": options}
                 )
             except ModelError as e:
                 failures.append((model, e))
@@ -416,6 +432,7 @@ class ModelClient:
             kwargs["temperature"] = s.temperature
         if s.max_output_tokens is not None:
             kwargs["max_tokens"] = s.max_output_tokens
+        kwargs.update(merged_request_options(s, metadata.get("options")))
         if api_base:
             kwargs["api_base"] = api_base
         if api_key:
@@ -435,6 +452,11 @@ class ModelClient:
         start = time.monotonic()
         chunks: list[Any] = []
         finished = False
+        # A model that loops and a server that ignores max_tokens would stream until
+        # the server's own limit: stop reading well past the cap we asked for.
+        cap = kwargs.get("max_tokens")
+        streamed_chars = 0
+        char_limit = _RUNAWAY_CHARS_PER_TOKEN * int(cap) if cap else None
         try:
             # Opening the stream is bounded by the HTTP client's own timeout (kwargs).
             # Cancelling it from here could land while litellm prepares the request
@@ -453,6 +475,14 @@ class ModelClient:
                             finished = True
                         delta = getattr(choice, "delta", None)
                         text = getattr(delta, "content", None) if delta is not None else None
+                        streamed_chars += len(text or "")
+                        if char_limit is not None and streamed_chars > char_limit:
+                            raise ModelError(
+                                f"{model}: the answer ran past max_output_tokens ({cap}) "
+                                "without finishing (the server ignored the cap)",
+                                "truncated",
+                                False,
+                            )
                         if text and on_delta is not None:
                             try:
                                 on_delta(text)
@@ -525,10 +555,12 @@ class ModelClient:
             try:
                 args = json.loads(raw) if raw.strip() else {}
             except json.JSONDecodeError as e:
+                # Almost always an answer cut off mid-arguments: the caller retries it
+                # with a larger output cap rather than taking it.
                 raise ModelError(
                     f"{model}: tool call {name or i!r} has malformed JSON arguments "
                     f"({e.msg} at char {e.pos}): {raw[:200]!r}",
-                    kind="bad_response",
+                    kind="truncated",
                     retryable=False,
                 ) from None
             if not isinstance(args, dict):

@@ -64,6 +64,10 @@ class ModelSettings:
     custom_prices: dict[str, dict[str, float]] = field(default_factory=dict)
     temperature: float | None = None
     max_output_tokens: int | None = None
+    #: Extra request fields (validated: :data:`REQUEST_OPTION_TYPES`), e.g. num_ctx.
+    request: dict[str, Any] = field(default_factory=dict)
+    #: Tokens the model accepts; None = ask litellm (``get_model_info``), else 32,768.
+    context_window: int | None = None
     retry_base_s: float = 1.0
     retry_max_s: float = 30.0
     source: str = ""
@@ -103,6 +107,8 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "max_retries": (int,),
     "temperature": (int, float),
     "max_output_tokens": (int,),
+    "context_window": (int,),
+    "request": (dict,),
     "retry_base_s": (int, float),
     "retry_max_s": (int, float),
     "prices": (dict,),
@@ -132,6 +138,10 @@ def _read_model_table(path: Path) -> dict[str, Any] | None:
             raise ModelConfigError(f"{path}: model.{key} has the wrong type ({value!r})")
     if not all(isinstance(f, str) for f in table.get("fallbacks", [])):
         raise ModelConfigError(f"{path}: model.fallbacks must be a list of model strings")
+    if "request" in table:
+        problem = request_options_problem(table["request"])
+        if problem:
+            raise ModelConfigError(f"{path}: model.request: {problem}")
     for model, price in (table.get("prices") or {}).items():
         if not isinstance(price, dict) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in price.values()
@@ -196,11 +206,15 @@ def resolve_model_settings(
         for key in ("timeout_s", "retry_base_s", "retry_max_s", "temperature"):
             if key in table:
                 setattr(s, key, float(table[key]))
-        for key in ("max_retries", "max_output_tokens"):
+        for key in ("max_retries", "max_output_tokens", "context_window"):
             if key in table:
                 setattr(s, key, int(table[key]))
         for pmodel, price in (table.get("prices") or {}).items():
             s.custom_prices[pmodel] = {k: float(v) for k, v in price.items()}
+        if "request" in table:
+            s.request.update(table["request"])
+    if s.max_output_tokens is None:
+        s.max_output_tokens = DEFAULT_MAX_OUTPUT_TOKENS
     env_base = os.environ.get(ENV_API_BASE, "").strip()
     if env_base:
         s.api_base = env_base
@@ -270,3 +284,60 @@ def check_model_usable(settings: ModelSettings) -> None:
             "which is not set. Export it (or set api_key_env in the config), or:\n"
             + _options_text()
         )
+
+
+# -- request options (per model: [model.request]; per node: `request:` in a flow) --
+
+#: An answer longer than this is cut (finish_reason "length") unless configured:
+#: a looping model must not run to the server's own limit.
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+#: Request fields a person may set, with their types. Everything else is refused:
+#: a typo must not be sent silently (or dropped silently) to a provider.
+REQUEST_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "max_tokens": (int,),
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "seed": (int,),
+    "stop": (str, list),
+    "tool_choice": (str, dict),
+    "parallel_tool_calls": (bool,),
+    "response_format": (dict,),
+    "reasoning_effort": (str,),
+    "num_ctx": (int,),  # Ollama (the native ollama/ or ollama_chat/ provider)
+    "extra_headers": (dict,),
+    "extra_body": (dict,),  # provider fields for OpenAI-compatible servers
+}
+_TOOL_CHOICES = ("auto", "required", "none")
+
+
+def request_options_problem(options: Any) -> str | None:
+    """What is wrong with a request-options table, or None when it is valid."""
+    if not isinstance(options, dict):
+        return "must be a table of request fields"
+    for key, value in options.items():
+        types = REQUEST_OPTION_TYPES.get(key)
+        if types is None:
+            return f"unknown field {key!r}; known: {', '.join(sorted(REQUEST_OPTION_TYPES))}"
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"{key} has the wrong type ({value!r})"
+    choice = options.get("tool_choice")
+    if isinstance(choice, str) and choice not in _TOOL_CHOICES:
+        return f"tool_choice must be one of {', '.join(_TOOL_CHOICES)} or a table, not {choice!r}"
+    fmt = options.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") not in ("text", "json_object", "json_schema"):
+        return "response_format.type must be text, json_object or json_schema"
+    if "extra_headers" in options:
+        headers = options["extra_headers"]
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            return "extra_headers must map header names to strings"
+    return None
+
+
+def merged_request_options(
+    settings: ModelSettings, node_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request fields of one call: the model's, then the node's on top."""
+    merged = dict(settings.request or {})
+    merged.update(node_options or {})
+    return merged

@@ -23,62 +23,145 @@ DEFAULT_SYSTEM = (
     "edit_file needs an exact, unique snippet of the current text. "
     "Tests decide success, so run them when it helps. Call finish(summary) when done."
 )
-_FILE_CAP = 20_000
-_FILES_TOTAL_CAP = 100_000
+#: Default system prompt of ``llm`` nodes: they answer, they do not edit.
+DEFAULT_ANSWER_SYSTEM = (
+    "You are a careful senior software engineer reading a git repository. Answer exactly "
+    "what is asked. When tools are offered, use them to read the code you need first."
+)
+#: Largest file read into a prompt (it is trimmed to the budget afterwards).
+_FILE_READ_MAX = 2_000_000
+#: Share of the prompt budget that file contents may take.
+_FILES_SHARE = 0.6
+#: Most tokens the repo map may take (a tenth of the window for small models).
+_REPO_MAP_TOKENS = 2048
+#: Tokens kept free for what the template adds around the files.
+_SLACK_TOKENS = 256
+
+
+async def _repo_map(ctx: StepContext, in_play: list[str], budget: Any) -> str:
+    """The ranked repository outline for nodes that explore (plan, agent, llm with tools)."""
+    import asyncio
+
+    from engine.context.repomap import render_repo_map
+
+    if ctx.node.kind not in ("plan", "agent") and not getattr(ctx.node, "tools", None):
+        return ""
+    goal = " ".join(str(x) for x in (ctx.state.get("goal"), (ctx.task or {}).get("title")) if x)
+    return await asyncio.to_thread(
+        render_repo_map,
+        Path(ctx.workspace.root),
+        in_play=in_play,
+        goal=goal,
+        max_tokens=min(_REPO_MAP_TOKENS, budget.input_limit // 10),
+        count=budget.count_text,
+    )
+
+
+def _located_files(state: dict[str, Any]) -> list[str]:
+    """Files earlier steps named as relevant (e.g. ``locate``'s ``files`` / ``file``)."""
+    names: list[str] = []
+    for out in (state.get("outputs") or {}).values():
+        if not isinstance(out, dict):
+            continue
+        if isinstance(out.get("file"), str):
+            names.append(out["file"])
+        files = out.get("files")
+        if isinstance(files, list):
+            names += [f for f in files if isinstance(f, str)]
+    return names
 
 
 def relevant_files(ctx: StepContext) -> dict[str, str]:
-    """Files worth showing the model: the task's files, failing tests' files, files touched."""
+    """Files worth showing the model, most important first: the task's files, failing
+    tests' files, files earlier steps located, files the run touched. Whole texts:
+    :func:`build_messages` trims them to the model's window, with markers."""
     names: list[str] = []
     if ctx.task:
         names += [str(f) for f in ctx.task.get("files") or []]
     for test_id in (ctx.state.get("tests") or {}).get("failing") or []:
         names.append(str(test_id).split("::", 1)[0])
+    names += _located_files(ctx.state)
     names += ctx.state.get("touched", [])
     out: dict[str, str] = {}
-    total = 0
     for name in dict.fromkeys(names):
         try:
-            path = ctx.workspace.resolve(name)
+            path = Path(ctx.workspace.resolve(name))
         except Exception:
             continue
-        if not Path(path).is_file():
+        if not path.is_file() or path.stat().st_size > _FILE_READ_MAX:
             continue
         try:
-            text = Path(path).read_text(encoding="utf-8")[:_FILE_CAP]
+            out[name] = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        if total + len(text) > _FILES_TOTAL_CAP:
-            break
-        out[name] = text
-        total += len(text)
     return out
 
 
-def build_messages(ctx: StepContext) -> list[dict[str, Any]]:
-    """Render the node's system and user prompts from run state."""
-    state = dict(ctx.state)
-    state["files"] = relevant_files(ctx)
-    context = template_context(state, ctx.task, ctx.node.id)
-    system = ctx.flow.render(ctx.node.system, context) if ctx.node.system else DEFAULT_SYSTEM
-    user = ctx.flow.render(ctx.node.prompt, context) if ctx.node.prompt else ctx.state["goal"]
-    # Human decisions must reach the model even if a custom template forgets them.
-    feedback = ctx.state.get("feedback") or []
-    if feedback and feedback[-1] not in user:
-        user += "\n\nThe reviewer rejected the previous attempt. Reason: " + feedback[-1]
-    notes = review_notes.prompt_section(ctx.state)  # line comments, rejected hunks
-    if notes and notes not in user:
-        user += "\n\n" + notes
-    instruction = ctx.state.get("instruction") or ""
-    if instruction and instruction not in user:
-        user += "\n\nAdditional instruction from the user: " + instruction
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+async def build_messages(
+    ctx: StepContext, tools: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Render the node's system and user prompts from run state, within the model's window.
+
+    The system prompt gets the project's instructions (AGENTS.md & co); file
+    contents get whatever room the rest of the prompt leaves, trimmed in place
+    with ``[... N lines omitted — read_file PATH A-B]`` markers.
+    """
+    from engine.context.budget import budget_for
+    from engine.context.instructions import project_instructions
+    from engine.tools.secrets import scrub_text, secret_values
+
+    budget = await budget_for(ctx.model_for(getattr(ctx.node, "model", None)))
+    files = relevant_files(ctx)
+    instructions = project_instructions(ctx.workspace.root, list(files))
+    ctx.state["instructions"] = instructions.sources
+    repo_map = await _repo_map(ctx, list(files), budget)
+
+    def render(shown: dict[str, str]) -> list[dict[str, Any]]:
+        context = template_context(
+            {**ctx.state, "files": shown, "repo_map": repo_map}, ctx.task, ctx.node.id
+        )
+        default = DEFAULT_ANSWER_SYSTEM if ctx.node.kind == "llm" else DEFAULT_SYSTEM
+        system = ctx.flow.render(ctx.node.system, context) if ctx.node.system else default
+        if instructions.text:
+            system += "\n\n" + instructions.text
+        user = ctx.flow.render(ctx.node.prompt, context) if ctx.node.prompt else ctx.state["goal"]
+        # Human decisions must reach the model even if a custom template forgets them.
+        feedback = ctx.state.get("feedback") or []
+        if feedback and feedback[-1] not in user:
+            user += "\n\nThe reviewer rejected the previous attempt. Reason: " + feedback[-1]
+        notes = review_notes.prompt_section(ctx.state)  # line comments, rejected hunks
+        if notes and notes not in user:
+            user += "\n\n" + notes
+        instruction = ctx.state.get("instruction") or ""
+        if instruction and instruction not in user:
+            user += "\n\nAdditional instruction from the user: " + instruction
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    if files:
+        bare = budget.count_messages(render({}), tools)
+        room = min(budget.input_limit - bare, int(budget.input_limit * _FILES_SHARE))
+        messages = render(budget.fit_files(files, room - _SLACK_TOKENS))
+    else:
+        messages = render({})
+    # Files and instructions come from disk: a secret value in them (like in any
+    # tool result) is masked before the model sees it.
+    secrets = secret_values(extra=tuple(ctx.tool_context.secret_names or ()))
+    for msg in messages:
+        msg["content"] = scrub_text(msg["content"], secrets)
+    return messages
 
 
 async def call_model(
-    ctx: StepContext, messages: list[dict[str, Any]], tools: list[dict] | None
+    ctx: StepContext,
+    messages: list[dict[str, Any]],
+    tools: list[dict] | None,
+    options: dict[str, Any] | None = None,
 ) -> Any:
-    """One journaled, budget-checked, streamed model call."""
+    """One journaled, budget-checked, streamed model call.
+
+    ``options``: request fields for this call only (``max_tokens``,
+    ``response_format``, ``tool_choice``), on top of the model's settings.
+    """
     from engine.models import ModelResponse
 
     client = ctx.model_for(getattr(ctx.node, "model", None))
@@ -100,7 +183,15 @@ async def call_model(
         estimate = 0.0
     est_tokens = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 1024
     turn = ctx.journal.n
+    from engine.context.prompts import store_prompt
+
     request = {"model": model_name, "node": ctx.node.id, "turn": turn, "digest": digest(messages)}
+    request["prompt"] = store_prompt(
+        ctx.journal.store, messages, tools, tuple(ctx.tool_context.secret_names or ())
+    )
+    options = {**node_request_options(ctx.node, client), **(options or {})}
+    if options:
+        request["options"] = options
 
     async def do() -> dict[str, Any]:
         check_before_call(ctx.limits, ctx.usage, estimate, est_tokens)
@@ -111,6 +202,7 @@ async def call_model(
                 TokenDelta(run_id=ctx.run_id, step_id=ctx.step_id, text=text)
             ),
             metadata={"node": ctx.node.id, "scripted_consumed": list(ctx.script_consumed)},
+            **({"options": options} if options else {}),
         )
         return resp.to_dict()
 
@@ -160,6 +252,51 @@ async def call_model(
             )
         )
     return resp
+
+
+def node_request_options(node: Any, client: Any) -> dict[str, Any]:
+    """The flow node's own request fields (``request:`` in the flow)."""
+    return dict(getattr(node, "request", None) or {})
+
+
+def json_request_options(node: Any, client: Any, tools: list[dict] | None) -> dict[str, Any]:
+    """Ask for JSON where litellm says the model can give it (``json: true`` nodes).
+
+    Structured output with the node's schema when the model supports response
+    schemas, plain JSON mode when it supports ``response_format``; nothing while
+    tools are offered (a tool loop answers in tool calls first) or when the flow
+    node sets its own ``response_format``.
+    """
+    from engine.models.client import litellm_model_name
+    from engine.models.loader import get_litellm
+
+    if (
+        not getattr(node, "json", False)
+        or tools
+        or "response_format" in (getattr(node, "request", None) or {})
+    ):
+        return {}
+    settings = client.settings
+    if "response_format" in (getattr(settings, "request", None) or {}):
+        return {}
+    lm = get_litellm()
+    name = litellm_model_name(settings.model, getattr(settings, "api_base", None))
+    try:
+        params = lm.get_supported_openai_params(model=name) or []
+        schema_ok = bool(lm.supports_response_schema(model=name))
+    except Exception:  # noqa: BLE001 - unknown model: ask for nothing special
+        return {}
+    schema = getattr(node, "schema", None)
+    if schema and schema_ok:
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": node.id, "schema": schema},
+            }
+        }
+    if "response_format" in params:
+        return {"response_format": {"type": "json_object"}}
+    return {}
 
 
 def _assistant_message(resp: Any) -> dict[str, Any]:
@@ -279,7 +416,73 @@ def _short_args(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+NO_TOOL_NUDGE = (
+    "You answered without calling a tool. In this step every answer must call a tool: "
+    "call a tool, or finish with a summary (call {stop_on})."
+)
+
+
+async def _call_fitting(
+    ctx: StepContext,
+    messages: list[dict[str, Any]],
+    tools: list[dict] | None,
+    budget: Any,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """A model call that fits the window and never takes a truncated answer.
+
+    Old tool output is compacted near the window. A provider's context-window
+    error compacts once more and retries; a second one pauses the run. An answer
+    cut by the output cap (``finish_reason == "length"``, or tool-call arguments
+    that do not parse) is retried once with twice the cap; a second one fails
+    the step, showing the truncated text.
+    """
+    from engine.errors import ModelError
+
+    budget.compact(messages, tools)
+    options = dict(options or {})
+    truncated: str | None = None
+    context_retried = False
+    while True:
+        try:
+            resp = await call_model(ctx, messages, tools, options)
+        except ModelError as e:
+            if e.kind == "context_window" and not context_retried:
+                context_retried = True
+                if budget.compact(messages, tools, force=True):
+                    continue
+            if e.kind == "context_window":
+                _context_pause(ctx, e)
+            if e.kind != "truncated":
+                raise
+            shown = str(e)
+        else:
+            if resp.finish_reason != "length":
+                return resp
+            shown = resp.text or "".join(tc.raw_arguments for tc in resp.tool_calls)
+        if truncated is not None:
+            raise StepFailed(
+                "the model's answer was cut off by the output limit twice "
+                f"(max_output_tokens); the truncated answer: {shown[:600]!r}"
+            )
+        truncated = shown
+        options["max_tokens"] = 2 * int(options.get("max_tokens") or budget.reserve)
+
+
+def _context_pause(ctx: StepContext, e: Exception) -> None:
+    from engine.records import GateKind
+
+    raise NeedsHuman(
+        GateKind.CONTEXT,
+        f"The prompt of step '{ctx.node.id}' does not fit the model's context window, even "
+        f"with old tool output compacted ({e}). Choose a model with a larger window "
+        "(resume --model, or context_window in [model]) and approve to try again, or stop.",
+        {},
+    )
+
+
 async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> dict[str, Any]:
+    from engine.context.budget import budget_for
     from engine.tools import tool_schemas
 
     builtin = [n for n in tool_names if not is_mcp_tool(n)]
@@ -293,15 +496,22 @@ async def _tool_loop(ctx: StepContext, tool_names: list[str], stop_on: str) -> d
         except UsageError as e:
             raise StepFailed(str(e)) from None
         tool_names = builtin + [t["function"]["name"] for t in tools[len(builtin) :]]
-    messages = build_messages(ctx)
+    budget = await budget_for(ctx.model_for(getattr(ctx.node, "model", None)))
+    messages = await build_messages(ctx, tools)
     max_turns = int(getattr(ctx.node, "max_turns", None) or 30)
+    nudged = False
     for _turn in range(max_turns):
-        resp = await call_model(ctx, messages, tools)
+        resp = await _call_fitting(ctx, messages, tools, budget)
         messages.append(_assistant_message(resp))
         if not resp.tool_calls:
-            if stop_on == "finish":
-                return {"summary": resp.text or ""}
-            messages.append({"role": "user", "content": f"Please call {stop_on} with your answer."})
+            if nudged:
+                shown = (resp.text or "").strip()[:500] or "(an empty answer)"
+                raise StepFailed(
+                    f"the model answered without calling a tool twice (it must call "
+                    f"{stop_on} to end this step); its answer: {shown}"
+                )
+            nudged = True
+            messages.append({"role": "user", "content": NO_TOOL_NUDGE.format(stop_on=stop_on)})
             continue
         for call in resp.tool_calls:
             if call.name == stop_on:
@@ -319,9 +529,7 @@ async def run_agent_node(ctx: StepContext) -> Any:
     if "finish" not in names:
         names.append("finish")
     out = await _tool_loop(ctx, names, "finish")
-    if "call" in out:
-        return {"summary": str(out["call"].get("summary", "")), "files": sorted(ctx.files_touched)}
-    return {"summary": out["summary"], "files": sorted(ctx.files_touched)}
+    return {"summary": str(out["call"].get("summary", "")), "files": sorted(ctx.files_touched)}
 
 
 def normalize_tasks(raw: Any) -> list[dict[str, Any]]:
@@ -357,17 +565,68 @@ async def run_plan_node(ctx: StepContext) -> Any:
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*)\n```\s*$", re.S)
+#: How many times a ``json: true`` node is told what was wrong with its answer.
+JSON_RETRIES_SETTING = "json_retries"
+DEFAULT_JSON_RETRIES = 2
+
+
+def parse_json_answer(text: str, schema: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """(value, None) for a valid answer, else (None, what is wrong) in one line."""
+    import jsonschema
+
+    m = _FENCE.match(text.strip())
+    try:
+        value = json.loads(m.group(1) if m else text)
+    except json.JSONDecodeError as e:
+        return None, f"it is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"
+    if schema is not None:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.validators.validator_for(schema)(schema).iter_errors(value)
+        )
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "the answer"
+            return None, f"it does not match the schema at {where}: {error.message}"
+    return value, None
 
 
 async def run_llm_node(ctx: StepContext) -> Any:
-    resp = await call_model(ctx, build_messages(ctx), None)
-    text = resp.text or ""
-    if getattr(ctx.node, "json", False):
-        m = _FENCE.match(text.strip())
-        try:
-            return json.loads(m.group(1) if m else text)
-        except json.JSONDecodeError as e:
-            raise StepFailed(
-                f"the model's answer is not valid JSON ({e}): {text[:200]!r}"
-            ) from None
-    return text
+    from engine.context.budget import budget_for
+    from engine.tools import tool_schemas
+
+    node = ctx.node
+    budget = await budget_for(ctx.model_for(getattr(node, "model", None)))
+    names = list(getattr(node, "tools", None) or [])
+    tools = tool_schemas(names) if names else None
+    messages = await build_messages(ctx, tools)
+    options = json_request_options(node, ctx.model_for(getattr(node, "model", None)), tools)
+    retries = int(ctx.state.get("settings", {}).get(JSON_RETRIES_SETTING, DEFAULT_JSON_RETRIES))
+    max_turns = int(getattr(node, "max_turns", None) or 30)
+    for _turn in range(max_turns):
+        resp = await _call_fitting(ctx, messages, tools, budget, options)
+        messages.append(_assistant_message(resp))
+        if resp.tool_calls:
+            for call in resp.tool_calls:
+                content = (
+                    (await run_tool(ctx, call))["content"]
+                    if call.name in names
+                    else f"error: tool {call.name!r} is not available in this step"
+                )
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            continue
+        text = resp.text or ""
+        if not getattr(node, "json", False):
+            return text
+        value, problem = parse_json_answer(text, getattr(node, "schema", None))
+        if problem is None:
+            return value
+        if retries <= 0:
+            raise StepFailed(f"the model's answer is not usable: {problem}. Answer: {text[:600]!r}")
+        retries -= 1
+        messages.append(
+            {
+                "role": "user",
+                "content": f"Your answer is not usable: {problem}. Answer again with only "
+                "the JSON object, filled in with what you found (not the field descriptions).",
+            }
+        )
+    raise StepFailed(f"the model did not answer within {max_turns} turns")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import shlex
 from collections.abc import Callable
 from typing import Any
 
-from engine.events import CommandOutput, Event, OutputChunk, TestResult
+from engine.events import CommandOutput, Event, LogMessage, OutputChunk, TestResult
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
+from engine.records import GateKind
 from engine.run.state import template_context
 
 _OUTPUT_KEEP = 6000
@@ -15,8 +18,11 @@ _OUTPUT_KEEP = 6000
 STORED_OUTPUT_CAP = 64 * 1024
 _CHUNK_LINES = 500
 _CHUNK_EVERY_S = 0.1
-#: Gate kind opened when a test command's result says nothing about the code.
-TESTS_GATE = "tests"
+#: The output key whose test results count as "there before the run" (the baseline).
+BASELINE_OUTPUT = "baseline"
+#: More failing ids than this and a focused run would be the whole suite anyway.
+_FOCUS_MAX_IDS = 50
+_TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py|tests?/.*\.py)$")
 
 
 class _Unhealthy(Exception):
@@ -68,13 +74,62 @@ class _LiveOutput:
             self.emit(OutputChunk(run_id=self.run_id, step_id=self.step_id, text=text))
 
 
+def focus(state: dict[str, Any]) -> dict[str, str]:
+    """Arguments that narrow a pytest command to what matters now (``focus`` in templates).
+
+    ``failing``: the ids that failed in the last test run and not at the baseline;
+    ``changed_tests``: the
+    test files this run wrote. Both are empty unless the test command is pytest
+    (other runners take no test ids), so ``{{ settings.test_command }} {{ focus.x }}``
+    falls back to the whole suite.
+    """
+    from engine.tools import is_pytest_command
+
+    cmd = str((state.get("settings") or {}).get("test_command") or "")
+    if not is_pytest_command(cmd):
+        return {"failing": "", "changed_tests": ""}
+    tests = state.get("tests") or {}
+    # Failures the baseline already had are not ours to chase in a focused run.
+    chosen = tests.get("new_failing") if "new_failing" in tests else tests.get("failing")
+    failing = [str(t) for t in chosen or [] if "::" in str(t) or str(t).endswith(".py")]
+    changed = [f for f in state.get("touched") or [] if _TEST_FILE.search(f)]
+    return {
+        "failing": shlex.join(failing) if 0 < len(failing) <= _FOCUS_MAX_IDS else "",
+        "changed_tests": shlex.join(changed),
+    }
+
+
+def _judge(res: dict[str, Any], state: dict[str, Any], touched: set[str]) -> None:
+    """Add ``new_failing`` (not failing at the baseline) and ``reproduced`` (new failures
+    in test files this run changed) to a test result."""
+    baseline = (state.get("outputs") or {}).get(BASELINE_OUTPUT)
+    before = set((baseline or {}).get("failing") or []) if isinstance(baseline, dict) else set()
+    failed = not (res.get("exit_code") == 0 and not res.get("failed") and not res.get("errors"))
+    if res.get("parsed"):
+        new = [t for t in res.get("failing") or [] if t not in before]
+    else:  # only an exit code: any failure is new unless the baseline failed too
+        was_failing = isinstance(baseline, dict) and baseline.get("exit_code") not in (0, None)
+        new = (
+            [f"{res.get('command')} (exit {res.get('exit_code')})"]
+            if failed and not was_failing
+            else []
+        )
+    res["new_failing"] = new
+    if res.get("parsed"):
+        res["reproduced"] = [t for t in new if t.split("::", 1)[0] in touched]
+    else:
+        res["reproduced"] = new if any(_TEST_FILE.search(f) for f in touched) else []
+
+
 async def run_run_node(ctx: StepContext) -> Any:
     from engine.tools import run_command, run_tests, scrubbed_env
     from engine.tools.commands import TRUNCATION_NOTE
     from engine.tools.secrets import scrub_text, secret_values
 
     node = ctx.node
-    command = ctx.flow.render(node.command, template_context(ctx.state, ctx.task, node.id)).strip()
+    context = template_context(ctx.state, ctx.task, node.id)
+    context["focus"] = focus(ctx.state)
+    command = ctx.flow.render(node.command, context).strip()
     if not command:
         raise StepFailed("the run node's command rendered empty")
     timeout = float(node.timeout or 600)
@@ -131,7 +186,7 @@ async def run_run_node(ctx: StepContext) -> Any:
         except _Unhealthy as bad:
             tail = "\n".join(str(bad.report.get("output", "")).splitlines()[-15:])
             raise NeedsHuman(
-                TESTS_GATE,
+                GateKind.TESTS,
                 f"{bad.problem}\n\nLast output:\n{tail}\n\nApprove to run the tests "
                 "again (the command is re-read from .llmflows/config.toml), or stop.",
                 {"command": command, "health": bad.report.get("health")},
@@ -150,8 +205,18 @@ async def run_run_node(ctx: StepContext) -> Any:
                 duration_s=float(res.get("duration_s", 0.0)),
             )
         )
+        _judge(res, ctx.state, touched)
+        if res["reproduced"]:
+            ctx.emit(
+                LogMessage(
+                    level="info",
+                    message=f"{node.id}: new failing test(s) the run wrote: "
+                    + ", ".join(res["reproduced"]),
+                )
+            )
         ctx.state["tests"] = res
-        return {k: res.get(k) for k in ("exit_code", "passed", "failed", "errors", "failing")}
+        keys = ("exit_code", "passed", "failed", "errors", "failing", "new_failing", "reproduced")
+        return {k: res.get(k) for k in keys}
 
     async def do_cmd() -> dict[str, Any]:
         r = await run_command(

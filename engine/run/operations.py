@@ -19,6 +19,7 @@ from engine.records import (
     HUMAN_DECISIONS,
     IN_FLIGHT_STEPS,
     RunStatus,
+    gate_label,
 )
 from engine.run import ledger, preflight
 from engine.run.review_notes import LineComment
@@ -195,7 +196,7 @@ def answer_gate(
     dropped: list[HunkRef] = []
     if (hunks is not None or reject_hunks is not None) and decision == "approve":
         if gate["kind"] != "review":
-            raise UsageError(f"a {gate['kind']} gate has no hunks to choose from")
+            raise UsageError(f"a {gate_label(gate['kind'])} has no hunks to choose from")
         dropped = _hunks_to_drop(session, gate, hunks, reject_hunks)
     notes = _review_notes(session, gate, decision, dropped, comments or [])
     # One transaction: the handler's records (after its git work) and the answer are
@@ -510,8 +511,15 @@ def _tests(session, run, gate, decision, reason, hunks, note) -> None:
     )
 
 
+def _context(session, run, gate, decision, reason, hunks, note) -> None:
+    """Approve re-enters the step (maybe with a model set meanwhile); reject stops."""
+    if decision != "approve":
+        _set_status(session, run["id"], "stopped", reason or "stopped: the prompt does not fit")
+
+
 _GATE_HANDLERS = {
     "tests": _tests,
+    "context": _context,
     "review": _review,
     "gate": _gate_node,
     "command": _command,

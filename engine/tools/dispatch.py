@@ -146,7 +146,14 @@ async def call_tool(
 
 async def _dispatch(ws: Workspace, name: str, a: dict[str, Any], ctx: ToolContext) -> ToolResult:
     if name == "read_file":
-        return await asyncio.to_thread(files.read_file, ws, a["path"], max_bytes=ctx.read_cap)
+        return await asyncio.to_thread(
+            files.read_file,
+            ws,
+            a["path"],
+            max_bytes=ctx.read_cap,
+            start_line=_opt_int(a, "start_line"),
+            end_line=_opt_int(a, "end_line"),
+        )
     if name == "list_files":
         return await asyncio.to_thread(
             files.list_files, ws, a.get("pattern") or "*", max_results=ctx.list_cap
@@ -263,3 +270,14 @@ def finish(summary: Any) -> ToolResult:
     if not isinstance(summary, str) or not summary.strip():
         raise ToolError("summary must be a non-empty string describing what was done.")
     return ToolResult(True, "Finished.", data={"summary": summary.strip()})
+
+
+def _opt_int(args: dict[str, Any], key: str) -> int | None:
+    """An optional integer argument (models sometimes send numbers as strings)."""
+    value = args.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ToolError(f"{key} must be a whole number, got {value!r}") from None

@@ -106,8 +106,19 @@ def atomic_write(p: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- read_file
 
 
-def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> ToolResult:
-    """Return the text of ``path`` (capped at ``max_bytes``; binary and secret files refused)."""
+def read_file(
+    ws: Workspace,
+    path: str,
+    *,
+    max_bytes: int = READ_CAP_BYTES,
+    start_line: int | None = None,
+    end_line: int | None = None,
+) -> ToolResult:
+    """Return the text of ``path`` (capped at ``max_bytes``; binary and secret files refused).
+
+    ``start_line``/``end_line`` (1-based, inclusive) return only those lines, read
+    from anywhere in the file (the answer to a prompt's omitted-lines marker).
+    """
     p, rel = _resolve(ws, path)
     if p.is_dir():
         raise ToolError(f"'{path}' is a directory. Use list_files('{rel}/*') to see its files.")
@@ -115,6 +126,8 @@ def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> T
     if not p.is_file():
         raise _missing(ws, path)
     size = p.stat().st_size
+    if start_line is not None or end_line is not None:
+        return _read_lines(p, rel, size, start_line or 1, end_line, max_bytes)
     with p.open("rb") as fh:
         data = fh.read(max_bytes + 1)
     if _is_binary(data):
@@ -138,6 +151,41 @@ def read_file(ws: Workspace, path: str, *, max_bytes: int = READ_CAP_BYTES) -> T
             f"({shown_lines} lines). Use search to find the part you need.]"
         )
     return ToolResult(True, text, data={"path": rel, "bytes": size, "truncated": truncated})
+
+
+def _read_lines(
+    p: Path, rel: str, size: int, start: int, end: int | None, max_bytes: int
+) -> ToolResult:
+    if start < 1 or (end is not None and end < start):
+        raise ToolError(f"bad line range {start}-{end}: lines are numbered from 1, start <= end")
+    picked: list[str] = []
+    total = 0
+    used = 0
+    with p.open("rb") as fh:
+        head = fh.read(8192)
+        if _is_binary(head):
+            raise ToolError(
+                f"'{rel}' is a binary file ({size} bytes); read_file only returns text."
+            )
+        fh.seek(0)
+        for total, raw in enumerate(fh, 1):
+            if total < start or (end is not None and total > end):
+                continue
+            if used + len(raw) > max_bytes:
+                break
+            picked.append(raw.decode("utf-8", errors="replace"))
+            used += len(raw)
+    if start > total:
+        raise ToolError(f"'{rel}' has {total} lines; line {start} does not exist.")
+    last = start + len(picked) - 1
+    text = "".join(picked)
+    if not text.endswith("\n"):
+        text += "\n"
+    return ToolResult(
+        True,
+        f"[{rel} lines {start}-{last} of {total}]\n{text}",
+        data={"path": rel, "bytes": size, "start_line": start, "end_line": last, "lines": total},
+    )
 
 
 # --------------------------------------------------------------------------- list_files

@@ -27,11 +27,17 @@ _SPECS: dict[str, dict[str, Any]] = {
     "read_file": {
         "description": (
             "Read a text file from the repository and return its contents. Large files are "
-            "truncated (the output says so); binary files are refused."
+            "truncated (the output says so); binary files are refused. Give start_line and "
+            "end_line to read only those lines (e.g. the lines an '[... N lines omitted — "
+            "read_file PATH A-B]' marker stands for)."
         ),
         "parameters": {
             "type": "object",
-            "properties": {"path": _PATH},
+            "properties": {
+                "path": _PATH,
+                "start_line": {"type": "integer", "description": "First line (1-based)."},
+                "end_line": {"type": "integer", "description": "Last line (inclusive)."},
+            },
             "required": ["path"],
         },
     },

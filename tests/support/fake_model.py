@@ -15,6 +15,8 @@ from typing import Any
 @dataclass
 class FakeSettings:
     model: str = "fake/model"
+    context_window: int | None = None
+    max_output_tokens: int | None = None
 
 
 @dataclass
@@ -33,11 +35,11 @@ class FakeModel:
     def estimate_cost(self, messages, tools, max_output_tokens) -> float:
         return self.cost_per_call
 
-    async def complete(self, messages, *, tools=None, on_delta=None, metadata=None):
+    async def complete(self, messages, *, tools=None, on_delta=None, metadata=None, options=None):
         from engine.models import ModelResponse, ToolCallRequest
 
         node = (metadata or {}).get("node")
-        self.calls.append({"node": node, "messages": messages, "tools": tools})
+        self.calls.append({"node": node, "messages": messages, "tools": tools, "options": options})
         errors = self.fail_with.get(node) or []
         if errors:
             raise errors.pop(0)

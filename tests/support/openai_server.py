@@ -53,6 +53,7 @@ def reply_tool_calls(
     *,
     text: str = "",
     usage: dict[str, int] | None = None,
+    finish_reason: str = "tool_calls",
 ) -> dict[str, Any]:
     """Tool calls: ``[{"id", "name", "arguments": str|dict}]``; args streamed in pieces."""
     return {
@@ -60,8 +61,39 @@ def reply_tool_calls(
         "text": text,
         "tool_calls": tool_calls,
         "usage": usage,
-        "finish_reason": "tool_calls",
+        "finish_reason": finish_reason,
     }
+
+
+# -- how real (small) models misbehave ---------------------------------------------
+
+
+def reply_prose_without_tools(text: str = "I would look at the code and fix the bug.") -> dict:
+    """An agent turn answered in prose: no tool call at all."""
+    return reply_text(text)
+
+
+def reply_length(text: str = "The sum of the total of the total of the total of") -> dict:
+    """An answer cut by the output cap: ``finish_reason: length``."""
+    return reply_text(text, finish_reason="length")
+
+
+def reply_truncated_tool_json(name: str = "finish") -> dict:
+    """A tool call whose JSON arguments stop mid-string, as when the cap cuts it."""
+    return reply_tool_calls(
+        [{"name": name, "arguments": '{"summary": "The sum of the total of the tot'}],
+        finish_reason="length",
+    )
+
+
+def reply_placeholder_json() -> dict:
+    """The prompt's example object copied back instead of an answer."""
+    return reply_text('{"cause": "one or two sentences", "files": [], "fix": "how to fix it"}')
+
+
+def reply_endless(piece: str = "the total of ") -> dict[str, Any]:
+    """Stream the same words forever (until the client hangs up), never finishing."""
+    return {"kind": "endless", "text": piece}
 
 
 def reply_status(
@@ -290,6 +322,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
             return
         base = {"id": "chatcmpl-test", "created": int(time.time()), "model": model}
+        if kind == "endless":
+            self._start_stream()
+            delta = {"content": b["text"]}
+            while not self.server.stopping.is_set():
+                self._sse(
+                    {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                    }
+                )
+            return
         if kind == "truncated":
             self._start_stream()
             for piece in _split(b["text"])[:2]:

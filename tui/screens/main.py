@@ -107,6 +107,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         _b("T", "toggle_single_step", "Single-step", "toggle single-step mode", False),
         _b("f", "fork", "Fork", "fork a new run from the selected checkpoint"),
         _b("h", "history", "History", "history of runs", False),
+        _b("P", "prompts", "Prompts", "what the model saw in the selected step", False),
         _b("A", "always_allow", "Always allow", "at a command gate: always allow its prefix"),
         _b("M", "line_comment", "Comment", "comment on the current hunk's line", False),
         _b("C", "commit", "Commit", "commit the run's change (at the final review: when done)"),
@@ -496,6 +497,21 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
 
     def action_history(self) -> None:
         self.app.action_history()
+
+    def action_prompts(self) -> None:
+        """Show what the model saw in the step under the plan tree's cursor."""
+        node = self.plan.cursor_node
+        item = node.data if node is not None else None
+        if item is None or item.kind != "step":
+            self.notify("Select a step (#N) in the plan tree first.")
+            return
+        self.run_worker(self._show_prompts(int(item.key), item.label), group="prompts")
+
+    async def _show_prompts(self, step_id: int, label: str) -> None:
+        from tui.screens.prompt_view import PromptView
+
+        text = await self.app.api.step_prompts(step_id)
+        self.app.push_screen(PromptView(f"What the model saw: {label} #{step_id}", text))
 
     def action_back(self) -> None:
         if self.read_only:

@@ -230,6 +230,15 @@ class PlanTree(Tree[PlanItem]):
         self.move_cursor(node)
         return True
 
+    def select_step(self, step_id: int) -> bool:
+        """Move the cursor to a step (attempt) row."""
+        node = self._steps.get(step_id)
+        if node is None:
+            return False
+        self._expand_ancestors(node)
+        self.move_cursor(node)
+        return True
+
     def node_status(self, node_id: str) -> str | None:
         """Status of a flow node (from its latest attempt), or None if unknown."""
         node = self._flow.get(node_id)
