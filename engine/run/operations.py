@@ -514,7 +514,9 @@ def _tests(session, run, gate, decision, reason, hunks, note) -> None:
 def _context(session, run, gate, decision, reason, hunks, note) -> None:
     """Approve re-enters the step (maybe with a model set meanwhile); reject stops."""
     if decision != "approve":
-        _set_status(session, run["id"], "stopped", reason or "stopped: the prompt does not fit")
+        ledger.set_status(
+            session, run["id"], "stopped", reason or "stopped: the prompt does not fit"
+        )
 
 
 _GATE_HANDLERS = {
