@@ -39,6 +39,17 @@ def store_prompt(
     return str(store.put_blob({"messages": _scrub(messages, secrets), "tools": names}))
 
 
+def _blob(store: Any, address: str | None) -> dict[str, Any]:
+    from engine.errors import RecordNotFoundError
+
+    if not address:
+        return {}  # a call made before prompts were stored
+    try:
+        return dict(store.get_blob(address))
+    except RecordNotFoundError:
+        return {}
+
+
 def step_prompts(store: Any, step_id: int) -> list[dict[str, Any]]:
     """Each model call of a step: ``{turn, model, messages, tools, answer, tool_calls}``
     plus the tool results that followed it, in journal order."""
@@ -47,8 +58,8 @@ def step_prompts(store: Any, step_id: int) -> list[dict[str, Any]]:
         request = effect.get("request") or {}
         result = effect.get("result") or {}
         if effect["kind"] == "llm":
+            blob = _blob(store, request.get("prompt"))
             prompt = request.get("prompt")
-            blob = store.get_blob(prompt) if prompt and store.has_blob(prompt) else {}
             calls.append(
                 {
                     "turn": request.get("turn"),
