@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+
+from engine.records import Autonomy, Decision, GateKind, RunStatus, StepStatus
+
+E = TypeVar("E", bound=StrEnum)
 
 _REGISTRY: dict[str, type[Event]] = {}
 
@@ -34,6 +39,15 @@ class Event:
         return d
 
 
+def _member(enum: type[E], value: Any) -> E:
+    """``value`` as a member of ``enum``; a value this version does not know (a stored
+    event of a newer one) is kept as it is rather than lost."""
+    try:
+        return enum(value)
+    except ValueError:
+        return value  # type: ignore[no-any-return]
+
+
 def event_from_dict(d: dict[str, Any]) -> Event:
     """Rebuild an event from ``to_dict()`` output (unknown keys are ignored)."""
     cls = _REGISTRY[d["type"]]
@@ -47,7 +61,10 @@ class RunStarted(Event):
     flow: str
     goal: str
     model: str
-    autonomy: str
+    autonomy: Autonomy
+
+    def __post_init__(self) -> None:
+        self.autonomy = _member(Autonomy, self.autonomy)
 
 
 @dataclass(kw_only=True)
@@ -55,9 +72,12 @@ class RunStatusChanged(Event):
     """status: running | paused | completed | failed | stopped | crashed."""
 
     type: ClassVar[str] = "run_status"
-    status: str
+    status: RunStatus
     reason: str = ""
     node: str | None = None
+
+    def __post_init__(self) -> None:
+        self.status = _member(RunStatus, self.status)
 
 
 @dataclass(kw_only=True)
@@ -73,15 +93,18 @@ class StepStarted(Event):
 
 @dataclass(kw_only=True)
 class StepFinished(Event):
-    """status: done | failed | rejected | cancelled."""
+    """status: a :class:`StepStatus` (done | failed | ...)."""
 
     type: ClassVar[str] = "step_finished"
     step_id: int
     node: str
-    status: str
+    status: StepStatus
     error: str | None = None
     checkpoint_id: int | None = None
     files_changed: int = 0
+
+    def __post_init__(self) -> None:
+        self.status = _member(StepStatus, self.status)
 
 
 @dataclass(kw_only=True)
@@ -187,25 +210,31 @@ class CostUpdate(Event):
 
 @dataclass(kw_only=True)
 class GateOpened(Event):
-    """kind: review (diff approval) | gate (flow gate node) | command | budget | crash | breakpoint."""
+    """kind: a :class:`GateKind` (review, gate, command, breakpoint, crash)."""
 
     type: ClassVar[str] = "gate_opened"
     gate_id: int
     step_id: int | None
-    kind: str
+    kind: GateKind
     node: str | None
     prompt: str
     checkpoint_id: int | None = None
 
+    def __post_init__(self) -> None:
+        self.kind = _member(GateKind, self.kind)
+
 
 @dataclass(kw_only=True)
 class GateAnswered(Event):
-    """decision: approve | reject | edit | stop."""
+    """decision: approve | reject | stop (a person) or superseded (a rewind)."""
 
     type: ClassVar[str] = "gate_answered"
     gate_id: int
-    decision: str
+    decision: Decision
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        self.decision = _member(Decision, self.decision)
 
 
 @dataclass(kw_only=True)

@@ -33,7 +33,7 @@ from engine.events import (
 )
 from engine.flow.spec import FlowRuntimeError
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
-from engine.records import IN_FLIGHT_STEPS
+from engine.records import IN_FLIGHT_STEPS, StepStatus
 from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
@@ -639,7 +639,7 @@ class Executor:
             StepFinished(
                 step_id=step_id,
                 node=node.id,
-                status="done",
+                status=StepStatus.DONE,
                 checkpoint_id=new_cp["id"],
                 files_changed=files_changed,
             )
@@ -677,7 +677,7 @@ class Executor:
         if failed_cp.get("tree_sha") != cp.get("tree_sha"):
             self.session.snapshotter.restore(cp["commit_sha"])
         self.store.finish_step(step_id, "failed", error=msg, checkpoint_id=failed_cp["id"])
-        self.emit(StepFinished(step_id=step_id, node=node.id, status="failed", error=msg))
+        self.emit(StepFinished(step_id=step_id, node=node.id, status=StepStatus.FAILED, error=msg))
         self.emit(LogMessage(level="error", message=f"{node.id}: {msg}"))
         if attempt <= int(node.retries or 0):
             return None  # the loop starts the next attempt from the same head

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
 from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import FINISHED
+from engine.records import FINISHED, RunStatus
 
 
 def emit(session, run_id: str, event):
@@ -63,7 +63,7 @@ def set_status(
     if status in FINISHED:
         fields["finished_at"] = time.time()
     session.store.update_run(run_id, **fields)
-    emit(session, run_id, RunStatusChanged(status=status, reason=reason, node=node))
+    emit(session, run_id, RunStatusChanged(status=RunStatus(status), reason=reason, node=node))
     return fields
 
 

@@ -18,6 +18,8 @@ from engine.records import (
     FINISHED,
     HUMAN_DECISIONS,
     IN_FLIGHT_STEPS,
+    Autonomy,
+    Decision,
     RunStatus,
     gate_label,
 )
@@ -86,7 +88,9 @@ def create_run(
     with session.store.transaction():
         run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
         ledger.emit(
-            session, run_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy)
+            session,
+            run_id,
+            RunStarted(flow=flow.name, goal=goal, model=model, autonomy=Autonomy(autonomy)),
         )
         state = initial_state(flow, goal, settings)
         ledger.record_checkpoint(
@@ -209,7 +213,9 @@ def answer_gate(
         answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
         session.store.answer_gate(gate["id"], decision, reason, answer)
         ledger.emit(
-            session, run_id, GateAnswered(gate_id=gate["id"], decision=decision, reason=reason)
+            session,
+            run_id,
+            GateAnswered(gate_id=gate["id"], decision=Decision(decision), reason=reason),
         )
         if decision == "stop":
             ledger.set_status(session, run_id, "stopped", reason or "stopped by the user")
@@ -535,7 +541,9 @@ def _close_open_gate(session, run_id: str, why: str) -> None:
     if gate is not None:
         session.store.answer_gate(gate["id"], "superseded", why, {})
         ledger.emit(
-            session, run_id, GateAnswered(gate_id=gate["id"], decision="superseded", reason=why)
+            session,
+            run_id,
+            GateAnswered(gate_id=gate["id"], decision=Decision.SUPERSEDED, reason=why),
         )
 
 
@@ -716,7 +724,9 @@ def follow_up(
     flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
     new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
     ledger.emit(
-        session, new_id, RunStarted(flow=flow.name, goal=goal, model=model, autonomy=autonomy)
+        session,
+        new_id,
+        RunStarted(flow=flow.name, goal=goal, model=model, autonomy=Autonomy(autonomy)),
     )
     state = initial_state(flow, goal)
     state["instruction"] = (

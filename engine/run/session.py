@@ -41,12 +41,13 @@ class Session:
     def mark_crashed_runs(self) -> list[str]:
         """Runs left 'running' by a dead process are 'crashed' (we hold the writer lock)."""
         from engine.events import RunStatusChanged
+        from engine.records import RunStatus
 
         crashed = [r["id"] for r in self.store.list_runs() if r["status"] == "running"]
         for run_id in crashed:
             self.store.update_run(run_id, status="crashed", error="the process running it died")
             self.bus.emit(
-                RunStatusChanged(run_id=run_id, status="crashed", reason="the process died")
+                RunStatusChanged(run_id=run_id, status=RunStatus.CRASHED, reason="the process died")
             )
         return crashed
 
