@@ -15,9 +15,9 @@ from enum import StrEnum
 from typing import Any, TextIO
 
 from engine.errors import UsageError
+from engine.records import ENDED
 
 ENV_NOTIFY = "LLMFLOWS_NOTIFY"
-_TERMINAL = ("completed", "failed", "stopped", "crashed")
 
 
 class NotifyMode(StrEnum):
@@ -61,7 +61,7 @@ def message_for(event: Any) -> str | None:
     if event.type == "gate_opened":
         first = (event.prompt or "").strip().splitlines()
         return f"llmflows-tui: {event.kind} gate — {first[0] if first else 'waiting for you'}"
-    if event.type == "run_status" and event.status in _TERMINAL:
+    if event.type == "run_status" and event.status in ENDED:
         return f"llmflows-tui: run {event.run_id} {event.status}"
     return None
 

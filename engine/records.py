@@ -33,6 +33,8 @@ RESUMABLE: frozenset[RunStatus] = frozenset(
 FINISHED: frozenset[RunStatus] = frozenset(
     {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED}
 )
+#: Statuses at which an executing run has ended (a crash included).
+ENDED: frozenset[RunStatus] = FINISHED | {RunStatus.CRASHED}
 
 
 def shown_status(status: str, *, held: bool = False) -> RunStatus:

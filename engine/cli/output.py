@@ -16,10 +16,9 @@ from typing import Any
 
 from engine.cli.common import use_color
 from engine.events import Event
-from engine.records import gate_label
+from engine.records import ENDED, gate_label
 from engine.run.result import OUTPUT_SCHEMA, RunResult
 
-TERMINAL_STATUSES = ("completed", "failed", "stopped", "crashed")
 _PAINT = {"✓": "\x1b[32m", "✗": "\x1b[31m", "⏸": "\x1b[33m", "■": "\x1b[1m", "!": "\x1b[33m"}
 
 
@@ -117,7 +116,7 @@ def describe(ev: Event) -> str | None:
         return f"⏸ {gate_label(d['kind'])} #{d['gate_id']}: {d['prompt']}"
     if t == "checkpoint":
         return f"    checkpoint {d['checkpoint_id']} ({d['source']})"
-    if t == "run_status" and d["status"] in TERMINAL_STATUSES:
+    if t == "run_status" and d["status"] in ENDED:
         return f"■ run {d['status']}" + (f": {d['reason']}" if d.get("reason") else "")
     if t == "log" and d["level"] in ("warning", "error"):
         return f"  ! {d['message']}"

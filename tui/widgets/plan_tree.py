@@ -28,7 +28,7 @@ from engine.events import (
     StepFinished,
     StepStarted,
 )
-from engine.records import StepStatus
+from engine.records import ENDED, StepStatus
 
 STATUS_ICONS = {
     "pending": "○",
@@ -452,7 +452,7 @@ class PlanTree(Tree[PlanItem]):
                     self._refresh_owner_status(
                         node.data.extra["node"], node.data.extra.get("task_id")
                     )
-        if event.status in ("completed", "failed", "crashed", "stopped"):
+        if event.status in ENDED:
             self._set_current(None)
 
     # ------------------------------------------------------------------ helpers

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.events import Event, GateOpened, RunStatusChanged, StepStarted
+from engine.records import ENDED
 
 STATE_ICONS = {
     "idle": ("○", "dim"),
@@ -19,7 +20,6 @@ STATE_ICONS = {
     "stopped": ("⊘", "bold yellow"),
     "crashed": ("✗", "bold red"),
 }
-_FINAL = {"completed", "failed", "stopped", "crashed"}
 
 
 def fmt_elapsed(seconds: float) -> str:
@@ -117,7 +117,7 @@ class StatusLine(Widget):
             if event.status == "running":
                 self._start_clock()
                 self._ended = None
-            elif event.status in _FINAL:
+            elif event.status in ENDED:
                 if self._started is not None and self._ended is None:
                     self._ended = self._clock()
             self.message = event.reason
