@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from engine.store import RunStore
@@ -17,6 +18,12 @@ from tests.support.cli import run_cli
 from tests.support.gitutil import git, init_repo
 
 FLOW = str(Path(__file__).parent / "flows" / "deploy.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _log_outside_the_repo_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted commands append to a counter beside the repo: allow it in the sandbox."""
+    monkeypatch.setenv("LLMFLOWS_SANDBOX_WRITABLE", str(tmp_path))
 
 
 def _deploy_script(tmp_path: Path, log: Path) -> Path:

@@ -20,6 +20,12 @@ from tests.support.gitutil import git, init_repo
 FLOW = str(Path(__file__).parent / "flows" / "crashy.yaml")
 
 
+@pytest.fixture(autouse=True)
+def _log_outside_the_repo_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted commands append to a counter beside the repo: allow it in the sandbox."""
+    monkeypatch.setenv("LLMFLOWS_SANDBOX_WRITABLE", str(tmp_path))
+
+
 def _script(path: Path, counter: Path) -> Path:
     path.write_text(
         yaml.safe_dump(

@@ -205,3 +205,13 @@ def test_network_opens_only_by_explicit_choice(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(ENV_NETWORK, "0")
     assert not network_allowed(SandboxOptions())
     assert network_allowed(SandboxOptions(network=True))
+
+
+async def test_extra_writable_folders_are_an_explicit_choice(
+    repo: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.tools.sandbox import ENV_WRITABLE
+
+    monkeypatch.setenv(ENV_WRITABLE, str(outside))
+    await run_command(f"echo logged >> {outside}/deploy.log", repo)
+    assert (outside / "deploy.log").read_text() == "logged\n"

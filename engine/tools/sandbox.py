@@ -15,6 +15,8 @@ ask for approval for anything not on the allowlist, whatever the autonomy.
 Environment: ``LLMFLOWS_SANDBOX=off`` turns the sandbox off (the fallback
 above applies), ``LLMFLOWS_SANDBOX_NETWORK=1`` lets commands use the network;
 so does ``[sandbox] network = true`` in the user config (never the project's).
+``LLMFLOWS_SANDBOX_WRITABLE=DIR[:DIR...]`` binds more folders read-write (a
+cache, a log outside the repository), an explicit choice of the person.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from engine.tools.secrets import secret_files
 
 ENV_SANDBOX = "LLMFLOWS_SANDBOX"
 ENV_NETWORK = "LLMFLOWS_SANDBOX_NETWORK"
+ENV_WRITABLE = "LLMFLOWS_SANDBOX_WRITABLE"
 
 #: Paths under ``$HOME`` that hold credentials: hidden inside the sandbox.
 HOME_SECRETS = (
@@ -153,8 +156,10 @@ def wrap(
     for rel in HOME_SECRETS:
         args += _hide(home_p / rel, root_p)
     args += ["--bind", str(root_p), str(root_p)]
-    for w in options.writable:
-        args += ["--bind", w, w]
+    extra = [p for p in os.environ.get(ENV_WRITABLE, "").split(os.pathsep) if p.strip()]
+    for w in [*options.writable, *extra]:
+        if os.path.isdir(w):
+            args += ["--bind", w, w]
     for protected in (".git", ".llmflows"):
         p = root_p / protected
         if os.path.lexists(p) and not p.is_symlink():
