@@ -145,7 +145,7 @@ def test_stream_json_starts_with_run_started_and_checkpoint_0_and_ends_with_resu
     assert res["summary"] == "wrote a.txt (0)"
     assert res["files"] == [{"path": "a.txt", "status": "added", "additions": 1, "deletions": 0}]
     assert res["tokens_in"] > 0 and res["steps"] == 2
-    seqs = [ln["seq"] for ln in lines[:-1]]
+    seqs = [ln["seq"] for ln in lines[:-1] if ln["seq"] is not None]  # null: not stored
     assert seqs == sorted(seqs) and seqs[0] == min(seqs)
 
 

@@ -18,6 +18,8 @@ import sqlite3
 import sys
 
 from engine.errors import EngineError, GitCommandError
+from engine.notify import NOTIFY_CHOICES
+from engine.run.result import OutputFormat
 
 # Modules that contribute verbs; each has register(subparsers).
 VERB_MODULES = [
@@ -51,7 +53,8 @@ class _VersionAction(argparse.Action):
         )
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        parser.exit(message=f"llmflows-tui {package_version()}\n")
+        print(f"llmflows-tui {package_version()}")  # stdout, like git / codex / claude
+        parser.exit()
 
 
 def _add_global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
@@ -72,14 +75,14 @@ def _add_global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
     add(
         "--output-format",
         default="text",
-        choices=["text", "json", "stream-json"],
+        choices=[f.value for f in OutputFormat],
         help="text (default); json: one final result object; stream-json: JSON lines "
         "(same as --json)",
     )
     add(
         "--notify",
         default=None,
-        choices=["off", "bell", "osc9", "both"],
+        choices=NOTIFY_CHOICES,
         help="when a gate opens or a run ends: terminal bell, OSC 9 desktop notification, "
         "both, or off (default: LLMFLOWS_NOTIFY, [notify] mode in the user config, bell)",
     )

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError
 from engine.git.diffmodel import HunkRef
-from engine.records import AUTONOMY_CHOICES, gate_label
-from engine.run.result import EXIT_FOR_STATUS
+from engine.records import AUTONOMY_CHOICES, RunStatus, gate_label
+from engine.run.result import EXIT_FOR_STATUS, ApprovalMode
 from engine.run.review_notes import LineComment
 
 if TYPE_CHECKING:  # events and run results load only for the verbs that print them
@@ -141,8 +141,8 @@ def _approval_args(p) -> None:
     )
     p.add_argument(
         "--approval",
-        choices=["ask", "never"],
-        default="ask",
+        choices=[m.value for m in ApprovalMode],
+        default=ApprovalMode.ASK.value,
         help="never: for CI — anything that needs a person stops the run with exit code 5 "
         "and says what it was (the run stays paused and resumable)",
     )
@@ -232,7 +232,7 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask",
         unsubscribe()
         unnotify()
     needs = ""
-    if outcome.status == "paused" and approval == "never":
+    if outcome.status == RunStatus.PAUSED and approval == ApprovalMode.NEVER:
         gate = outcome.gate or {}
         needs = (
             f"{gate_label(gate.get('kind', ''))} #{gate.get('id', '?')}: {gate.get('prompt', '')}"
@@ -447,7 +447,7 @@ def run_details(session, run_id: str) -> dict[str, Any]:
         "tests": tests,
         "cost": session.store.run_cost(run_id),
         "gate": session.store.pending_gate(run_id),
-        "approved_commands": (run.get("config") or {}).get("approved_commands") or [],
+        "approved_commands": sorted(session.store.command_decisions(run_id)[0]),
         "approval_rules": [
             {"prefix": r.prefix, "scope": str(r.scope)} for r in list_rules(session.repo_root)
         ],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from engine.errors import UsageError
 from engine.git.repo import open_repo, run_git
+from engine.records import RunStatus
 
 CO_AUTHOR_EMAIL = "llmflows-tui@users.noreply.invalid"
 
@@ -46,7 +47,7 @@ def commit_run(session, run_id: str, *, branch: str | None = None) -> CommitResu
     from engine.run.result import run_summary_text
 
     run = get_run(session, run_id)
-    if run["status"] != "completed":
+    if run["status"] != RunStatus.COMPLETED:
         raise UsageError(f"run {run_id} is {run['status']}: only a completed run is committed")
     start = session.store.first_checkpoint(run_id)
     head = session.store.get_checkpoint(run["head_checkpoint_id"])

@@ -9,15 +9,38 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+from engine.records import RunStatus
 
 # Version of the machine-readable output (JSON lines and the result object).
 # Bump it when a field changes meaning or disappears; adding fields does not.
 OUTPUT_SCHEMA = 1
 
-EXIT_FOR_STATUS = {"completed": 0, "failed": 1, "paused": 3, "stopped": 4}
+EXIT_FOR_STATUS = {
+    RunStatus.COMPLETED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.PAUSED: 3,
+    RunStatus.STOPPED: 4,
+}
 # ``--approval never``: the run needed a person (a gate opened) and nobody may answer.
 EXIT_NEEDS_PERSON = 5
+
+
+class OutputFormat(StrEnum):
+    """How run verbs print (``--output-format``; ``--json`` is ``stream-json``)."""
+
+    TEXT = "text"
+    JSON = "json"
+    STREAM_JSON = "stream-json"
+
+
+class ApprovalMode(StrEnum):
+    """``--approval``: ask a person, or never (CI: what would ask stops with exit 5)."""
+
+    ASK = "ask"
+    NEVER = "never"
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ def build_result(
 ) -> RunResult:
     """Collect a run's result from the store (``status`` overrides the stored one)."""
     run = session.store.get_run(run_id)
-    status = status or run["status"]
+    status = RunStatus(status or run["status"])
     exit_code = EXIT_NEEDS_PERSON if needs_person else EXIT_FOR_STATUS.get(status, 1)
     cost = session.store.run_cost(run_id)
     start = session.store.first_checkpoint(run_id)
