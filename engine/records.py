@@ -75,6 +75,7 @@ class GateKind(StrEnum):
     CRASH = "crash"
     TESTS = "tests"  # the test command could not say anything (cannot run, no tests)
     CONTEXT = "context"  # the prompt does not fit the model's window even compacted
+    PLAN = "plan"  # review autonomy: the plan is shown before any edit
 
 
 def gate_label(kind: str) -> str:

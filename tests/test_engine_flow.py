@@ -48,8 +48,13 @@ def plan_then_tasks(fix_ok: bool = True) -> dict[str, list]:
     }
 
 
-def run(session: Session, run_id: str, model: FakeModel):
-    return asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
+def run(session: Session, run_id: str, model: FakeModel, *, plan_gate: bool = False):
+    """Execute; review autonomy first shows the plan, approved here unless ``plan_gate``."""
+    out = asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
+    while not plan_gate and out.status == "paused" and out.gate["kind"] == "plan":
+        ops.answer_gate(session, run_id, "approve")
+        out = asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
+    return out
 
 
 def start(session: Session, autonomy: str = "full", **kw) -> str:
@@ -523,3 +528,25 @@ def test_max_tokens_limit_stops_before_the_call(project: Path):
         out = run(s, run_id, model)
         assert out.status == "stopped" and "token budget" in out.reason
         assert s.store.get_run(run_id)["status"] == "stopped"
+
+
+def test_review_autonomy_shows_the_plan_before_any_edit(project: Path):
+    script = plan_then_tasks()
+    script["plan"].append(
+        say(tool("submit_plan", tasks=[{"title": "notes first"}, {"title": "check"}]))
+    )
+    model = FakeModel(script)
+    with Session.open(project) as s:
+        run_id = start(s, autonomy="review")
+        out = run(s, run_id, model, plan_gate=True)
+        assert out.status == "paused" and out.gate["kind"] == "plan"
+        assert "1. notes" in out.gate["prompt"] and "2. check" in out.gate["prompt"]
+        assert not (project / "NOTES.md").exists()  # nothing edited yet
+        ops.answer_gate(s, run_id, "reject", reason="start with the notes")
+        out = run(s, run_id, model, plan_gate=True)
+        assert out.gate["kind"] == "plan" and "1. notes first" in out.gate["prompt"]
+        ops.answer_gate(s, run_id, "approve")
+        out = run(s, run_id, model, plan_gate=True)
+        assert out.gate["kind"] == "review" and out.gate["node"] == "implement"
+    replan = [c for c in model.calls if c["node"] == "plan"][1]["messages"][1]["content"]
+    assert "start with the notes" in replan

@@ -33,7 +33,7 @@ from engine.events import (
 )
 from engine.flow.spec import FlowRuntimeError
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
-from engine.records import IN_FLIGHT_STEPS, StepStatus
+from engine.records import IN_FLIGHT_STEPS, GateKind, StepStatus
 from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
@@ -666,6 +666,19 @@ class Executor:
                     new_cp["id"],
                     {"step_id": step_id, "base_checkpoint_id": cp["id"]},
                 )
+        if node.kind == "plan" and self.autonomy == "review":
+            # The plan is the cheapest thing to correct: shown before any edit.
+            tasks = work.get("plan", {}).get("tasks", [])
+            listing = "\n".join(f"  {i}. {t['title']}" for i, t in enumerate(tasks, 1))
+            return self._open_gate(
+                GateKind.PLAN,
+                node.id,
+                f"Review the plan of '{label}' before any edit: approve, or reject with "
+                f"a reason to plan again.\n{listing}",
+                step_id,
+                new_cp["id"],
+                {"step_id": step_id, "base_checkpoint_id": cp["id"]},
+            )
         return None
 
     def _step_failed(self, node, cp, state, step_id, attempt, task, msg) -> RunOutcome | None:

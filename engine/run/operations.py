@@ -528,6 +528,7 @@ def _context(session, run, gate, decision, reason, hunks, note) -> None:
 _GATE_HANDLERS = {
     "tests": _tests,
     "context": _context,
+    "plan": _review,  # approve goes on; reject re-plans with the reason
     "review": _review,
     "gate": _gate_node,
     "command": _command,

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: What the person can do at each kind of pause (the engine's gate kinds).
 REVIEW_KINDS = ("review",)  # a diff with hunks to choose
-DECISION_KINDS = ("review", "gate", "command", "crash")  # approve / reject
+DECISION_KINDS = ("review", "gate", "command", "crash", "tests", "context", "plan")
 STEP_KINDS = ("breakpoint",)  # continue / step / stop
 
 
