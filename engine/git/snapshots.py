@@ -528,7 +528,9 @@ class Snapshotter:
         kept = [p for p in protected if _touches(p, written, removed)]
         # Modes: the target's recorded bits, and git's default for paths whose
         # bits were special before the restore but not in the target.
-        apply_modes(self.root, target.modes, set(target.modes) | set(cur_modes))
+        # Folders of written files too: one emptied and chmod-ed since is in no manifest.
+        written_dirs = {p[: i + 1] for p in written for i, c in enumerate(p) if c == "/"}
+        apply_modes(self.root, target.modes, set(target.modes) | set(cur_modes) | written_dirs)
         if restore_index:
             assert target.index_tree is not None
             # --reset: one-tree read that keeps stat data of identical entries and does
