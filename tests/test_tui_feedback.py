@@ -152,3 +152,29 @@ async def test_a_message_at_a_pause_is_in_the_transcript_which_survives_reopenin
         assert "Editing data.txt" in text and "→ write_file(" in text and "    ← " in text
         await pilot.press("t")  # tool results in full
         await wait_for(pilot, lambda: "    │ " in _pane(app2.screen))
+
+
+async def test_a_follow_up_on_a_finished_run_starts_a_linked_run(tmp_path):
+    from engine.store import RunStore
+    from tests.test_tui_app import at_gate
+    from tui.screens.modals import MessageModal
+
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+        first = main_screen(app).run_id
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageModal))
+        await pilot.press(*"now line 5", "ctrl+s")
+        # the new run is shown live and runs (the replay script answers it again)
+        await wait_for(pilot, lambda: main_screen(app).run_id != first and finished(app))
+        second = main_screen(app).run_id
+    with RunStore.open(repo, write=False) as store:
+        run = store.get_run(second)
+        start = store.first_checkpoint(second)
+        assert run["goal"] == "now line 5" and run["config"]["follows"] == first
+        assert start["parent_id"] == store.get_run(first)["head_checkpoint_id"]
+    assert (repo / "data.txt").read_text() == CHANGED  # from the first run's final tree

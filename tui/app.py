@@ -284,6 +284,26 @@ class LlmflowsApp(App):
         self.notify(f"forked run {run_id} from checkpoint {checkpoint_id}")
         await self.show_live(run_id, execute=True)
 
+    def follow_up_run(self, run_id: str, goal: str) -> None:
+        """Ask a follow-up on a finished run: a new linked run, shown live.
+
+        An app worker, not the old screen's: showing the new run closes that screen.
+        """
+        self._follow_up(run_id, goal)
+
+    @work(group="fork", exclusive=True)
+    async def _follow_up(self, run_id: str, goal: str) -> None:
+        if self.api.busy:
+            self.notify("a run is executing: stop it first", severity="warning")
+            return
+        try:
+            new_id = await self.api.follow_up(run_id, goal)
+        except Exception as e:
+            self.notify(f"follow-up failed: {e}", severity="error")
+            return
+        self.notify(f"follow-up run {new_id} started (it follows {run_id})")
+        await self.show_live(new_id, execute=True)
+
     def start_demo(self, directory: str | None = None) -> None:
         """Copy the sample project somewhere and run the bugfix flow with its script."""
         self._demo(directory)

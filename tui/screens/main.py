@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from tui.app import LlmflowsApp
 
 __all__ = ["MainScreen", "rewind_effect"]
-#: Below this width a review gate gives the diff the whole screen by default.
-FOCUS_BELOW = 160
 
 
 def _b(key: str, action: str, desc: str, help: str, show: bool = True, **kw: Any) -> Binding:
@@ -358,8 +356,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         if self.gate is None or self.gate_kind not in REVIEW_KINDS:
             self.focus_diff = False
             return
-        default = self.app.size.width < FOCUS_BELOW
-        self.focus_diff = default if self._focus_choice is None else self._focus_choice
+        self.focus_diff = True if self._focus_choice is None else self._focus_choice
 
     def action_toggle_focus(self) -> None:
         self._focus_choice = not self.focus_diff

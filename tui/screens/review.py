@@ -297,9 +297,7 @@ class ReviewPart:
         if not text:
             return
         if finished:
-            new_id = await self.app.api.follow_up(self.run_id, text)
-            self.notify(f"follow-up run {new_id} started")
-            await self.app.show_live(new_id, execute=True)
+            self.app.follow_up_run(self.run_id, text)
             return
         await self.app.api.message_agent(self.run_id, text)
         self.notify("message kept: the agent gets it with its next model call")
