@@ -355,11 +355,17 @@ def trial(n: int, rng: random.Random, workdir: Path, expected, duration: float) 
     return t
 
 
-def run_trials(trials: int, seed: int, workdir: Path, progress=None) -> list[Trial]:
-    """Run ``trials`` fault trials with a fixed seed; return their results."""
+def run_trials(
+    trials: int, seed: int, workdir: Path, progress=None, out: list[Trial] | None = None
+) -> list[Trial]:
+    """Run ``trials`` fault trials with a fixed seed; return their results.
+
+    ``out`` (if given) receives each result as it completes, so an interrupted
+    run still has the trials done so far.
+    """
     expected, duration = baseline(workdir)
     rng = random.Random(seed)
-    out = []
+    out = [] if out is None else out
     for n in range(1, trials + 1):
         t = trial(n, rng, workdir, expected, duration)
         out.append(t)
@@ -386,6 +392,10 @@ def table(results: list[Trial]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
@@ -400,7 +410,13 @@ def main(argv: list[str] | None = None) -> int:
             mark = "ok" if not t.failures else "FAIL " + ",".join(t.failures)
             print(f"trial {t.n:>4} {t.fault:<28} {mark}", file=sys.stderr, flush=True)
 
-        results = run_trials(args.trials, args.seed, Path(d), progress)
+        results: list[Trial] = []
+        # SIGTERM (e.g. a deadline) ends the run early with the table of what ran.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            run_trials(args.trials, args.seed, Path(d), progress, results)
+        except KeyboardInterrupt:
+            print(f"interrupted after {len(results)} of {args.trials} trials", flush=True)
     if args.json:
         print(
             json.dumps(

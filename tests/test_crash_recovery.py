@@ -15,7 +15,7 @@ import yaml
 
 from engine.store import RunStore
 from tests.support.cli import run_cli
-from tests.support.gitutil import git, init_repo
+from tests.support.gitutil import effects_log, git, init_repo
 
 FLOW = str(Path(__file__).parent / "flows" / "deploy.yaml")
 
@@ -61,7 +61,7 @@ def _check_store(repo: Path) -> None:
 
 def test_a_done_command_does_not_run_again_after_a_crash_in_the_next_model_call(tmp_path):
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    log = tmp_path / "deploy.log"
+    log = effects_log(repo)
     script = _deploy_script(tmp_path, log)
     first = run_cli(
         "run",
@@ -84,7 +84,7 @@ def test_a_done_command_does_not_run_again_after_a_crash_in_the_next_model_call(
 
 def test_review_autonomy_approved_command_runs_once_across_a_crash(tmp_path):
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    log = tmp_path / "deploy.log"
+    log = effects_log(repo)
     script = _deploy_script(tmp_path, log)
     first = run_cli(
         "run",
@@ -135,14 +135,14 @@ def test_a_kill_right_after_a_model_answer_does_not_lose_its_cost(tmp_path, caps
         return c["cost_usd"], c["calls"]
 
     args = ["run", FLOW, "deploy it", "--autonomy", "full"]
-    plain = init_repo(tmp_path / "plain", {"README.md": "hi\n"})
+    # Same-length paths: the prompt (and so the cost) of both runs is the same.
+    plain = init_repo(tmp_path / "ra", {"README.md": "hi\n"})
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    # Same-length paths: the prompt (and so the cost) of both runs is the same.
-    script = _deploy_script(tmp_path / "a", tmp_path / "a" / "deploy.log")
+    script = _deploy_script(tmp_path / "a", effects_log(plain))
     assert main(["-C", str(plain), *args, "--model", f"scripted:{script}"]) == 0
-    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    script = _deploy_script(tmp_path / "b", tmp_path / "b" / "deploy.log")
+    repo = init_repo(tmp_path / "rb", {"README.md": "hi\n"})
+    script = _deploy_script(tmp_path / "b", effects_log(repo))
     first = run_cli(*args, "--model", f"scripted:{script}", repo=repo, crash="done-llm:1")
     assert first.returncode == -9, first.stdout + first.stderr
     assert main(["-C", str(repo), "resume", _run_id(repo)]) == 0

@@ -15,7 +15,7 @@ import yaml
 
 from engine.store import RunStore
 from tests.support.cli import run_cli
-from tests.support.gitutil import git, init_repo
+from tests.support.gitutil import effects_log, git, init_repo
 
 FLOW = str(Path(__file__).parent / "flows" / "crashy.yaml")
 
@@ -65,7 +65,9 @@ def _cli(repo: Path, *args: str, crash: str | None = None) -> subprocess.Complet
 def _start(tmp_path: Path, crash: str) -> tuple[Path, Path, subprocess.CompletedProcess]:
     """A repo and a `crashy` run of it that SIGKILLs itself at ``crash``."""
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
-    counter = tmp_path / "counter.txt"
+    # Counted in an ignored dir: commands run in a sandbox where only the repo is writable,
+    # and no checkpoint captures or restores ignored files.
+    counter = effects_log(repo, "counter.txt")
     script = _script(tmp_path / "script.yaml", counter)
     first = _cli(
         repo,

@@ -599,19 +599,20 @@ def retry(
     run_id = cp.get("run_id")
     if not run_id:
         raise UsageError(f"checkpoint {checkpoint_id} is a manual save point, not part of a run")
-    rewind(session, run_id, checkpoint_id)
-    run = get_run(session, run_id)
-    state = clone(session.store.get_blob(cp["state_hash"]))
-    state["instruction"] = instruction
-    if model:
-        config = dict(run.get("config") or {})
-        settings = dict(config.get("model_settings") or {})
-        settings["model"] = model
-        config["model_settings"] = settings
-        session.store.update_run(run_id, config=config, model=model)
-    ledger.record_checkpoint(
-        session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id
-    )
+    with session.store.transaction():
+        rewind(session, run_id, checkpoint_id)
+        run = get_run(session, run_id)
+        state = clone(session.store.get_blob(cp["state_hash"]))
+        state["instruction"] = instruction
+        if model:
+            config = dict(run.get("config") or {})
+            settings = dict(config.get("model_settings") or {})
+            settings["model"] = model
+            config["model_settings"] = settings
+            session.store.update_run(run_id, config=config, model=model)
+        ledger.record_checkpoint(
+            session, run_id, None, "retry", f"retry: {instruction[:60]}", state, checkpoint_id
+        )
     return run_id
 
 
@@ -623,28 +624,32 @@ def fork(session, checkpoint_id: int) -> str:
     if cp is None or not cp.get("run_id"):
         raise CheckpointNotFoundError(f"no run checkpoint {checkpoint_id}")
     old = get_run(session, cp["run_id"])
+    ledger.require_snapshots(session, checkpoint_id)
     session.checkpoints.rewind(checkpoint_id)
-    run_id = session.store.create_run(
-        old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
-    )
-    ledger.emit(
-        session,
-        run_id,
-        RunStarted(
-            flow=old["flow"], goal=old["goal"], model=old["model"], autonomy=old["autonomy"]
-        ),
-    )
-    state = clone(session.store.get_blob(cp["state_hash"]))
-    ledger.record_checkpoint(
-        session,
-        run_id,
-        None,
-        "start",
-        f"forked from checkpoint {checkpoint_id}",
-        state,
-        checkpoint_id,
-    )
-    session.store.update_run(run_id, status="paused")
+    # The new run, its checkpoint 0 and its status: one transaction after the git work.
+    with session.store.transaction():
+        run_id = session.store.create_run(
+            old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
+        )
+        ledger.emit(
+            session,
+            run_id,
+            RunStarted(
+                flow=old["flow"], goal=old["goal"], model=old["model"], autonomy=old["autonomy"]
+            ),
+        )
+        state = clone(session.store.get_blob(cp["state_hash"]))
+        ledger.record_checkpoint(
+            session,
+            run_id,
+            None,
+            "start",
+            f"forked from checkpoint {checkpoint_id}",
+            state,
+            checkpoint_id,
+        )
+        session.store.update_run(run_id, status="paused")
+        ledger.note_user_git(session, run_id, start=True)
     return run_id
 
 
@@ -723,27 +728,29 @@ def follow_up(
     if model != old["model"]:
         config["model_settings"] = {**(config.get("model_settings") or {}), "model": model}
     flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
-    new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
-    ledger.emit(
-        session,
-        new_id,
-        RunStarted(flow=flow.name, goal=goal, model=model, autonomy=Autonomy(autonomy)),
-    )
-    state = initial_state(flow, goal)
-    state["instruction"] = (
-        f"This follows run {run_id}, whose goal was: {old['goal']}. "
-        "Its changes are in the working tree."
-    )
-    ledger.record_checkpoint(
-        session,
-        new_id,
-        None,
-        "start",
-        f"follow-up of run {run_id}: starts from its final tree",
-        state,
-        final["id"],
-    )
-    session.store.update_run(new_id, status="paused")
+    with session.store.transaction():
+        new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+        ledger.emit(
+            session,
+            new_id,
+            RunStarted(flow=flow.name, goal=goal, model=model, autonomy=Autonomy(autonomy)),
+        )
+        state = initial_state(flow, goal)
+        state["instruction"] = (
+            f"This follows run {run_id}, whose goal was: {old['goal']}. "
+            "Its changes are in the working tree."
+        )
+        ledger.record_checkpoint(
+            session,
+            new_id,
+            None,
+            "start",
+            f"follow-up of run {run_id}: starts from its final tree",
+            state,
+            final["id"],
+        )
+        session.store.update_run(new_id, status="paused")
+        ledger.note_user_git(session, new_id, start=True)
     return new_id
 
 

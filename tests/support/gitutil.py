@@ -38,3 +38,14 @@ def user_git_state(repo: Path) -> dict[str, object]:
         "stash": git(repo, "for-each-ref", "refs/stash"),
         "config": (gitdir / "config").read_bytes(),
     }
+
+
+def effects_log(repo: Path, name: str = "deploy.log") -> Path:
+    """A side-effect log no checkpoint captures or restores: an ignored dir in the repo.
+
+    (Commands run in a sandbox where only the repository is writable.)
+    """
+    (repo / ".effects").mkdir()
+    with (repo / ".git" / "info" / "exclude").open("a") as f:
+        f.write("/.effects/\n")
+    return repo / ".effects" / name
