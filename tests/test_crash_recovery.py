@@ -26,7 +26,7 @@ def _log_outside_the_repo_is_writable(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("LLMFLOWS_SANDBOX_WRITABLE", str(tmp_path))
 
 
-def _deploy_script(tmp_path: Path, log: Path) -> Path:
+def _deploy_script(tmp_path: Path, log: Path, command: str = "echo deployed") -> Path:
     script = tmp_path / "deploy.script.yaml"
     script.write_text(
         yaml.safe_dump(
@@ -36,7 +36,7 @@ def _deploy_script(tmp_path: Path, log: Path) -> Path:
                         "tool_calls": [
                             {
                                 "name": "run_command",
-                                "arguments": {"command": f"echo deployed >> {log}"},
+                                "arguments": {"command": f"{command} >> {log}"},
                             }
                         ]
                     },
@@ -85,7 +85,8 @@ def test_a_done_command_does_not_run_again_after_a_crash_in_the_next_model_call(
 def test_review_autonomy_approved_command_runs_once_across_a_crash(tmp_path):
     repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
     log = effects_log(repo)
-    script = _deploy_script(tmp_path, log)
+    # A command outside the allowlist, so review autonomy asks before it runs.
+    script = _deploy_script(tmp_path, log, "python3 -c \"print('deployed')\"")
     first = run_cli(
         "run",
         FLOW,
