@@ -20,7 +20,6 @@ import os
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -60,8 +59,9 @@ class ModelResponse:
 
     ``cost_known`` is False when litellm has no price for the model (cost is 0.0).
     ``script_index`` is the scripted entry that answered; ``script_consumed``
-    lists every entry this call used (injected-error entries included) — the
-    executor adds these to ``metadata["scripted_consumed"]`` for later calls.
+    lists every entry this call used (injected-error entries included) — the run's
+    scripted model factory (:mod:`engine.models.scripted_replay`) rebuilds its
+    script cursor from these.
     """
 
     text: str
@@ -378,28 +378,21 @@ class ModelClient:
         metadata: dict[str, Any],
     ) -> ModelResponse:
         s = self.settings
-        call_id = uuid.uuid4().hex if scripted_fmt.is_scripted(model) else None
-        if call_id:
-            scripted_fmt.open_call(call_id)
-        try:
-            attempt = 0
-            while True:
-                try:
-                    resp = await self._attempt(
-                        lm, model, messages, tools, on_delta, metadata, call_id
-                    )
-                    resp.attempts = attempt + 1
-                    return resp
-                except ModelError as e:
-                    if not e.retryable or attempt >= s.max_retries:
-                        if attempt:
-                            e.args = (f"{e.args[0]} (after {attempt + 1} attempts)",)
-                        raise
-                    await asyncio.sleep(self._backoff(attempt, getattr(e, "retry_after", None)))
-                    attempt += 1
-        finally:
-            if call_id:
-                scripted_fmt.close_call(call_id)
+        # A scripted call's record travels in its metadata (the handler fills it in).
+        call = scripted_fmt.CallRecord() if scripted_fmt.is_scripted(model) else None
+        attempt = 0
+        while True:
+            try:
+                resp = await self._attempt(lm, model, messages, tools, on_delta, metadata, call)
+                resp.attempts = attempt + 1
+                return resp
+            except ModelError as e:
+                if not e.retryable or attempt >= s.max_retries:
+                    if attempt:
+                        e.args = (f"{e.args[0]} (after {attempt + 1} attempts)",)
+                    raise
+                await asyncio.sleep(self._backoff(attempt, getattr(e, "retry_after", None)))
+                attempt += 1
 
     async def _attempt(
         self,
@@ -409,7 +402,7 @@ class ModelClient:
         tools: list[dict[str, Any]] | None,
         on_delta: Callable[[str], None] | None,
         metadata: dict[str, Any],
-        call_id: str | None,
+        call: scripted_fmt.CallRecord | None,
     ) -> ModelResponse:
         s = self.settings
         lmodel = litellm_model_name(model, s.api_base)
@@ -437,16 +430,15 @@ class ModelClient:
             kwargs["api_base"] = api_base
         if api_key:
             kwargs["api_key"] = api_key
-        consumed_before: list[int] = []
-        if call_id:
-            consumed_before = scripted_fmt.peek_call(call_id).consumed
+        if call is not None:
             kwargs["metadata"] = {
                 "scripted_path": scripted_fmt.scripted_path(model),
-                "scripted_call_id": call_id,
+                "scripted_call": call,
                 "node": metadata.get("node"),
+                # Entries used before this call, and by this call's earlier tries.
                 "scripted_consumed": [
                     *[int(i) for i in metadata.get("scripted_consumed") or []],
-                    *consumed_before,
+                    *call.consumed,
                 ],
             }
         start = time.monotonic()
@@ -502,10 +494,10 @@ class ModelClient:
         except _CallbackError as ce:
             raise ce.original from None
         except ModelError:
-            self._raise_scripted_failure(call_id)
+            self._raise_scripted_failure(call)
             raise
         except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ModelError
-            self._raise_scripted_failure(call_id)
+            self._raise_scripted_failure(call)
             raise classify_error(exc, model, secrets, self.settings.api_base) from None
         latency = time.monotonic() - start
         choice = built.choices[0]
@@ -517,9 +509,7 @@ class ModelClient:
         details = getattr(usage, "prompt_tokens_details", None)
         tokens_cached = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
         cost, known = pricing.response_cost(lm, built, lmodel)
-        consumed: list[int] = []
-        if call_id:
-            consumed = scripted_fmt.peek_call(call_id).consumed
+        consumed = list(call.consumed) if call is not None else []
         return ModelResponse(
             text=getattr(message, "content", None) or "",
             tool_calls=tool_calls,
@@ -536,11 +526,9 @@ class ModelClient:
         )
 
     @staticmethod
-    def _raise_scripted_failure(call_id: str | None) -> None:
+    def _raise_scripted_failure(call: scripted_fmt.CallRecord | None) -> None:
         """A scripted handler failure (exhausted, bad file) beats litellm's wrapping of it."""
-        if not call_id:
-            return
-        failure = scripted_fmt.peek_call(call_id).failure
+        failure = call.failure if call is not None else None
         if failure is not None:
             kind, message = failure
             raise ModelError(message, kind=kind, retryable=False)

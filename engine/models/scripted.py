@@ -308,49 +308,41 @@ def write_script(path: str | os.PathLike[str], responses: Iterable[Any]) -> Path
 # -- per-call side channel ------------------------------------------------------
 # The litellm handler runs inside litellm; it tells the client which entries a
 # call consumed (errors included, so a retry moves past an injected 429) and
-# whether the script ran dry, keyed by a call id the client puts in metadata.
+# whether the script ran dry, through the call's own record: the client puts the
+# object in the call's metadata (litellm hands it to the handler as is), so there
+# is no registry shared between calls.
 
 
 @dataclass
 class CallRecord:
+    """What one scripted call did: entries it consumed and a non-HTTP failure, if any."""
+
     consumed: list[int] = field(default_factory=list)
     #: (ModelError kind, message) when the handler failed for a non-HTTP reason.
     failure: tuple[str, str] | None = None
 
+    def note_consumed(self, index: int) -> None:
+        self.consumed.append(index)
 
-_calls: dict[str, CallRecord] = {}
-_calls_lock = threading.Lock()
-
-
-def open_call(call_id: str) -> None:
-    with _calls_lock:
-        _calls[call_id] = CallRecord()
+    def note_failure(self, kind: str, message: str) -> None:
+        self.failure = (kind, message)
 
 
-def note_consumed(call_id: str | None, index: int) -> None:
-    if call_id is None:
-        return
-    with _calls_lock:
-        rec = _calls.get(call_id)
-        if rec is not None:
-            rec.consumed.append(index)
+class ScriptCursor:
+    """A run's place in its script: one entry index per use, rebuilt from the journal.
 
+    Owned by the run's scripted model factory
+    (:class:`engine.models.scripted_replay.ScriptedModels`), not by the executor.
+    """
 
-def note_failure(call_id: str | None, kind: str, message: str) -> None:
-    if call_id is None:
-        return
-    with _calls_lock:
-        rec = _calls.get(call_id)
-        if rec is not None:
-            rec.failure = (kind, message)
+    def __init__(self, consumed: Iterable[int] = ()) -> None:
+        self._consumed = list(consumed)
+        self._lock = threading.Lock()
 
+    def consumed(self) -> list[int]:
+        with self._lock:
+            return list(self._consumed)
 
-def peek_call(call_id: str) -> CallRecord:
-    with _calls_lock:
-        rec = _calls.get(call_id) or CallRecord()
-        return CallRecord(consumed=list(rec.consumed), failure=rec.failure)
-
-
-def close_call(call_id: str) -> CallRecord:
-    with _calls_lock:
-        return _calls.pop(call_id, None) or CallRecord()
+    def advance(self, used: Iterable[int]) -> None:
+        with self._lock:
+            self._consumed.extend(used)

@@ -3,7 +3,7 @@
 Imported only by :func:`engine.models.loader.get_litellm` (it imports litellm
 at module import). Calls arrive as ``litellm.acompletion(model="scripted/script",
 metadata={"scripted_path": ..., "node": ..., "scripted_consumed": [...],
-"scripted_call_id": ...})``; responses stream through litellm's
+"scripted_call": CallRecord})``; responses stream through litellm's
 ``CustomStreamWrapper`` so usage, cost and deltas take the real code path.
 """
 
@@ -47,7 +47,8 @@ class _Plan:
 
     def __init__(self, messages: list, litellm_params: dict | None, model: str) -> None:
         meta = dict((litellm_params or {}).get("metadata") or {})
-        self.call_id: str | None = meta.get("scripted_call_id")
+        call = meta.get("scripted_call")
+        self.call: fmt.CallRecord = call if isinstance(call, fmt.CallRecord) else fmt.CallRecord()
         path = meta.get("scripted_path")
         if not path:
             raise litellm.BadRequestError(
@@ -58,16 +59,16 @@ class _Plan:
         try:
             script = fmt.load_script(path)
         except ModelConfigError as e:
-            fmt.note_failure(self.call_id, "config", str(e))
+            self.call.note_failure("config", str(e))
             raise litellm.BadRequestError(str(e), model=model, llm_provider="scripted") from None
         node = meta.get("node")
         consumed = [int(i) for i in meta.get("scripted_consumed") or []]
         index = script.choose(node, consumed)
         if index is None:
             msg = script.exhausted_message(node, consumed)
-            fmt.note_failure(self.call_id, "script_exhausted", msg)
+            self.call.note_failure("script_exhausted", msg)
             raise litellm.BadRequestError(msg, model=model, llm_provider="scripted")
-        fmt.note_consumed(self.call_id, index)
+        self.call.note_consumed(index)
         self.index = index
         self.model = model
         self.entry = entry = script.entries[index]

@@ -45,7 +45,6 @@ class StepContext:
     limits: Limits
     usage: Usage
     record_llm_call: Callable[[dict[str, Any]], None]
-    script_consumed: list[int] = field(default_factory=list)
     approved_commands: set[str] = field(default_factory=set)
     refused_commands: dict[str, str] = field(default_factory=dict)
     files_touched: set[str] = field(default_factory=set)

@@ -201,7 +201,7 @@ async def call_model(
             on_delta=lambda text: ctx.emit(
                 TokenDelta(run_id=ctx.run_id, step_id=ctx.step_id, text=text)
             ),
-            metadata={"node": ctx.node.id, "scripted_consumed": list(ctx.script_consumed)},
+            metadata={"node": ctx.node.id},
             **({"options": options} if options else {}),
         )
         return resp.to_dict()
@@ -226,11 +226,6 @@ async def call_model(
     result = await ctx.journal.effect("llm", request, do, idempotent=True, on_done=paid)
     resp = ModelResponse.from_dict(result)
     if ctx.journal.executed > executed_before:
-        # Injected-error entries are consumed too, not only the answering one.
-        used = list(resp.script_consumed or [])
-        if not used and resp.script_index is not None:
-            used = [resp.script_index]
-        ctx.script_consumed.extend(used)
         ctx.usage.cost_usd += resp.cost_usd
         ctx.usage.tokens_in += resp.tokens_in
         ctx.usage.tokens_out += resp.tokens_out

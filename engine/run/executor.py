@@ -64,14 +64,6 @@ class Metrics:
 _STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
 
 
-def _script_uses(result: dict[str, Any]) -> list[int]:
-    """Entries one scripted call consumed (injected errors included, answer last)."""
-    used = list(result.get("script_consumed") or [])
-    if not used and result.get("script_index") is not None:
-        used = [result["script_index"]]
-    return used
-
-
 def _describe_effect(effect: dict[str, Any]) -> str:
     """One line naming an effect for a person (the command, or the tool and its path)."""
     req = effect.get("request") or {}
@@ -120,7 +112,6 @@ class Executor:
         self.metrics = Metrics()
         self._mcp = None
         self.usage = self._usage_so_far()
-        self.script_consumed = self._script_consumed_so_far()
 
     # ------------------------------------------------------------------ helpers
     def emit(self, event):
@@ -138,17 +129,6 @@ class Executor:
             steps=steps,
         )
 
-    def _script_consumed_so_far(self) -> list[int]:
-        """Script entries used by this run's model calls, one per use (a multiset)."""
-        out: list[int] = []
-        for e in self.store.effects_for_run(self.run_id):
-            if e["kind"] != "llm" or e["status"] != "done":
-                continue
-            if (e.get("request") or {}).get("copied"):
-                continue  # a reused answer: its entry was counted where it was first used
-            out.extend(_script_uses(e.get("result") or {}))
-        return out
-
     def mcp_tools(self):
         """The MCP servers this run may use, read on first use (user + trusted project)."""
         if self._mcp is None:
@@ -158,17 +138,17 @@ class Executor:
         return self._mcp
 
     def model_for(self, override: str | None):
-        from engine.models import ModelClient, ModelSettings
+        from engine.models.scripted_replay import ScriptedModels
 
         settings = dict(self.config.get("model_settings") or {"model": self.run["model"]})
         if override:
             settings["model"] = override
         key = settings["model"]
         if key not in self._clients:
-            if self._model_factory is not None:
-                self._clients[key] = self._model_factory(settings)
-            else:
-                self._clients[key] = ModelClient(ModelSettings(**settings))
+            if self._model_factory is None:
+                # Scripted models continue from the run's place in the script.
+                self._model_factory = ScriptedModels(self.store, self.run_id)
+            self._clients[key] = self._model_factory(settings)
         return self._clients[key]
 
     def _set_status(self, status: str, reason: str = "", node: str | None = None) -> None:
@@ -528,7 +508,6 @@ class Executor:
             limits=self.limits,
             usage=self.usage,
             record_llm_call=lambda c: self.store.record_llm_call(self.run_id, step_id, **c),
-            script_consumed=self.script_consumed,
             approved_commands=approved,
             refused_commands=refused,
             mcp=self.mcp_tools,
