@@ -116,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         bare: list[float] = []
         fresh: list[float] = []
         cur, other = a, b
-        for _ in range(args.runs):
+        for i in range(args.runs):
             # Ours: pre-restore snapshot is the caller's job (not timed), then restore.
-            pre = snap.snapshot("refs/llmflows/bench/pre", "pre")
+            # Each under its own ref: snapshot refs are created, never overwritten.
+            pre = snap.snapshot(f"refs/llmflows/bench/pre-{i}", "pre")
             assert pre.tree == cur.tree
             ours_restore.append(timed(lambda o=other, p=pre: snap.restore(o.commit, current=p)))
             cur, other = other, cur

@@ -85,8 +85,16 @@ def test_help_screen(snap_compare, tmp_path):
 
     async def before(pilot):
         from tui.screens.modals import HelpScreen
+        from tui.screens.start import StartScreen
 
-        await pilot.pause(0.5)
+        # Open help only once the start screen has loaded, or its arrival replaces the help.
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, StartScreen)
+                and app.screen.query_one("#model").value == "scripted:/tmp/demo-script.yaml"
+            ),
+        )
         app.action_help()
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause()
