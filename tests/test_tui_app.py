@@ -125,6 +125,12 @@ async def test_approve_keeps_the_change(tmp_path):
         assert [f.path for f in screen.diff_view.diff.files] == ["data.txt"]
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
+        # a finished run's diff can have the screen too (z), and z gives the panes back
+        assert not screen.focus_diff
+        await pilot.press("z")
+        assert screen.focus_diff and screen.has_class("-focus-diff")
+        await pilot.press("z")
+        assert not screen.focus_diff
     assert (repo / "data.txt").read_text() == CHANGED
 
 

@@ -89,7 +89,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             False,
         ),
         # the summary line above the diff says "z all panes": no footer room needed
-        _b("z", "toggle_focus", "Panes", "review: diff only / all panes", False),
+        _b("z", "toggle_focus", "Panes", "diff only / all panes (a review starts with the diff only)", False),
         _b("t", "toggle_transcript", "Tool output", "show tool results whole / one line", False),
         _b("b", "rewind", "Rewind", "rewind to the checkpoint selected in the plan tree"),
         _b("u", "undo_rewind", "Undo", "undo the last rewind"),
@@ -352,9 +352,10 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         self._render_summary()
 
     def _apply_focus(self) -> None:
-        """At a review gate the diff gets the screen (z toggles); otherwise all panes."""
+        """At a review gate the diff gets the screen unless the person chose otherwise (z);
+        elsewhere all panes, unless the person asked for the diff alone with z."""
         if self.gate is None or self.gate_kind not in REVIEW_KINDS:
-            self.focus_diff = False
+            self.focus_diff = bool(self._focus_choice)
             return
         self.focus_diff = True if self._focus_choice is None else self._focus_choice
 
@@ -474,7 +475,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             return self.extra_allowed(action)
         if action in ("approve", "reject"):
             return kind in DECISION_KINDS
-        if action in ("toggle_hunk", "toggle_focus"):
+        if action == "toggle_hunk":
             return kind in REVIEW_KINDS
         if action == "step":
             return kind in STEP_KINDS
