@@ -248,7 +248,7 @@ async def test_rewind_and_undo(tmp_path):
         await pilot.press("u")
         await wait_for(pilot, lambda: screen.last_undo != undo)
         assert (repo / "data.txt").read_text() == CHANGED
-        assert any("Rewind undone" in n.message for n in app._notifications)
+        assert any("as they were before the last rewind" in n.message for n in app._notifications)
 
 
 async def test_retry_with_instruction(tmp_path):

@@ -148,6 +148,17 @@ async def test_plan_tree_after_a_rewind_marks_later_attempts_and_where_you_are()
         outline = tree.outline()
         assert any("checkpoint 11 (step) ◀ you are here" in line for line in outline), outline
         assert outline[-3].startswith("⤺ ▶ test [run] ● breakpoint"), outline
+        # undo (a rewind to the undo checkpoint): the attempt is back as it was, not ⤺
+        tree.apply_event(CheckpointMade(checkpoint_id=14, parent_id=11, source="pre-restore"))
+        tree.apply_event(Rewound(checkpoint_id=13, undo_checkpoint_id=14))
+        await pilot.pause()
+        assert tree.step_status(2) == "done"
+        assert tree.node_status("test") == "done"
+        # undoing the undo goes back to the rewound state
+        tree.apply_event(CheckpointMade(checkpoint_id=15, parent_id=13, source="pre-restore"))
+        tree.apply_event(Rewound(checkpoint_id=14, undo_checkpoint_id=15))
+        await pilot.pause()
+        assert tree.step_status(2) == "rewound"
 
 
 async def test_plan_tree_revised_plan_and_unknown_nodes():

@@ -86,7 +86,8 @@ class TimelinePart:
         self.last_undo = res.undo_checkpoint
         self.status = "paused"
         if undo:
-            msg = f"Rewind undone: files are back as they were (checkpoint {cp})."
+            msg = f"Undone: the files are as they were before the last rewind (checkpoint {cp}); "
+            msg += f"u again undoes this too (checkpoint {self.last_undo})."
         else:
             msg = f"Rewound to checkpoint {cp}. Your files before it are in checkpoint "
             msg += f"{self.last_undo}: u undoes, c continues from here."

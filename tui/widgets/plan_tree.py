@@ -145,6 +145,8 @@ class PlanTree(Tree[PlanItem]):
         self._loose: TreeNode[PlanItem] | None = None
         self._current: str | None = None
         self._here: int | None = None  # the checkpoint the working tree is at
+        # undo checkpoint of each rewind -> the attempts it changed, with their status before
+        self._rewinds: dict[int, list[tuple[TreeNode[PlanItem], str]]] = {}
         self._breakpoints: set[str] = set()
         self.run_status: str | None = None
         """Last run status seen (running, paused, completed, ...)."""
@@ -387,17 +389,32 @@ class PlanTree(Tree[PlanItem]):
         self._relabel(node)
 
     def _on_rewound(self, event: Rewound) -> None:
-        """Attempts begun after the target checkpoint are undone on disk: say so."""
+        """Attempts begun after the target checkpoint are undone on disk: say so.
+
+        Going to the undo checkpoint of an earlier rewind undoes that rewind: the attempts
+        it changed get back the status they had (and undoing the undo changes them again).
+        """
         owners = set()
+        changed: list[tuple[TreeNode[PlanItem], str]] = []  # (attempt, status before)
+
+        def set_status(node: TreeNode[PlanItem], status: str) -> None:
+            item = node.data
+            assert item is not None
+            changed.append((node, item.status))
+            item.status = status
+            self._relabel(node)
+            owners.add((item.extra["node"], item.extra.get("task_id")))
+
+        for node, status in self._rewinds.pop(event.checkpoint_id, []):
+            set_status(node, status)
         for node in self._steps.values():
             item = node.data
             if item is None or item.extra.get("after", -1) < event.checkpoint_id:
                 continue
             if item.status != "rewound":
-                item.extra["was"] = item.status
-                item.status = "rewound"
-                self._relabel(node)
-                owners.add((item.extra["node"], item.extra.get("task_id")))
+                set_status(node, "rewound")
+        if event.undo_checkpoint_id is not None:
+            self._rewinds[event.undo_checkpoint_id] = changed
         for node_id, task_id in owners:
             self._refresh_owner_status(node_id, task_id)
         self.set_here(event.checkpoint_id)
