@@ -32,19 +32,23 @@ nodes:
 
 def test_batch_item_failure_reuses_the_answers_of_the_other_items(tmp_path: Path):
     repo = _repo(tmp_path)
+    asked: list[str] = []
+
+    def review(messages) -> dict:
+        # Answer by task, whatever order the concurrent items ask in: t1's first answer is
+        # not JSON (its step fails and is retried); t2 and t3 were answered in the same
+        # batch and must not be asked (and paid) again.
+        user = " ".join(str(m.get("content")) for m in messages if m.get("role") == "user")
+        n = next(n for n, title in ((1, "one"), (2, "two"), (3, "three")) if f"task {title}" in user)
+        asked.append(f"t{n}")
+        if n == 1 and asked.count("t1") == 1:
+            return say(text="not json")
+        return say(text=f'"ok{n}"' if asked.count(f"t{n}") <= 2 else '"again"')
+
     model = FakeModel(
         {
             "plan": [say(tool("submit_plan", tasks=["one", "two", "three"]))],
-            # t1's first answer is not JSON (its step fails and is retried); t2 and t3
-            # were answered in the same batch and must not be asked (and paid) again.
-            "review": [
-                say(text="not json"),
-                say(text='"ok2"'),
-                say(text='"ok3"'),
-                say(text='"ok1"'),
-                say(text='"again"'),
-                say(text='"again"'),
-            ],
+            "review": [review] * 6,
         }
     )
     with Session.open(repo) as s:
@@ -54,6 +58,7 @@ def test_batch_item_failure_reuses_the_answers_of_the_other_items(tmp_path: Path
         out = _run(s, run_id, model)
         assert out.status == "completed", out.reason
         assert len([c for c in model.calls if c["node"] == "review"]) == 4
+        assert sorted(asked) == ["t1", "t1", "t2", "t3"]
         head = s.store.get_checkpoint(s.store.get_run(run_id)["head_checkpoint_id"])
         outputs = s.store.get_blob(head["state_hash"])["outputs"]["review"]
         assert outputs == {"t1": "ok1", "t2": "ok2", "t3": "ok3"}
