@@ -85,11 +85,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[list[dict[str, Any]]] = []
+        self._cursor: Any = None
 
     def __call__(self, settings: dict[str, Any]) -> Any:
-        from engine.models import ModelClient, ModelSettings
+        from engine.models import ModelSettings
+        from engine.models.scripted import ScriptCursor
+        from engine.models.scripted_replay import CursorClient
 
-        client = ModelClient(ModelSettings(**settings))
+        # A scripted model's place in its script lives in the model factory (one run per
+        # test here, so one cursor shared by every client this factory makes).
+        if self._cursor is None:
+            self._cursor = ScriptCursor()
+        client = CursorClient(ModelSettings(**settings), self._cursor)
         original = client.complete
         calls = self.calls
 

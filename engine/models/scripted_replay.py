@@ -38,7 +38,7 @@ def cursor_from_journal(store, run_id: str) -> ScriptCursor:
     return ScriptCursor(used)
 
 
-class _CursorClient(ModelClient):
+class CursorClient(ModelClient):
     """A client whose scripted calls continue from (and advance) the run's cursor."""
 
     def __init__(self, settings: ModelSettings, cursor: ScriptCursor) -> None:
@@ -75,5 +75,5 @@ class ScriptedModels:
     def __call__(self, settings: dict[str, Any]) -> ModelClient:
         s = ModelSettings(**settings)
         if is_scripted(s.model):
-            return _CursorClient(s, self.cursor)
+            return CursorClient(s, self.cursor)
         return ModelClient(s)

@@ -46,13 +46,25 @@ async def wait_for(pilot: Pilot, cond: Callable[[], Any], timeout: float = 120.0
         except NoMatches:
             pass
         if time.monotonic() > end:
-            raise AssertionError(f"condition not reached in {timeout}s")
+            raise AssertionError(f"condition not reached in {timeout}s; {_describe(pilot.app)}")
         busy = [w for w in pilot.app.workers if w.is_running and w.group not in _LONG_LIVED]
         if busy:
             await _next_worker_done(busy, within=1.0)
             await pilot.pause()
         else:  # the engine thread is posting events: give it the GIL between checks
             await pilot.pause(0.05)
+
+
+def _describe(app: Any) -> str:
+    """What the app shows, for a failed wait: screen, run status, gate, notifications."""
+    screen = main_screen(app)
+    parts = [f"screen {type(app.screen).__name__}"]
+    if screen is not None:
+        parts.append(f"status {screen.status!r} gate {screen.gate!r}")
+    notes = [n.message for n in getattr(app, "_notifications", [])]
+    if notes:
+        parts.append(f"notifications {notes!r}")
+    return "; ".join(parts)
 
 
 def main_screen(app: Any) -> Any:
