@@ -91,10 +91,9 @@ def test_show(capsys):
     assert "reproduce" in out and "-> fix on reject" in out
     assert main(["flows", "show", "bugfix", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["start"] == "reproduce" and data["nodes"][1]["next"][0] == {
-        "to": "locate",
-        "when": "tests.failed > 0",
-    }
+    nodes = {n["id"]: n for n in data["nodes"]}
+    assert data["start"] == "baseline" and nodes["baseline"]["next"][0]["to"] == "reproduce"
+    assert nodes["confirm"]["next"][0] == {"to": "locate", "when": "tests.reproduced"}
 
 
 def test_show_unknown_flow_is_usage_error(capsys):

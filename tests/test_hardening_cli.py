@@ -106,11 +106,11 @@ def test_a_full_disk_says_so_in_one_line_and_the_store_stays_sound(
     paused_repo: Path, small_fs: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     (paused_repo / "new.txt").write_bytes(b"x" * 300_000)  # something to snapshot
-    with open(small_fs / "filler", "wb") as fh:
+    # unbuffered: nothing is left to flush (and fail) when the file closes
+    with open(small_fs / "filler", "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError as e:
             assert e.errno == errno.ENOSPC
     for verb in (["checkpoint"], ["diff", "1"]):
