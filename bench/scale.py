@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,22 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-}
-
-
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=cwd, env={**_ENV, **(env or {})}, capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"git {' '.join(args)} failed: {out.stderr}")
-    return out.stdout.strip()
+from bench.checkpoint import git  # noqa: E402  (one git helper for the benches)
 
 
 def new_repo(root: Path, files: int) -> Path:
