@@ -7,6 +7,8 @@ Update with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.test_tui_app import CHANGED, _edit_entries, at_gate, make_repo, wait_for
@@ -107,9 +109,16 @@ def _demo_fix_gate_app(tmp_path):
     from tui.app import demo_autostart
 
     demo = prepare_demo(tmp_path / "demo")
-    app = LlmflowsApp(
-        str(demo.repo), model=demo.model, autostart=demo_autostart(demo), clock=lambda: 1000.0
-    )
+    autostart = demo_autostart(demo)
+    # The test command is in the prompts, so its length sets the token count and the
+    # cost on screen: run this interpreter through a wrapper at a path of fixed length
+    # (relative to the repo, where commands run; inside .git, so the diff never shows it).
+    wrapper = demo.repo / ".git" / "snap" / "python"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    autostart["settings"] = {"test_command": ".git/snap/python -m pytest -q -p no:cacheprovider"}
+    app = LlmflowsApp(str(demo.repo), model=demo.model, autostart=autostart, clock=lambda: 1000.0)
     return app
 
 
