@@ -195,3 +195,25 @@ def test_rules_never_lift_a_deny_and_globs_are_literal(tmp_path):
     policy = ar.with_rules(CommandPolicy(), repo)
     assert policy.classify("git push origin main", repo) == "deny"
     assert policy.classify("touch x", repo) == "ask"
+
+
+def test_approval_never_exits_5_at_a_pending_command_gate(setup, tmp_path, capsys):
+    flow, model = setup
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    # a person-run opens the command gate and leaves it pending
+    assert _run(repo, flow, model, "--autonomy", "auto-edit", "--output-format", "json") == 3
+    assert json.loads(capsys.readouterr().out)["gate"]["kind"] == "command"
+    # CI resumes it fail-closed: nothing may answer, so exit 5 naming the command
+    code = main(
+        ["-C", str(repo), "resume", "--last", "--approval", "never", "--output-format", "json"]
+    )
+    out = capsys.readouterr()
+    done = json.loads(out.out)
+    assert code == 5 and done["exit_code"] == 5 and done["status"] == "paused"
+    assert done["needs_person"].startswith("command gate #")
+    assert "touch made.txt" in done["needs_person"]
+    assert not (repo / "made.txt").exists()
+    code = main(["-C", str(repo), "resume", "--last", "--approval", "never"])
+    err = capsys.readouterr().err
+    assert code == 5 and "needed a person" in err and "touch made.txt" in err
+    assert not (repo / "made.txt").exists()
