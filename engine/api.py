@@ -28,7 +28,7 @@ from engine.readmodels import (
     RunView,
     StartInfo,
 )
-from engine.records import Decision, GateRecord
+from engine.records import Decision, GateRecord, RunFlags
 
 if TYPE_CHECKING:
     from engine.demo import Demo
@@ -85,14 +85,6 @@ class TrustPrompt:
     ok: bool  # nothing to trust, or trusted as they are
     files: list[str]
     lines: list[str]
-
-
-@dataclass(frozen=True)
-class RunFlags:
-    """A run's breakpoints and single-step mode."""
-
-    breakpoints: list[str]
-    single_step: bool
 
 
 class EngineAPI:
@@ -388,7 +380,6 @@ class EngineAPI:
         """Change breakpoints and/or single-step mode (from the next node on)."""
         from engine.run.operations import set_run_flags
 
-        res = await self._on_engine(
+        return await self._on_engine(
             set_run_flags, run_id, breakpoints=breakpoints, single_step=single_step
         )
-        return RunFlags(list(res.get("breakpoints") or []), bool(res.get("single_step")))

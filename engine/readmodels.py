@@ -16,6 +16,7 @@ from engine.events import Event, event_from_dict
 from engine.records import (
     RESUMABLE,
     GateRecord,
+    RunFlags,
     RunRecord,
     RunStatus,
     shown_status,
@@ -134,6 +135,7 @@ class RunView:
     nodes: list[FlowNode]
     events: list[Event]
     gate: GateRecord | None
+    flags: RunFlags
 
 
 def _gate(row: dict[str, Any] | None) -> GateRecord | None:
@@ -153,7 +155,8 @@ def run_view(session: Session, run_id: str) -> RunView:
     except Exception:  # a deleted or broken project flow still shows its stored events
         nodes = []
     events = [event_from_dict(d) for d in session.store.events_for(run_id)]
-    return RunView(run, nodes, events, _gate(session.store.pending_gate(run_id)))
+    flags = RunFlags(session.store.breakpoints(run_id), run.single_step)
+    return RunView(run, nodes, events, _gate(session.store.pending_gate(run_id)), flags)
 
 
 def pending_gate(session: Session, run_id: str) -> GateRecord | None:

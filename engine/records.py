@@ -140,10 +140,19 @@ class RunRecord(_Record):
     status: str
     head_checkpoint_id: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    single_step: bool = False  # pause before every node
     error: str | None = None
     created_at: float | None = None
     updated_at: float | None = None
     finished_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """Where a run pauses for a person besides its gates: breakpoints and single-step."""
+
+    breakpoints: list[str]
+    single_step: bool
 
 
 @dataclass(frozen=True)

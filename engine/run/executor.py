@@ -422,9 +422,8 @@ class Executor:
 
     def _breakpoint(self, node, cp, state) -> RunOutcome | None:
         # Re-read: the person may change breakpoints while the run executes.
-        config = self.store.get_run(self.run_id).get("config") or {}
-        breakpoints = set(config.get("breakpoints") or [])
-        wanted = node.breakpoint or node.id in breakpoints or config.get("single_step")
+        single_step = self.store.get_run(self.run_id)["single_step"]
+        wanted = node.breakpoint or single_step or node.id in self.store.breakpoints(self.run_id)
         if not wanted:
             return None
         last = self.store.last_gate(self.run_id)
@@ -435,7 +434,7 @@ class Executor:
             and last["status"] == "answered"
         ):
             return None  # the person said continue at this very point
-        label = "single-step" if config.get("single_step") else "breakpoint"
+        label = "single-step" if single_step else "breakpoint"
         return self._open_gate(
             "breakpoint", node.id, f"Paused before '{node.id}' ({label}).", None, cp["id"], {}
         )

@@ -20,6 +20,7 @@ from engine.records import (
     IN_FLIGHT_STEPS,
     Autonomy,
     Decision,
+    RunFlags,
     RunStatus,
     gate_label,
 )
@@ -71,8 +72,6 @@ def create_run(
         "flow_path": str(flow.path) if flow.source != "builtin" else None,
         "limits": limits or {},
         "model_settings": model_settings or {"model": model},
-        "breakpoints": breakpoints or [],
-        "single_step": single_step,
     }
     settings, found = resolve_test_settings(session.repo_root, flow.settings, settings)
     if found is not None:
@@ -87,6 +86,7 @@ def create_run(
     # must not leave a run without a head).
     with session.store.transaction():
         run_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+        _set_flags(session, run_id, breakpoints or [], single_step)
         ledger.emit(
             session,
             run_id,
@@ -631,6 +631,7 @@ def fork(session, checkpoint_id: int) -> str:
         run_id = session.store.create_run(
             old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
         )
+        _copy_flags(session, old, run_id)
         ledger.emit(
             session,
             run_id,
@@ -730,6 +731,7 @@ def follow_up(
     flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
     with session.store.transaction():
         new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
+        _copy_flags(session, old, new_id)
         ledger.emit(
             session,
             new_id,
@@ -773,18 +775,33 @@ def set_model(session, run_id: str, model: str) -> None:
     session.store.update_run(run_id, config=config, model=model)
 
 
+def _set_flags(session, run_id: str, breakpoints: list[str], single_step: bool) -> None:
+    session.store.set_breakpoints(run_id, breakpoints)
+    session.store.update_run(run_id, single_step=single_step)
+
+
+def _copy_flags(session, old: dict[str, Any], new_id: str) -> None:
+    """A fork or follow-up pauses where its origin did."""
+    _set_flags(session, new_id, session.store.breakpoints(old["id"]), old["single_step"])
+
+
+def run_flags(session, run_id: str) -> RunFlags:
+    """A run's breakpoints and single-step mode."""
+    run = get_run(session, run_id)
+    return RunFlags(session.store.breakpoints(run_id), run["single_step"])
+
+
 def set_run_flags(
     session, run_id: str, *, breakpoints: list[str] | None = None, single_step: bool | None = None
-) -> dict[str, Any]:
+) -> RunFlags:
     """Change a run's breakpoints and/or single-step mode (takes effect at the next node)."""
-    run = get_run(session, run_id)
-    config = dict(run.get("config") or {})
-    if breakpoints is not None:
-        config["breakpoints"] = sorted(set(breakpoints))
-    if single_step is not None:
-        config["single_step"] = bool(single_step)
-    session.store.update_run(run_id, config=config)
-    return {"breakpoints": config.get("breakpoints", []), "single_step": config.get("single_step")}
+    get_run(session, run_id)
+    with session.store.transaction():
+        if breakpoints is not None:
+            session.store.set_breakpoints(run_id, breakpoints)
+        if single_step is not None:
+            session.store.update_run(run_id, single_step=single_step)
+    return run_flags(session, run_id)
 
 
 def reopen(session, run_id: str) -> None:

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,6 +93,7 @@ _RUN_FIELDS = {
     "error",
     "finished_at",
     "user_git",
+    "single_step",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -392,6 +393,7 @@ class RunStore:
     def _run_row(row: dict[str, Any]) -> dict[str, Any]:
         row["config"] = _loads(row["config"]) or {}
         row["user_git"] = _loads(row.get("user_git")) or {}
+        row["single_step"] = bool(row.get("single_step"))
         return row
 
     @_writes
@@ -443,7 +445,15 @@ class RunStore:
             f"AND parent_step_id IN ({steps})",
         ):
             conn.execute(sql, (*run_ids, *run_ids))
-        for table in ("events", "llm_calls", "effects", "gates"):
+        for table in (
+            "events",
+            "llm_calls",
+            "effects",
+            "gates",
+            "run_commands",
+            "replay_answers",
+            "run_breakpoints",
+        ):
             conn.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", run_ids)
         conn.execute(f"DELETE FROM checkpoints WHERE run_id IN ({marks})", run_ids)
         conn.execute(f"DELETE FROM steps WHERE run_id IN ({marks})", run_ids)
@@ -827,6 +837,22 @@ class RunStore:
         approved = {r["command"] for r in rows if r["decision"] == "approved"}
         refused = {r["command"]: r["reason"] or "" for r in rows if r["decision"] == "refused"}
         return approved, refused
+
+    @_writes
+    def set_breakpoints(self, run_id: str, nodes: Iterable[str]) -> None:
+        """Replace the nodes a run pauses before (its flow's own ``breakpoint:`` aside)."""
+        self.db.execute("DELETE FROM run_breakpoints WHERE run_id = ?", (run_id,))
+        self.db["run_breakpoints"].insert_all(
+            [{"run_id": run_id, "node": node} for node in sorted(set(nodes))]
+        )
+
+    @_reads
+    def breakpoints(self, run_id: str) -> list[str]:
+        """The nodes a person set breakpoints on, sorted."""
+        rows = self._all(
+            "SELECT node FROM run_breakpoints WHERE run_id = ? ORDER BY node", (run_id,)
+        )
+        return [r["node"] for r in rows]
 
     @_writes
     def keep_answers(self, run_id: str, key: str, step_id: int) -> None:

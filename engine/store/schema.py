@@ -296,11 +296,36 @@ def _m004_control_state(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
 
 
+def _m005_run_flags(db: sqlite_utils.Database) -> None:
+    # Breakpoints and single-step leave the config JSON too: the person toggles them
+    # while the executor runs, so each is written on its own, never read-modify-written.
+    db["run_breakpoints"].create(
+        {"run_id": str, "node": str},
+        pk=("run_id", "node"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.execute("ALTER TABLE runs ADD COLUMN single_step INTEGER NOT NULL DEFAULT 0")
+    # Move what runs recorded before this migration.
+    for run_id, raw in db.execute("SELECT id, config FROM runs").fetchall():
+        config = json.loads(raw or "{}") or {}
+        for node in config.pop("breakpoints", None) or []:
+            db.execute(
+                "INSERT OR IGNORE INTO run_breakpoints (run_id, node) VALUES (?, ?)",
+                (run_id, node),
+            )
+        single_step = bool(config.pop("single_step", False))
+        db.execute(
+            "UPDATE runs SET config = ?, single_step = ? WHERE id = ?",
+            (json.dumps(config), int(single_step), run_id),
+        )
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_meta,
     _m003_run_summary,
     _m004_control_state,
+    _m005_run_flags,
 ]
 
 

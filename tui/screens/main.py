@@ -202,8 +202,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         data = await self.app.api.run_view(self.run_id)
         run = self.run = data.run
         config = run.config
-        self.breakpoints = set(config.get("breakpoints") or [])
-        self.single_step = bool(config.get("single_step"))
+        self.breakpoints = set(data.flags.breakpoints)
+        self.single_step = data.flags.single_step
         if data.nodes:
             self.plan.set_flow_nodes([(n.id, n.kind, n.description) for n in data.nodes])
         self.plan.set_breakpoints(self.breakpoints)
