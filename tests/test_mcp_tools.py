@@ -5,6 +5,7 @@ gated like commands (approval, "always allow" rules, autonomy), journaled once."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -49,10 +50,13 @@ def _setup(tmp_path: Path, server: str) -> tuple[Path, list[str]]:
 
 async def test_listing_gives_openai_schemas(tmp_path):
     tools = McpTools(tmp_path, {"t": McpServer("t", sys.executable, (str(SERVER),))})
-    schemas = await tools.schemas(["mcp__t__add"])
-    (fn,) = [s["function"] for s in schemas]
-    assert fn["name"] == "mcp__t__add" and set(fn["parameters"]["properties"]) == {"a", "b"}
-    assert (await tools.call("mcp__t__add", {"a": 2, "b": 3})) == {"ok": True, "content": "5"}
+    try:
+        schemas = await tools.schemas(["mcp__t__add"])
+        (fn,) = [s["function"] for s in schemas]
+        assert fn["name"] == "mcp__t__add" and set(fn["parameters"]["properties"]) == {"a", "b"}
+        assert (await tools.call("mcp__t__add", {"a": 2, "b": 3})) == {"ok": True, "content": "5"}
+    finally:
+        await tools.aclose()
 
 
 def test_user_server_call_is_gated_then_journaled_once(tmp_path, capsys):
@@ -91,3 +95,79 @@ def test_project_servers_load_only_when_trusted(tmp_path, capsys):
     assert main(["-C", str(repo), "trust", "--yes"]) == 0
     assert main([*argv, "--autonomy", "full"]) == 0
     assert (repo / "notes.log").read_text() == "hello\n"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_one_session_keeps_server_state_until_closed(tmp_path):
+    pid_file = tmp_path / "pid"
+    server = McpServer("c", sys.executable, (str(SERVER), "--pid-file", str(pid_file)))
+    tools = McpTools(tmp_path, {"c": server})
+    await tools.schemas(["mcp__c__count"])
+    assert await tools.call("mcp__c__count", {}) == {"ok": True, "content": "1"}
+    assert await tools.call("mcp__c__count", {}) == {"ok": True, "content": "2"}
+    pid = int(pid_file.read_text())
+    assert not _gone(pid)  # listing and both calls used one process
+    await tools.aclose()
+    assert _gone(pid)
+
+
+COUNT_FLOW = """\
+name: count
+description: two calls to a stateful MCP server
+nodes:
+  - id: work
+    kind: agent
+    tools: [mcp__c__count, finish]
+    prompt: "Count twice"
+    next: end
+"""
+
+
+def _count_setup(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    pid_file = tmp_path / "pid"
+    cfg = user_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(
+        f"[mcp.servers.c]\ncommand = {json.dumps(sys.executable)}\n"
+        f"args = {json.dumps([str(SERVER), '--pid-file', str(pid_file)])}\n"
+    )
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n"})
+    flow = tmp_path / "count.yaml"
+    flow.write_text(COUNT_FLOW)
+    calls = [{"name": "mcp__c__count", "arguments": {}}] * 2
+    calls.append({"name": "finish", "arguments": {"summary": "counted"}})
+    script = tmp_path / "s.yaml"
+    script.write_text(
+        yaml.safe_dump({"responses": [{"node": "work", "tool_calls": [c]} for c in calls]})
+    )
+    argv = ["-C", str(repo), "--model", f"scripted:{script}", "run", str(flow), "count"]
+    return repo, pid_file, argv
+
+
+def test_a_run_keeps_one_server_for_all_its_calls_and_stops_it_at_the_end(tmp_path, capsys):
+    _, pid_file, argv = _count_setup(tmp_path)
+    assert main([*argv, "--autonomy", "full", "--json"]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    counts = [e["summary"] for e in events if e["type"] == "tool_call" and "count" in e["name"]]
+    assert counts == ["1", "2"]  # the second call saw the first one's state
+    assert _gone(int(pid_file.read_text()))  # no server outlives the run
+
+
+def test_a_run_paused_at_a_gate_leaves_no_server_running(tmp_path, capsys):
+    repo, pid_file, argv = _count_setup(tmp_path)
+    assert main([*argv, "--autonomy", "auto-edit", "--output-format", "json"]) == 3
+    assert json.loads(capsys.readouterr().out)["gate"]["kind"] == "command"
+    assert _gone(int(pid_file.read_text()))  # started for the listing, stopped at the pause
+    code = main(["-C", str(repo), "resume", "--last", "--approve", "--always", "project", "--json"])
+    assert code in (0, 3)
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    counts = [e["summary"] for e in events if e["type"] == "tool_call" and "count" in e["name"]]
+    assert counts == ["1", "2"]  # a fresh server after the pause, then one session for both
+    assert _gone(int(pid_file.read_text()))

@@ -198,7 +198,17 @@ class Executor:
 
     # --------------------------------------------------------------- main loop
     async def execute(self) -> RunOutcome:
-        """Run until completion, failure, a stop, or a gate."""
+        """Run until completion, failure, a stop, or a gate.
+
+        MCP servers started during the execution live until it ends, whichever way.
+        """
+        try:
+            return await self._execute()
+        finally:
+            if self._mcp is not None:
+                await self._mcp.aclose()
+
+    async def _execute(self) -> RunOutcome:
         gate = self.store.pending_gate(self.run_id)
         if gate is not None:
             return RunOutcome("paused", gate["prompt"], gate)

@@ -13,12 +13,17 @@ A flow node lists them in ``tools:`` as ``mcp__docs`` (every tool of the server)
 ``mcp__docs__search`` (one tool). Calls go through the same path as
 ``run_command``: the command policy and autonomy decide (the pseudo-command is the
 tool's name, so "always allow" rules and approvals work the same), and each call is
-a journaled effect, replayed — not repeated — after a crash. Each listing and call
-starts the server over stdio and stops it after (servers are treated as stateless).
+a journaled effect, replayed — not repeated — after a crash. A server starts over stdio
+on its first use in an execution (listing or call), and that one session serves every
+later listing and call, so a stateful server keeps its state across calls; the executor
+closes it (stdin closed, then the process tree killed after a grace period) when the
+execution ends — completed, paused at a gate, stopped, or crashed. A run that resumes
+later starts the server afresh (replayed calls are not sent again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tomllib
@@ -86,11 +91,16 @@ def configured_servers(repo_root: str | os.PathLike[str]) -> dict[str, McpServer
 
 @dataclass
 class McpTools:
-    """The servers a run may use, and their tool listings (fetched once per process)."""
+    """The servers a run may use: one live session per server, opened on first use.
+
+    Call :meth:`aclose` when the execution ends; it stops every server started.
+    """
 
     repo_root: Path
     servers: dict[str, McpServer]
     _listed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _live: dict[str, _LiveSession] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def for_repo(cls, repo_root: Path) -> McpTools:
@@ -102,20 +112,37 @@ class McpTools:
             raise UsageError(f"MCP server {name!r} is not configured (servers: {known})")
         return self.servers[name]
 
+    async def _session(self, name: str) -> Any:
+        """The server's live session, started once (concurrent callers wait for it)."""
+        server = self._server(name)
+        async with self._lock:
+            live = self._live.get(name)
+            if live is None or not live.alive:
+                live = _LiveSession(server, self.repo_root)
+                await live.start()
+                self._live[name] = live
+            return live.session
+
     async def tools_of(self, server: str) -> list[dict[str, Any]]:
         """OpenAI tool schemas of a server's tools, named ``mcp__server__tool``."""
         if server not in self._listed:
-            listing = await _session_call(self._server(server), self.repo_root, None, None)
+            try:
+                session = await self._session(server)
+                listed = await asyncio.wait_for(session.list_tools(), _TIMEOUT_S)
+            except (OSError, TimeoutError) as e:
+                what = self._server(server).command
+                raise UsageError(f"MCP server {server!r} ({what}): {e}") from None
             self._listed[server] = [
                 {
                     "type": "function",
                     "function": {
-                        "name": f"{MCP_PREFIX}{server}__{t['name']}",
-                        "description": t.get("description") or f"{t['name']} ({server} MCP)",
-                        "parameters": t.get("schema") or {"type": "object", "properties": {}},
+                        "name": f"{MCP_PREFIX}{server}__{t.name}",
+                        "description": t.description or f"{t.name} ({server} MCP)",
+                        "parameters": _field(t, "input_schema", "inputSchema")
+                        or {"type": "object", "properties": {}},
                     },
                 }
-                for t in listing
+                for t in listed.tools
             ]
         return self._listed[server]
 
@@ -136,40 +163,87 @@ class McpTools:
         server, tool = split_tool(name)
         if tool is None:
             return {"ok": False, "content": f"{name} names a server, not a tool"}
-        return await _session_call(self._server(server), self.repo_root, tool, args)
+        try:
+            session = await self._session(server)
+            result = await asyncio.wait_for(session.call_tool(tool, args or {}), _TIMEOUT_S)
+        except UsageError:
+            raise
+        except Exception as e:  # the server's failure is the tool's result, not the run's
+            # A dead session is started afresh by the next call (its state is gone).
+            await self._drop(server)
+            return {"ok": False, "content": f"MCP server {server!r} failed: {_describe(e)}"}
+        return {"ok": not _field(result, "is_error", "isError"), "content": _text(result)}
+
+    async def _drop(self, name: str) -> None:
+        live = self._live.pop(name, None)
+        if live is not None:
+            await live.close()
+
+    async def aclose(self) -> None:
+        """Stop every server this object started (idempotent)."""
+        for name in list(self._live):
+            await self._drop(name)
 
 
-async def _session_call(server: McpServer, cwd: Path, tool: str | None, args: Any) -> Any:
-    """One stdio session: list the tools (``tool`` None) or call one."""
-    import asyncio
+def _describe(e: BaseException) -> str:
+    """One line for an error, task-group wrappers unwrapped to what actually failed."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return str(e) or type(e).__name__
 
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import get_default_environment, stdio_client
 
-    env = get_default_environment()
-    env.update({k: os.environ[k] for k in server.env if k in os.environ})
-    params = StdioServerParameters(
-        command=server.command, args=list(server.args), env=env, cwd=str(cwd)
-    )
-    try:
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
-            await asyncio.wait_for(s.initialize(), _TIMEOUT_S)
-            if tool is None:
-                listed = await asyncio.wait_for(s.list_tools(), _TIMEOUT_S)
-                return [
-                    {
-                        "name": t.name,
-                        "description": t.description,
-                        "schema": _field(t, "input_schema", "inputSchema"),
-                    }
-                    for t in listed.tools
-                ]
-            result = await asyncio.wait_for(s.call_tool(tool, args or {}), _TIMEOUT_S)
-    except (OSError, TimeoutError) as e:
-        if tool is None:
-            raise UsageError(f"MCP server {server.name!r} ({server.command}): {e}") from None
-        return {"ok": False, "content": f"MCP server {server.name!r} failed: {e}"}
-    return {"ok": not _field(result, "is_error", "isError"), "content": _text(result)}
+class _LiveSession:
+    """One stdio session owned by its own task.
+
+    The transport's contexts (anyio task groups) must be entered and left by one task;
+    the owner task does both, so any task may use the session and close it.
+    """
+
+    def __init__(self, server: McpServer, cwd: Path) -> None:
+        self.server, self.cwd = server, cwd
+        self.session: Any = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._own(ready), name=f"mcp-{self.server.name}")
+        try:
+            self.session = await ready
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _own(self, ready: asyncio.Future[Any]) -> None:
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import get_default_environment, stdio_client
+
+        env = get_default_environment()
+        env.update({k: os.environ[k] for k in self.server.env if k in os.environ})
+        params = StdioServerParameters(
+            command=self.server.command, args=list(self.server.args), env=env, cwd=str(self.cwd)
+        )
+        try:
+            async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+                await asyncio.wait_for(s.initialize(), _TIMEOUT_S)
+                ready.set_result(s)
+                await self._stop.wait()
+        except BaseException as e:  # start failures go to the starter; later ones end the session
+            if not ready.done():
+                ready.set_exception(OSError(_describe(e)))
+            if not isinstance(e, Exception):
+                raise
+
+    async def close(self) -> None:
+        """Close stdin, let the server exit (the transport kills it after a grace period)."""
+        self._stop.set()
+        if self._task is not None:
+            # Shielded: a second cancellation must not leave the server running.
+            await asyncio.shield(asyncio.gather(self._task, return_exceptions=True))
 
 
 def _field(obj: Any, new: str, old: str) -> Any:
