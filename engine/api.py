@@ -261,14 +261,18 @@ class EngineAPI:
         hunks: set[HunkRef] | None = None,
         reject_hunks: set[HunkRef] | None = None,
         comments: list[tuple[str, int, str]] | None = None,
+        tasks_text: str | None = None,
     ) -> GateRecord:
         """Approve / reject (with a reason) / stop at the run's open gate.
 
         At a review gate approve can keep only ``hunks`` or drop ``reject_hunks``
         (refs with a content key match by content). ``comments`` are line comments
         ``(path, line, text)`` that reach the next prompts with the dropped hunks.
+        At a plan gate approve can run ``tasks_text`` instead of the planned tasks
+        (the text of :meth:`plan_text`, edited; see :mod:`engine.run.plan_edit`).
         """
         from engine.run.operations import answer_gate
+        from engine.run.plan_edit import parse_task_text
         from engine.run.review_notes import LineComment
 
         row = await self._on_engine(
@@ -279,8 +283,21 @@ class EngineAPI:
             hunks=hunks,
             reject_hunks=reject_hunks,
             comments=[LineComment(p, n, t) for p, n, t in comments or []],
+            tasks=parse_task_text(tasks_text) if tasks_text is not None else None,
         )
         return GateRecord.from_row(row)
+
+    async def plan_text(self, run_id: str) -> str:
+        """The run's current task list as editable text (one task per line)."""
+        from engine.run.plan_edit import tasks_to_text
+
+        def q(session: Session) -> str:
+            run = session.store.get_run(run_id)
+            cp = session.store.get_checkpoint(run["head_checkpoint_id"])
+            state = session.store.get_blob(cp["state_hash"]) or {}
+            return tasks_to_text(state.get("plan", {}).get("tasks", []))
+
+        return await self._on_engine(q)
 
     async def always_allow(self, run_id: str, scope: str, prefix: str = "") -> str:
         """At a command gate: remember ``prefix`` here (``project``) or for the person

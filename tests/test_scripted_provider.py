@@ -308,7 +308,7 @@ async def test_write_script_round_trip(tmp_path: Path) -> None:
 
 
 def test_repeat_plays_a_nodes_entries_again_least_used_first(tmp_path):
-    from engine.models.scripted import load_script
+    from engine.models.scripted import CallKey, load_script
 
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -319,12 +319,12 @@ def test_repeat_plays_a_nodes_entries_again_least_used_first(tmp_path):
     used: list[int] = []
     picks = []
     for _ in range(5):
-        i = script.choose("a", used)
+        i = script.choose(CallKey("a"), used)
         used.append(i)
         picks.append(script.entries[i].text)
     assert picks == ["one", "two", "one", "two", "one"]
-    assert script.entries[script.choose("b", used)].text == "other"
+    assert script.entries[script.choose(CallKey("b"), used)].text == "other"
     # without repeat the same script is exhausted after two answers for node a
     path.write_text(path.read_text().replace("repeat: true", "repeat: false"))
     script = load_script(str(path))
-    assert script.choose("a", [0, 1]) is None
+    assert script.choose(CallKey("a"), [0, 1]) is None

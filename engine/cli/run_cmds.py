@@ -82,6 +82,13 @@ def register(sub) -> None:
         "hunks from 0 in `llmflows-tui diff BASE`); the other text hunks are dropped",
     )
     p.add_argument(
+        "--tasks-file",
+        metavar="PATH",
+        help="with --approve at a plan gate: run this task list instead (one task per line, "
+        "indented lines describe it; or a YAML list; '-': stdin). Add, remove, reword or "
+        "reorder tasks",
+    )
+    p.add_argument(
         "--comment",
         action="append",
         default=[],
@@ -227,7 +234,14 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask",
     try:
         import asyncio
 
+        from engine.run.script_decisions import answer_from_script
+
         outcome = asyncio.run(Executor(session, run_id).execute())
+        # A script with `decisions:` answers the gates as the recorded person did.
+        while outcome.status == RunStatus.PAUSED and (d := answer_from_script(session, run_id)):
+            if printer.fmt == "text":
+                print(f"answered from the script: {d.describe()}", flush=True)
+            outcome = asyncio.run(Executor(session, run_id).execute())
     finally:
         unsubscribe()
         unnotify()
@@ -369,6 +383,9 @@ def cmd_resume(args) -> int:
             ops.set_model(session, run["id"], args.model)
         if args.hunks is not None and not args.approve:
             raise UsageError("--hunks goes with --approve")
+        if args.tasks_file and not args.approve:
+            raise UsageError("--tasks-file goes with --approve (at a plan gate)")
+        tasks = _read_tasks(args.tasks_file) if args.tasks_file else None
         if args.always and not args.approve:
             raise UsageError("--always goes with --approve")
         if args.always:
@@ -381,13 +398,31 @@ def cmd_resume(args) -> int:
         with printer.opening(session.bus):
             if args.approve:
                 keep = _parse_hunks(args.hunks) if args.hunks is not None else None
-                ops.answer_gate(session, run["id"], "approve", hunks=keep, comments=comments)
+                ops.answer_gate(
+                    session, run["id"], "approve", hunks=keep, comments=comments, tasks=tasks
+                )
             elif args.reject is not None or comments:
                 reason = args.reject or "see the line comments"
                 ops.answer_gate(session, run["id"], "reject", reason=reason, comments=comments)
             else:
                 ops.reopen(session, run["id"])
         return _execute(session, run["id"], printer, args.approval, args)
+
+
+def _read_tasks(path: str) -> list[dict[str, Any]]:
+    """The task list of ``--tasks-file`` (see :mod:`engine.run.plan_edit`)."""
+    from pathlib import Path
+
+    from engine.run.plan_edit import parse_task_text
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read --tasks-file {path}: {e}") from None
+    tasks = parse_task_text(text)
+    if not tasks:
+        raise UsageError(f"--tasks-file {path} lists no task (one task per line)")
+    return tasks
 
 
 def _parse_hunks(text: str) -> set[HunkRef]:
@@ -556,10 +591,12 @@ def cmd_retry(args) -> int:
 
 
 def export_script(session, run_id: str) -> list[dict[str, Any]]:
-    """The run's model answers, in order, as scripted-provider entries."""
+    """The run's model answers, in order, as scripted-provider entries (with their
+    node, and the plan task they worked on)."""
     from engine.run.operations import get_run
 
     get_run(session, run_id)
+    tasks = {s["id"]: s.get("task_id") for s in session.store.steps_for(run_id)}
     entries = []
     for e in session.store.effects_for_run(run_id):
         if e["kind"] != "llm" or e["status"] != "done":
@@ -568,24 +605,30 @@ def export_script(session, run_id: str) -> list[dict[str, Any]]:
             continue  # an answer reused after a crash or stop: exported where first given
         res = dict(e.get("result") or {})
         res["node"] = (e.get("request") or {}).get("node")
+        res["task"] = tasks.get(e.get("step_id"))
         entries.append(res)
     return entries
 
 
 def cmd_export_script(args) -> int:
     from engine.models import write_script
+    from engine.run.script_decisions import recorded_decisions
 
     with _open(args, write=False) as session:
         entries = export_script(session, args.run_id)
+        decisions = recorded_decisions(session, args.run_id)
     if args.output:
-        write_script(args.output, entries)
-        print(f"wrote {len(entries)} response(s) to {args.output}")
+        write_script(args.output, entries, decisions)
+        print(
+            f"wrote {len(entries)} response(s) and {len(decisions)} gate decision(s) "
+            f"to {args.output}"
+        )
     else:
         import tempfile
         from pathlib import Path
 
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "script.yaml"
-            write_script(path, entries)
+            write_script(path, entries, decisions)
             sys.stdout.write(path.read_text())
     return 0

@@ -435,6 +435,8 @@ class ModelClient:
                 "scripted_path": scripted_fmt.scripted_path(model),
                 "scripted_call": call,
                 "node": metadata.get("node"),
+                "task": metadata.get("task"),
+                "attempt": metadata.get("attempt"),
                 # Entries used before this call, and by this call's earlier tries.
                 "scripted_consumed": [
                     *[int(i) for i in metadata.get("scripted_consumed") or []],

@@ -10,6 +10,8 @@ Script format (YAML)::
 
     responses:
       - node: plan                 # optional: only calls from this node use it
+        task: t2                   # optional: only calls for this plan task (foreach item)
+        attempt: 2                 # optional: only calls of this attempt of the step
         text: "Here is the plan"   # optional
         tool_calls:                # optional
           - name: submit_plan
@@ -17,6 +19,9 @@ Script format (YAML)::
         usage: {prompt_tokens: 120, completion_tokens: 30, cached_tokens: 0}  # optional
         latency: 0.2               # optional, seconds
       - error: 429                 # optional injected error: 429 | 500 | timeout | malformed
+    decisions:                     # optional: answers to the run's gates, in order
+      - {gate: plan, decision: approve, tasks: [{title: Add tests}]}
+      - {gate: review, node: edit, decision: reject, reason: "keep the old name"}
 
 A bare list (without ``responses:``) is accepted too.
 """
@@ -52,7 +57,7 @@ SCRIPTED_PRICE: dict[str, float] = {
 #: Errors a script entry may inject (raised as the matching litellm exception).
 SCRIPTED_ERRORS = ("429", "500", "timeout", "malformed")
 
-_ENTRY_KEYS = {"text", "tool_calls", "node", "usage", "latency", "error"}
+_ENTRY_KEYS = {"text", "tool_calls", "node", "task", "attempt", "usage", "latency", "error"}
 _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "cached_tokens"}
 
 
@@ -66,6 +71,32 @@ def scripted_path(model: str) -> str:
     return model[len(SCRIPTED_PREFIX) :]
 
 
+@dataclass(frozen=True)
+class CallKey:
+    """What a model call says about itself: its node, plan task and attempt."""
+
+    node: str | None = None
+    task: str | None = None
+    attempt: int | None = None
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> CallKey:
+        attempt = meta.get("attempt")
+        return cls(
+            node=meta.get("node"),
+            task=meta.get("task"),
+            attempt=int(attempt) if attempt is not None else None,
+        )
+
+    def describe(self) -> str:
+        if not self.node:
+            return "this call (no node)"
+        extra = "".join(
+            f", {k} {v!r}" for k, v in (("task", self.task), ("attempt", self.attempt)) if v
+        )
+        return f"node {self.node!r}{extra}"
+
+
 @dataclass
 class ScriptEntry:
     """One canned response. ``tool_calls`` items: ``{"name", "arguments": dict, "id"?}``."""
@@ -73,15 +104,31 @@ class ScriptEntry:
     text: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     node: str | None = None
+    #: Only calls for this plan task (the foreach item's id) may use the entry.
+    task: str | None = None
+    #: Only calls of this attempt (1 = first) of their step may use the entry.
+    attempt: int | None = None
     usage: dict[str, int] | None = None
     latency: float = 0.0
     error: str | None = None
+
+    def matches(self, call: CallKey) -> bool:
+        """True when every key the entry sets agrees with the call's."""
+        return (
+            (self.node is None or self.node == call.node)
+            and (self.task is None or self.task == call.task)
+            and (self.attempt is None or self.attempt == call.attempt)
+        )
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """The mapping written to a script file (defaults omitted)."""
         d: dict[str, Any] = {}
         if self.node is not None:
             d["node"] = self.node
+        if self.task is not None:
+            d["task"] = self.task
+        if self.attempt is not None:
+            d["attempt"] = self.attempt
         if self.text:
             d["text"] = self.text
         if self.tool_calls:
@@ -95,6 +142,50 @@ class ScriptEntry:
         return d
 
 
+#: Gate kinds a script may answer: what a person decides about the run's work.
+#: Breakpoint and crash pauses belong to one session, not to the run, so a replay
+#: leaves them to whoever is watching.
+SCRIPTED_GATE_KINDS = ("plan", "review", "gate", "command", "tests", "context")
+SCRIPTED_DECISIONS = ("approve", "reject", "stop")
+_DECISION_KEYS = {"gate", "node", "decision", "reason", "drop_hunks", "tasks"}
+
+
+@dataclass(frozen=True)
+class ScriptDecision:
+    """A person's answer to one gate, replayed in order (``decisions:`` in a script).
+
+    ``drop_hunks``: ``(path, index, key)`` of hunks dropped by a partial approval
+    (matched by ``key`` — the hunk's content — when given). ``tasks``: the task list
+    the person approved at a plan gate, when they edited it.
+    """
+
+    gate: str
+    decision: str
+    node: str | None = None
+    reason: str = ""
+    drop_hunks: tuple[tuple[str, int, str | None], ...] = ()
+    tasks: tuple[dict[str, Any], ...] | None = None
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"gate": self.gate}
+        if self.node is not None:
+            d["node"] = self.node
+        d["decision"] = self.decision
+        if self.reason:
+            d["reason"] = self.reason
+        if self.drop_hunks:
+            d["drop_hunks"] = [
+                {"path": p, "index": i, **({"key": k} if k else {})} for p, i, k in self.drop_hunks
+            ]
+        if self.tasks is not None:
+            d["tasks"] = [dict(t) for t in self.tasks]
+        return d
+
+    def describe(self) -> str:
+        where = f" at {self.node}" if self.node else ""
+        return f"{self.decision} ({self.gate} gate{where})"
+
+
 @dataclass
 class Script:
     path: str
@@ -102,16 +193,19 @@ class Script:
     #: When every entry a node can use has been used, start again (least used first)
     #: instead of failing: for demos, where a person may reject and retry.
     repeat: bool = False
+    #: Answers to the run's gates, in the order the gates open.
+    decisions: list[ScriptDecision] = field(default_factory=list)
 
-    def choose(self, node: str | None, consumed: Iterable[int]) -> int | None:
-        """Index of the first unused entry whose ``node`` matches (or is unset).
+    def choose(self, call: CallKey, consumed: Iterable[int]) -> int | None:
+        """Index of the first unused entry whose ``node``, ``task`` and ``attempt``
+        match the call (each when set).
 
-        ``consumed`` lists one index per use. With ``repeat``, a node whose
+        ``consumed`` lists one index per use. With ``repeat``, a call whose
         entries are all used gets the least-used one (earliest first), so its
         sequence plays again from the start.
         """
         uses = Counter(consumed)
-        usable = [i for i, e in enumerate(self.entries) if e.node is None or e.node == node]
+        usable = [i for i, e in enumerate(self.entries) if e.matches(call)]
         for i in usable:
             if not uses[i]:
                 return i
@@ -119,12 +213,11 @@ class Script:
             return min(usable, key=lambda i: (uses[i], i))
         return None
 
-    def exhausted_message(self, node: str | None, consumed: Iterable[int]) -> str:
-        usable = [i for i, e in enumerate(self.entries) if e.node is None or e.node == node]
+    def exhausted_message(self, call: CallKey, consumed: Iterable[int]) -> str:
+        usable = [i for i, e in enumerate(self.entries) if e.matches(call)]
         used = set(consumed)
-        who = f"node {node!r}" if node else "this call (no node)"
         return (
-            f"script exhausted: {self.path} has no response left for {who}: "
+            f"script exhausted: {self.path} has no response left for {call.describe()}: "
             f"{len(self.entries)} entries in the file, {len(usable)} usable by it, "
             f"{len([i for i in usable if i in used])} already used. "
             "Add entries to the script (or record a run and `export-script` it)."
@@ -150,6 +243,14 @@ def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
     node = raw.get("node")
     if node is not None and not isinstance(node, str):
         raise _fail(path, where, "`node` must be a string")
+    task = raw.get("task")
+    if task is not None and not isinstance(task, str):
+        raise _fail(path, where, "`task` must be a string (a plan task id such as t2)")
+    attempt = raw.get("attempt")
+    if attempt is not None and (
+        isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1
+    ):
+        raise _fail(path, where, "`attempt` must be a whole number from 1")
     calls: list[dict[str, Any]] = []
     for j, tc in enumerate(raw.get("tool_calls") or []):
         if not isinstance(tc, Mapping) or not isinstance(tc.get("name"), str):
@@ -180,9 +281,57 @@ def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
         text=text,
         tool_calls=calls,
         node=node,
+        task=task,
+        attempt=attempt,
         usage=usage,
         latency=float(latency),
         error=error,
+    )
+
+
+def _parse_decision(path: str, i: int, raw: Any) -> ScriptDecision:
+    where = f"decisions[{i}]"
+    if not isinstance(raw, Mapping):
+        raise _fail(path, where, f"expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _DECISION_KEYS
+    if unknown:
+        raise _fail(
+            path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_DECISION_KEYS)}"
+        )
+    gate, decision = raw.get("gate"), raw.get("decision")
+    if gate not in SCRIPTED_GATE_KINDS:
+        raise _fail(path, where, f"`gate` must be one of {list(SCRIPTED_GATE_KINDS)}")
+    if decision not in SCRIPTED_DECISIONS:
+        raise _fail(path, where, f"`decision` must be one of {list(SCRIPTED_DECISIONS)}")
+    node, reason = raw.get("node"), raw.get("reason") or ""
+    if node is not None and not isinstance(node, str):
+        raise _fail(path, where, "`node` must be a string")
+    if not isinstance(reason, str) or (decision == "reject" and not reason.strip()):
+        raise _fail(path, where, "`reason` must be a string (a rejection needs one)")
+    hunks = []
+    for j, h in enumerate(raw.get("drop_hunks") or []):
+        if (
+            not isinstance(h, Mapping)
+            or not isinstance(h.get("path"), str)
+            or not isinstance(h.get("index"), int)
+        ):
+            raise _fail(path, f"{where}.drop_hunks[{j}]", "needs `path` and `index`")
+        key = h.get("key")
+        hunks.append((h["path"], h["index"], str(key) if key is not None else None))
+    tasks = raw.get("tasks")
+    if tasks is not None:
+        if not isinstance(tasks, list) or not tasks:
+            raise _fail(path, where, "`tasks` must be a non-empty list")
+        if gate != "plan" or decision != "approve":
+            raise _fail(path, where, "`tasks` goes with `gate: plan` and `decision: approve`")
+        tasks = tuple({"title": t} if isinstance(t, str) else dict(t) for t in tasks)
+    return ScriptDecision(
+        gate=str(gate),
+        decision=str(decision),
+        node=node,
+        reason=reason,
+        drop_hunks=tuple(hunks),
+        tasks=tasks,
     )
 
 
@@ -218,13 +367,17 @@ def load_script(path: str | os.PathLike[str]) -> Script:
         problem = getattr(e, "problem", None) or str(e)
         raise ModelConfigError(f"{p}:{loc}: invalid YAML: {problem}") from None
     repeat = False
+    raw_decisions: Any = []
     if isinstance(data, Mapping):
         if "responses" not in data:
             raise ModelConfigError(f"{p}: expected a top-level `responses:` list")
         repeat = data.get("repeat", False)
         if not isinstance(repeat, bool):
             raise ModelConfigError(f"{p}: `repeat` must be true or false")
-        unknown = set(data) - {"responses", "repeat"}
+        raw_decisions = data.get("decisions") or []
+        if not isinstance(raw_decisions, list):
+            raise ModelConfigError(f"{p}: `decisions` must be a list of gate answers")
+        unknown = set(data) - {"responses", "repeat", "decisions"}
         if unknown:
             raise ModelConfigError(f"{p}: unknown top-level key(s): {', '.join(sorted(unknown))}")
         data = data["responses"]
@@ -233,7 +386,8 @@ def load_script(path: str | os.PathLike[str]) -> Script:
     if not isinstance(data, list):
         raise ModelConfigError(f"{p}: `responses` must be a list of entries")
     entries = [_parse_entry(p, i, raw) for i, raw in enumerate(data)]
-    script = Script(path=p, entries=entries, repeat=repeat)
+    decisions = [_parse_decision(p, i, raw) for i, raw in enumerate(raw_decisions)]
+    script = Script(path=p, entries=entries, repeat=repeat, decisions=decisions)
     with _cache_lock:
         _cache[p] = (st.st_mtime, st.st_size, script)
     return script
@@ -264,6 +418,8 @@ def entry_from_response(resp: Any) -> ScriptEntry:
         text=d.get("text") or "",
         tool_calls=calls,
         node=d.get("node"),
+        task=d.get("task"),
+        attempt=d.get("attempt"),
         usage=dict(usage) if usage is not None else None,
         latency=float(d.get("latency") or 0.0) if "latency" in d else 0.0,
         error=str(d["error"]) if d.get("error") is not None else None,
@@ -284,14 +440,22 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _ScriptDumper.add_representer(str, _str_representer)
 
 
-def write_script(path: str | os.PathLike[str], responses: Iterable[Any]) -> Path:
-    """Write responses (ModelResponse objects or dicts, each optionally with ``node``).
+def write_script(
+    path: str | os.PathLike[str],
+    responses: Iterable[Any],
+    decisions: Iterable[ScriptDecision] = (),
+) -> Path:
+    """Write responses (ModelResponse objects or dicts, each optionally with ``node``
+    and ``task``) and the person's gate decisions.
 
     Used by ``export-script`` (record → replay). ``load_script`` of the written
     file yields the same entries as :func:`entry_from_response` of the inputs.
     """
     entries = [entry_from_response(r) for r in responses]
-    doc = {"responses": [e.to_yaml_dict() for e in entries]}
+    doc: dict[str, Any] = {"responses": [e.to_yaml_dict() for e in entries]}
+    answers = [d.to_yaml_dict() for d in decisions]
+    if answers:
+        doc["decisions"] = answers
     text = (
         "# llmflows-tui scripted model: replay with --model scripted:<this file>\n"
         "# Format: docs/scripted.md\n"

@@ -61,11 +61,11 @@ class _Plan:
         except ModelConfigError as e:
             self.call.note_failure("config", str(e))
             raise litellm.BadRequestError(str(e), model=model, llm_provider="scripted") from None
-        node = meta.get("node")
+        key = fmt.CallKey.from_metadata(meta)
         consumed = [int(i) for i in meta.get("scripted_consumed") or []]
-        index = script.choose(node, consumed)
+        index = script.choose(key, consumed)
         if index is None:
-            msg = script.exhausted_message(node, consumed)
+            msg = script.exhausted_message(key, consumed)
             self.call.note_failure("script_exhausted", msg)
             raise litellm.BadRequestError(msg, model=model, llm_provider="scripted")
         self.call.note_consumed(index)

@@ -37,6 +37,7 @@ class StepContext:
     flow: Any  # engine.flow.spec.FlowSpec
     state: dict[str, Any]  # mutable working copy for this step
     task: dict[str, Any] | None
+    attempt: int  # 1 for the first attempt of this node (and task)
     journal: Journal
     emit: Callable[[Event], Event]
     model_for: Callable[[str | None], Any]  # node model override -> ModelClient

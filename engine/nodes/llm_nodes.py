@@ -201,7 +201,11 @@ async def call_model(
             on_delta=lambda text: ctx.emit(
                 TokenDelta(run_id=ctx.run_id, step_id=ctx.step_id, text=text)
             ),
-            metadata={"node": ctx.node.id},
+            metadata={
+                "node": ctx.node.id,
+                "task": (ctx.task or {}).get("id"),
+                "attempt": ctx.attempt,
+            },
             **({"options": options} if options else {}),
         )
         return resp.to_dict()

@@ -497,7 +497,7 @@ class Executor:
         )
         return step_id, attempt, parent, replay_from
 
-    def _context(self, node, step_id, state, task, replay_from) -> StepContext:
+    def _context(self, node, step_id, attempt, state, task, replay_from) -> StepContext:
         work = clone(state)
         if task is not None:
             work["task"] = task
@@ -509,6 +509,7 @@ class Executor:
             flow=self.flow,
             state=work,
             task=task,
+            attempt=attempt,
             journal=Journal(self.store, self.run_id, step_id, replay_llm_from=replay_from),
             emit=self.emit,
             model_for=self.model_for,
@@ -532,7 +533,7 @@ class Executor:
 
     async def _run_step(self, node, cp, state, task, step) -> RunOutcome | None:
         step_id, attempt, _parent, replay_from = self._begin_step(node, cp, task, step)
-        ctx = self._context(node, step_id, state, task, replay_from)
+        ctx = self._context(node, step_id, attempt, state, task, replay_from)
         try:
             output = await self._call_runner(node, ctx)
         except NeedsHuman as h:
@@ -554,7 +555,7 @@ class Executor:
         """
         batch = items[start : start + max(1, int(node.concurrency or 1))]
         begun = [(task, *self._begin_step(node, cp, task, None)) for task in batch]
-        contexts = [self._context(node, sid, state, task, rp) for task, sid, _a, _p, rp in begun]
+        contexts = [self._context(node, sid, a, state, task, rp) for task, sid, a, _p, rp in begun]
         try:
             results = await asyncio.gather(
                 *(self._call_runner(node, ctx) for ctx in contexts), return_exceptions=True

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError, RunNotFoundError, UsageError
-from engine.events import GateAnswered, LogMessage, Rewound
+from engine.events import GateAnswered, LogMessage, PlanUpdated, Rewound
 from engine.git.diffmodel import HunkRef
 from engine.records import (
     AUTONOMY_CHOICES,
@@ -162,8 +162,13 @@ def answer_gate(
     reject_hunks: set[HunkRef] | None = None,
     note: str = "",
     comments: list[LineComment] | None = None,
+    tasks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Answer the run's open gate: approve | reject | stop.
+
+    ``tasks``: at a plan gate, approve this task list instead of the planned one (the
+    person added, removed, reworded or reordered tasks; see :mod:`engine.run.plan_edit`).
+    The edited plan is what the run executes and what later prompts show.
 
     ``comments`` (line comments at a review gate) and the dropped hunks of a partial
     approval reach the next prompts as structured notes (:mod:`engine.run.review_notes`).
@@ -186,6 +191,8 @@ def answer_gate(
         raise UsageError("a rejection needs a reason (it is sent to the model)")
     if hunks is not None and reject_hunks is not None:
         raise UsageError("give the hunks to keep or the hunks to drop, not both")
+    if tasks is not None and (gate["kind"] != "plan" or decision != "approve"):
+        raise UsageError("an edited task list goes with approving a plan gate")
     if decision != "stop":
         payload = gate.get("payload") or {}
         ledger.require_snapshots(
@@ -210,7 +217,11 @@ def answer_gate(
             _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
         if notes:
             _keep_notes(session, run_id, notes)
-        answer = {"dropped": [[h.path, h.index, h.key] for h in dropped]} if dropped else {}
+        answer: dict[str, Any] = {}
+        if dropped:
+            answer["dropped"] = [[h.path, h.index, h.key] for h in dropped]
+        if tasks is not None:
+            answer["tasks"] = _edit_plan(session, run_id, gate, tasks)
         session.store.answer_gate(gate["id"], decision, reason, answer)
         ledger.emit(
             session,
@@ -222,6 +233,30 @@ def answer_gate(
         else:
             ledger.note_user_git(session, run_id)
     return gate
+
+
+def _edit_plan(session, run_id: str, gate, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make the person's task list the run's plan (a checkpoint); return the new tasks."""
+    from engine.run.plan_edit import edited_plan
+
+    cp, state = _head(session, get_run(session, run_id))
+    state = clone(state)
+    new = edited_plan(state.get("plan", {}).get("tasks", []), tasks)
+    state["plan"] = {**state.get("plan", {}), "tasks": new}
+    node = gate.get("node") or "plan"
+    if isinstance(state["outputs"].get(node), dict) and "tasks" in state["outputs"][node]:
+        state["outputs"][node] = {**state["outputs"][node], "tasks": new}
+    ledger.record_checkpoint(
+        session,
+        run_id,
+        gate.get("step_id"),
+        "edit",
+        f"plan edited by you ({len(new)} tasks)",
+        state,
+        cp["id"],
+    )
+    ledger.emit(session, run_id, PlanUpdated(step_id=gate.get("step_id"), tasks=new))
+    return new
 
 
 def _review_notes(session, gate, decision, dropped, comments) -> list:
