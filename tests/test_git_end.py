@@ -201,3 +201,65 @@ def test_history_screen_lists_worktree_runs(setup, tmp_path, capsys):
 
     rows = asyncio.run(history_rows())
     assert sorted(str(r.worktree and Path(r.worktree).name) for r in rows) == ["None", "side"]
+
+
+def _refs(repo: Path, run_id: str) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(objectname)", f"refs/llmflows/{run_id}/").split()
+
+
+def _exists(repo: Path, sha: str) -> bool:
+    return git(repo, "cat-file", "-t", sha, check=False).strip() != ""
+
+
+def test_gc_frees_a_run_that_a_kept_follow_up_continues(setup, tmp_path, capsys):
+    repo, flow = setup
+    model = _script(tmp_path / "a.yaml", "a.txt", "v1\n")
+    assert _run(repo, flow, model, "--output-format", "json") == 0
+    old = json.loads(capsys.readouterr().out)["run_id"]
+    c = ["-C", str(repo), "--model", _script(tmp_path / "b.yaml", "b.txt", "v2\n")]
+    assert (
+        main([*c, "run", "--continue", "add b", "--autonomy", "full", "--output-format", "json"])
+        == 0
+    )
+    new = json.loads(capsys.readouterr().out)
+    old_commits = _refs(repo, old)
+    assert old_commits and all(_exists(repo, sha) for sha in old_commits)
+    assert main(["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["runs"] == [old] and report["kept_linked"] == {}
+    assert report["objects"] >= len(old_commits) and report["bytes_freed"] > 0
+    assert _refs(repo, old) == [] and not any(_exists(repo, sha) for sha in old_commits)
+    git(repo, "fsck", "--connectivity-only", "--no-dangling")  # what stays is whole
+    # the follow-up still works: show, diff from its start, rewind to its start and back
+    start, final = new["start_checkpoint_id"], new["final_checkpoint_id"]
+    assert main(["-C", str(repo), "show", new["run_id"]]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(repo), "diff", str(start), str(final), "--json"]) == 0
+    assert [f["path"] for f in json.loads(capsys.readouterr().out)["files"]] == ["b.txt"]
+    assert main(["-C", str(repo), "rewind", str(start)]) == 0
+    assert (repo / "a.txt").read_text() == "v1\n" and not (repo / "b.txt").exists()
+    assert main(["-C", str(repo), "rewind", str(final)]) == 0
+    assert (repo / "b.txt").read_text() == "v2\n"
+
+
+def test_gc_names_the_kept_run_whose_history_holds_a_collected_one(setup, tmp_path, capsys):
+    from engine.run import operations as ops
+    from engine.run.session import Session
+
+    repo, flow = setup
+    assert (
+        _run(repo, flow, _script(tmp_path / "a.yaml", "a.txt", "v1\n"), "--output-format", "json")
+        == 0
+    )
+    res = json.loads(capsys.readouterr().out)
+    with Session.open(str(repo)) as s:  # a fork's history runs through the forked run
+        fork = ops.fork(s, res["final_checkpoint_id"])
+    base = git(repo, "rev-parse", f"{_refs(repo, fork)[0]}^1").strip()  # the forked checkpoint
+    assert base in _refs(repo, res["run_id"])
+    assert main(["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"run {res['run_id']}: forgotten, but its checkpoint objects stay" in out
+    assert f"git history of kept run(s) {fork}" in out
+    assert _refs(repo, res["run_id"]) == [] and _exists(repo, base)
+    git(repo, "fsck", "--connectivity-only", "--no-dangling")
+    assert main(["-C", str(repo), "show", fork]) == 0

@@ -85,6 +85,13 @@ def cmd_gc(args) -> int:
     )
     if r.kept_pinned:
         print(f"kept pinned: {', '.join(r.kept_pinned)}")
+    for run_id, keepers in r.kept_linked.items():
+        why = (
+            f"they are in the git history of kept run(s) {', '.join(keepers)}, which branch from it"
+            if keepers
+            else "another git ref still reaches them"
+        )
+        print(f"run {run_id}: forgotten, but its checkpoint objects stay: {why}")
     return 0
 
 

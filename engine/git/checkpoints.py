@@ -134,13 +134,19 @@ class CheckpointService:
         message: str,
         state: dict | None,
         parent_id: int | None = None,
+        *,
+        git_parent: bool = True,
     ) -> dict[str, Any]:
         """Snapshot the live tree and record it; return the new checkpoint row.
 
         ``state`` (engine state JSON) is stored content-addressed; ``parent_id``
-        defaults to the head of the line (see module docstring).
+        defaults to the head of the line (see module docstring). ``git_parent=False``
+        keeps the parent link in the store only: the commit starts a history of its
+        own, so collecting the parent's run can free its objects (a follow-up run).
         """
-        row, _snap = self._create(run_id, step_id, source, message, state, parent_id)
+        row, _snap = self._create(
+            run_id, step_id, source, message, state, parent_id, git_parent=git_parent
+        )
         return row
 
     def _create(
@@ -154,6 +160,7 @@ class CheckpointService:
         *,
         state_hash: str | None = None,
         reuse: bool = False,
+        git_parent: bool = True,
     ) -> tuple[dict[str, Any], Any]:
         with self._lock:
             if parent_id is None:
@@ -176,7 +183,7 @@ class CheckpointService:
                     snap = self.snapshotter.snapshot(
                         ref,
                         message or source,
-                        parent_commit=parent["commit_sha"] if parent else None,
+                        parent_commit=parent["commit_sha"] if parent and git_parent else None,
                         next_ref=next_ref,
                     )
                 ref = snap.ref

@@ -9,6 +9,12 @@ branch, tag, stash, reflog, the index or another run's checkpoint — are remove
 if they are older than a grace period (git refreshes an object's time when it
 writes it again, so an object another process is reusing right now is kept).
 Packed objects are left to git's own ``gc``.
+
+A follow-up run's history does not run through the run it follows (its first
+commit has no git parent there), so collecting the old run frees what only it
+used. A kept run whose git history does include a collected run's checkpoints (a
+fork, or a follow-up made before that) keeps those objects alive; the report
+names each such run and what kept it (``kept_linked``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ class GcReport:
     bytes_freed: int = 0
     kept_pinned: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # collected run -> the kept runs whose git history still reaches its checkpoints
+    # (an empty list: another git ref reaches them); their objects were not freed
+    kept_linked: dict[str, list[str]] = field(default_factory=dict)
 
 
 def pin(session, run_id: str, pinned: bool = True) -> None:
@@ -93,6 +102,7 @@ def collect(
         report.refs = len(refs)
         if dry_run:
             return report
+        branches = session.store.runs_branching_from(doomed)
         session.store.delete_runs(doomed)
         if refs:
             run_git(
@@ -101,13 +111,18 @@ def collect(
                 "--stdin",
                 input="".join(f"delete {name} {sha}\n" for sha, name in refs).encode(),
             )
-            objects = _unreachable_from_rest(repo, [sha for sha, _ in refs])
+            objects, kept = _unreachable_from_rest(repo, [sha for sha, _ in refs])
             report.objects, report.bytes_freed = _remove_loose(repo, objects, now - grace_s)
+            for sha, name in refs:
+                run_id = name[len(REF_PREFIX) + 1 :].split("/", 1)[0]
+                if sha in kept and run_id not in report.kept_linked:
+                    report.kept_linked[run_id] = branches.get(run_id, [])
     return report
 
 
-def _unreachable_from_rest(repo, tips: list[str]) -> list[str]:
-    """Objects reachable from ``tips`` and from nothing else git protects.
+def _unreachable_from_rest(repo, tips: list[str]) -> tuple[list[str], set[str]]:
+    """(objects reachable from ``tips`` and from nothing else git protects, the
+    objects that stay reachable).
 
     A full walk of what stays reachable: ``rev-list A --not B`` only excludes what it
     meets walking A, and checkpoint chains share blobs without sharing history.
@@ -118,7 +133,7 @@ def _unreachable_from_rest(repo, tips: list[str]) -> list[str]:
         return {line for line in out.splitlines() if line}
 
     kept = walk("--all", "--reflog", "--indexed-objects")
-    return sorted(walk(*tips) - kept)
+    return sorted(walk(*tips) - kept), kept
 
 
 def _remove_loose(repo, objects: list[str], older_than: float) -> tuple[int, int]:

@@ -41,10 +41,21 @@ def announce(session, run_id: str, cp: dict[str, Any]) -> None:
 
 
 def record_checkpoint(
-    session, run_id, step_id, source, message, state, parent_id, *, move_head: bool = True
+    session,
+    run_id,
+    step_id,
+    source,
+    message,
+    state,
+    parent_id,
+    *,
+    move_head: bool = True,
+    git_parent: bool = True,
 ) -> dict[str, Any]:
     """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
-    cp = session.checkpoints.create(run_id, step_id, source, message, state, parent_id=parent_id)
+    cp = session.checkpoints.create(
+        run_id, step_id, source, message, state, parent_id=parent_id, git_parent=git_parent
+    )
     if move_head:
         session.store.update_run(run_id, head_checkpoint_id=cp["id"])
     announce(

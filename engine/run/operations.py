@@ -739,7 +739,9 @@ def follow_up(
 
     The new run starts from the old run's final tree (if the working tree differs, it is
     restored, the current files kept in an undo checkpoint first) and its checkpoint 0's
-    parent is the old run's head. The old run is untouched. Returns the new run's id.
+    parent is the old run's head — in the store only: its git commit has no parent in the
+    old run's history, so ``gc`` of the old run frees what only the old run used. The old
+    run is untouched. Returns the new run's id.
     """
     from engine.events import RunStarted
     from engine.flow.spec import get_flow
@@ -785,6 +787,7 @@ def follow_up(
             f"follow-up of run {run_id}: starts from its final tree",
             state,
             final["id"],
+            git_parent=False,
         )
         session.store.update_run(new_id, status="paused")
         ledger.note_user_git(session, new_id, start=True)

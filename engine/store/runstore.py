@@ -421,6 +421,24 @@ class RunStore:
         )
         return run_id
 
+    def runs_branching_from(self, run_ids: list[str]) -> dict[str, list[str]]:
+        """For each of ``run_ids``: the other runs with a checkpoint whose parent is one of
+        its checkpoints (forks, follow-ups), oldest first."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        rows = self._all(
+            "SELECT DISTINCT p.run_id AS source, c.run_id AS run FROM checkpoints c "
+            "JOIN checkpoints p ON c.parent_id = p.id JOIN runs r ON r.id = c.run_id "
+            f"WHERE p.run_id IN ({marks}) AND c.run_id NOT IN ({marks}) "
+            "ORDER BY r.created_at, c.run_id",
+            (*run_ids, *run_ids),
+        )
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            out.setdefault(row["source"], []).append(row["run"])
+        return out
+
     @_writes
     def delete_runs(self, run_ids: list[str]) -> None:
         """Forget runs entirely (``gc``): their events, calls, effects, gates, steps,
