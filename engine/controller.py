@@ -122,6 +122,19 @@ class RunController:
     def close(self) -> None:
         self.stop()
 
+        async def settle() -> None:
+            # The cancelled run records its stop (status, checkpoint) before the store
+            # closes under it. Awaited here, on the loop: the caller's future may
+            # already read "cancelled" while the run is still handling the cancel.
+            task = self._task
+            if task is not None:
+                await asyncio.wait([task], timeout=10)
+
+        try:
+            asyncio.run_coroutine_threadsafe(settle(), self._loop).result(timeout=15)
+        except Exception as e:  # closing must not raise into the UI's exit path
+            logging.getLogger(__name__).warning("the run did not stop in time: %s", e)
+
         def shutdown() -> None:
             if self.session is not None:
                 self.session.close()

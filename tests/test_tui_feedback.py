@@ -35,6 +35,15 @@ async def test_waiting_for_the_model_is_said_while_it_thinks(tmp_path):
             ),
         )
         assert main_screen(app).busy  # said during the call, not after
+    # Quitting mid-call stops the run cleanly (resumable), not left "running" as if crashed.
+    from engine.store import RunStore
+
+    store = RunStore.open(repo, write=False)
+    try:
+        [run] = store.list_runs()
+        assert run["status"] == "stopped", (run["status"], run["error"])
+    finally:
+        store.close()
 
 
 async def test_a_stop_request_is_shown_before_the_run_has_stopped(tmp_path):
