@@ -662,8 +662,8 @@ class Executor:
             return self._open_gate(
                 GateKind.PLAN,
                 node.id,
-                f"Review the plan of '{label}' before any edit: approve, or reject with "
-                f"a reason to plan again.\n{listing}",
+                f"Review the plan of '{label}' before any edit: approve, edit the task "
+                f"list, or reject with a reason to plan again.\n{listing}",
                 step_id,
                 new_cp["id"],
                 {"step_id": step_id, "base_checkpoint_id": cp["id"]},

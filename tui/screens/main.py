@@ -85,7 +85,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             "e",
             "edit",
             "Edit",
-            "edit the current file ($EDITOR or in-app); edits while paused join the step",
+            "edit the current file ($EDITOR or in-app); edits while paused join the step; "
+            "at a plan gate: edit the task list, then approve it",
             False,
         ),
         # the summary line above the diff says "z all panes": no footer room needed
@@ -424,6 +425,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         elif kind in STEP_KINDS:
             first = ((self.gate.prompt if self.gate else "") or "").splitlines()
             msg = f"{first[0] if first else 'paused'}  c continue · S step · s stop"
+        elif kind == "plan":
+            msg = "plan: a approve · e edit the tasks · r reject and plan again"
         elif kind is not None:
             first = ((self.gate.prompt if self.gate else "") or "").splitlines()
             msg = f"{kind}: {first[0] if first else ''}"

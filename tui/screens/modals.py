@@ -120,19 +120,24 @@ class EditorModal(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, path: str, text: str, language: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        text: str,
+        language: str | None = None,
+        hint: str = "ctrl+s save · escape cancel",
+    ) -> None:
         super().__init__()
         self.path = path
         self.text = text
         self.language = language
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         from textual.widgets import TextArea  # heavy; only when editing
 
         with Vertical(classes="dialog editor"):
-            yield Label(
-                f"Editing {self.path} — ctrl+s save · escape cancel", classes="dialog-title"
-            )
+            yield Label(f"Editing {self.path} — {self.hint}", classes="dialog-title")
             try:
                 area = TextArea.code_editor(self.text, language=self.language, id="editor")
             except Exception:  # language not available: plain text

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from engine.errors import UsageError
 from engine.records import GateRecord
 from tui.messages import TreeChanged
 from tui.screens.modals import EditorModal, MessageModal, ReasonModal, language_for
@@ -212,21 +213,34 @@ class ReviewPart:
 
     @work(group="answer", exit_on_error=False)
     async def _answer(
-        self, decision: str, *, reason: str = "", reject_hunks: Any = None, then_run: bool = True
+        self,
+        decision: str,
+        *,
+        reason: str = "",
+        reject_hunks: Any = None,
+        then_run: bool = True,
+        tasks_text: str | None = None,
     ) -> None:
         if self.gate is None:
             return
-        await self.app.api.answer_gate(
-            self.run_id,
-            decision,
-            reason=reason,
-            reject_hunks=reject_hunks,
-            comments=self.take_comments() if decision != "stop" else None,  # type: ignore[attr-defined]
-        )
+        try:
+            await self.app.api.answer_gate(
+                self.run_id,
+                decision,
+                reason=reason,
+                reject_hunks=reject_hunks,
+                comments=self.take_comments() if decision != "stop" else None,  # type: ignore[attr-defined]
+                tasks_text=tasks_text,
+            )
+        except UsageError as e:  # e.g. an edited plan with no task: the gate stays open
+            self.notify(str(e), severity="error")
+            return
         self.gate = None
         self.edited = False
         self._stop_watching()
         dropped = f" ({len(reject_hunks)} hunk(s) dropped)" if reject_hunks else ""
+        if tasks_text is not None:
+            dropped = " (your edited plan)"
         done = {
             "approve": "approved",
             "reject": "rejected (the reason goes to the model)",
@@ -238,11 +252,30 @@ class ReviewPart:
 
     # ------------------------------------------------------------------ edit
     def action_edit(self) -> None:
+        if self.gate_kind == "plan":
+            self._edit_plan()
+            return
         path = self.diff_view.current_file()
         if path is None:
             self.notify("No file selected in the diff.")
             return
         self._edit(path)
+
+    @work(group="edit", exclusive=True, exit_on_error=False)
+    async def _edit_plan(self) -> None:
+        """At a plan gate: edit the task list; saving approves the edited plan."""
+        text = await self.app.api.plan_text(self.run_id)
+        new = await self.app.push_screen_wait(
+            EditorModal(
+                "the plan",
+                text,
+                None,
+                hint="ctrl+s approve this plan · escape cancel (one task per line; "
+                "indented lines describe it)",
+            )
+        )
+        if new is not None and self.gate_kind == "plan":
+            self._answer("approve", tasks_text=new)
 
     @work(group="edit", exclusive=True, exit_on_error=False)
     async def _edit(self, rel: str) -> None:
