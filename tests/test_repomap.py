@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,23 @@ def test_unchanged_contents_are_never_parsed_again(repo: Path, monkeypatch):
     assert len(parsed) == 2
     assert (0, "def added():") in _texts(out, "app/models.py")
     assert "app/new.py" in out and "svc/main.go" not in out
+
+
+def test_the_cache_does_not_grow_with_the_history_of_edits(repo: Path, tmp_path, monkeypatch):
+    cache = tmp_path / "repomap.sqlite"
+    slack = 5
+    monkeypatch.setattr(repomap, "STALE_SLACK", slack)
+    most = 0
+    for i in range(30):  # 30 versions of one file: 29 rows go stale
+        (repo / "app" / "models.py").write_text(f"def version_{i}():\n    pass\n")
+        out = build_outlines(repo, cache_path=cache)
+        assert (0, f"def version_{i}():") in _texts(out, "app/models.py")
+        rows = sqlite3.connect(cache).execute("SELECT count(*) FROM outlines").fetchone()[0]
+        most = max(most, rows)
+    # live rows + stale ones up to live + slack, then pruned
+    assert most <= 2 * len(out) + slack + 1, most
+    # What is in the tree is still served from the cache after a prune.
+    assert build_outlines(repo, cache_path=cache) == out
 
 
 def test_map_ranks_files_in_play_and_goal_words_first_within_the_budget(repo: Path):

@@ -140,26 +140,49 @@ def _decode(data: str) -> list[Symbol]:
     return out
 
 
+#: Rows of contents no longer in the tree kept beyond the live ones (a rewind may bring
+#: them back); past that the cache drops them, so it stays about the size of the tree.
+STALE_SLACK = 256
+
+
 class RepoMapCache:
-    """Encoded outlines by blob sha, in SQLite (one row per distinct file content)."""
+    """Encoded outlines by blob sha, in SQLite (one row per distinct file content).
+
+    Every edit adds a row; :meth:`get_many` counts the rows of contents no longer in
+    the tree and :meth:`prune` drops them once they outnumber the live ones plus
+    :data:`STALE_SLACK`, so the file never grows with the history of edits.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS outlines (sha TEXT PRIMARY KEY, data TEXT)")
+        self._stale: list[str] = []
 
     def get_many(self, shas: set[str]) -> dict[str, str]:
         # One sequential scan beats thousands of point lookups; rows of contents no
-        # longer in the tree are skipped.
-        return {
-            sha: data
-            for sha, data in self.db.execute("SELECT sha, data FROM outlines")
-            if sha in shas
-        }
+        # longer in the tree are skipped (and remembered for prune).
+        found: dict[str, str] = {}
+        self._stale = []
+        for sha, data in self.db.execute("SELECT sha, data FROM outlines"):
+            if sha in shas:
+                found[sha] = data
+            else:
+                self._stale.append(sha)
+        return found
 
     def put_many(self, items: dict[str, str]) -> None:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO outlines VALUES (?, ?)", items.items())
+
+    def prune(self, live: int) -> int:
+        """Drop the stale rows seen by the last :meth:`get_many` if there are too many."""
+        if len(self._stale) <= live + STALE_SLACK:
+            return 0
+        with self.db:
+            self.db.executemany("DELETE FROM outlines WHERE sha = ?", ((s,) for s in self._stale))
+        dropped, self._stale = len(self._stale), []
+        return dropped
 
     def close(self) -> None:
         self.db.close()
@@ -222,6 +245,7 @@ def _encoded_outlines(root: Path, cache_path: Path | None) -> dict[str, str]:
         if new:
             cache.put_many(new)
         known.update(new)
+        cache.prune(len(known))
     finally:
         cache.close()
     return {path: known.get(sha, "") for path, sha in sorted(shas.items())}
