@@ -16,6 +16,8 @@ Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
   checkpoint: median step time of the last 100 steps / of the first 100.
 * ``ignored_db_ratio``: DB bytes per step of a 100-step run in a repo with 2,000
   git-ignored ``*.o`` files / the same run without them.
+* ``diff10k_list_ratio`` / ``diff10k_hunks_ratio``: the engine's diff of a 10,000-file
+  change (file list only / with every file's hunks read) / ``git diff`` of it.
 * ``rewind_ratio``: ``CheckpointService.rewind`` (pre-restore checkpoint included) in a
   5,000-file repo, 20 files changed, alternating two checkpoints / a bare
   ``git read-tree -m -u A B`` on a prepared temp index doing the same switch.
@@ -365,6 +367,46 @@ def ignored_db(tmp: Path, steps: int = 100) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- engine diff
+
+
+def engine_diff(tmp: Path, files: int = 10000, rounds: int = 5) -> dict:
+    import subprocess
+
+    from engine.git.diffs import diff_commits, parse_unified_diff
+
+    repo = new_repo(tmp / "diff10k", files)
+    a = git(repo, "rev-parse", "HEAD").strip()
+    for i in range(files):
+        (repo / f"d{i // 100:03d}" / f"f{i}.py").write_text(f"def f{i}():\n    return {-i}\n")
+    git(repo, "commit", "-qam", "change every file")
+    b = git(repo, "rev-parse", "HEAD").strip()
+    cmd = ["git", "diff", "--no-color", "-M", "--full-index", "--inter-hunk-context=0", a, b]
+    bare, listed, full, eager = [], [], [], []
+    for _ in range(rounds):  # interleaved so machine noise hits all alike
+        t0 = time.perf_counter()
+        patch = subprocess.run(cmd, cwd=repo, capture_output=True, check=True).stdout
+        bare.append(ms(t0))
+        t0 = time.perf_counter()
+        diff = diff_commits(repo, a, b)
+        listed.append(ms(t0))
+        diff.load_hunks()
+        full.append(ms(t0))
+        t0 = time.perf_counter()
+        patch = subprocess.run(cmd, cwd=repo, capture_output=True, check=True).stdout
+        parse_unified_diff(patch.decode("utf-8", "replace"))
+        eager.append(ms(t0))
+    g = statistics.median(bare)
+    return {
+        "git_diff10k_ms": g,
+        "diff10k_list_ms": statistics.median(listed),
+        "diff10k_hunks_ms": statistics.median(full),
+        "diff10k_eager_parse_ms": statistics.median(eager),
+        "diff10k_list_ratio": statistics.median(listed) / g,
+        "diff10k_hunks_ratio": statistics.median(full) / g,
+    }
+
+
 # --------------------------------------------------------------------------- rewind
 
 
@@ -474,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     p.add_argument("--steps", type=int, default=2000, help="steps of the late-step run")
     p.add_argument(
-        "--only", default="", help="comma-separated: widgets,history,late,ignored,rewind,start"
+        "--only", default="", help="comma-separated: widgets,history,late,ignored,diff,rewind,start"
     )
     args = p.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -485,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             ("widgets", lambda: asyncio.run(widgets())),
             ("history", lambda: asyncio.run(history(tmp))),
             ("ignored", lambda: ignored_db(tmp)),
+            ("diff", lambda: engine_diff(tmp)),
             ("rewind", lambda: rewind(tmp)),
             ("start", lambda: start(tmp)),
             ("late", lambda: late_steps(tmp, args.steps)),

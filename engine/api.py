@@ -188,7 +188,8 @@ class EngineAPI:
         """Checkpoint ``base`` → checkpoint ``to`` (None: the live working tree)."""
 
         def q(session: Session) -> Diff:
-            return session.checkpoints.diff(base, to)
+            # Hunks are read here, on the engine thread, not when the UI first walks them.
+            return session.checkpoints.diff(base, to).load_hunks()
 
         return await self._on_engine(q)
 

@@ -179,7 +179,7 @@ def run_diff(session: Session, run_id: str, *, to_head: bool) -> RangeDiff | Non
     if first is None:
         return None
     to = session.store.get_run(run_id)["head_checkpoint_id"] if to_head else None
-    return RangeDiff(first["id"], to, session.checkpoints.diff(first["id"], to))
+    return RangeDiff(first["id"], to, session.checkpoints.diff(first["id"], to).load_hunks())
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,8 @@ class RewindPreview:
 def rewind_preview(session: Session, run_id: str, checkpoint_id: int) -> RewindPreview:
     """Head → target plus anything unsaved in the tree."""
     head = session.store.get_run(run_id)["head_checkpoint_id"]
-    return RewindPreview(checkpoint_id, head, session.checkpoints.diff(checkpoint_id, None))
+    diff = session.checkpoints.diff(checkpoint_id, None).load_hunks()
+    return RewindPreview(checkpoint_id, head, diff)
 
 
 @dataclass(frozen=True)

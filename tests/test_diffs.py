@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from engine.git.diffmodel import HunkRef
@@ -182,6 +183,84 @@ def test_diff_commits_real_repo_matches_git(repo: Path):
     d2 = diff_commits(repo, base, target, max_file_lines=5)
     by2 = {f.path: f for f in d2.files}
     assert by2["long.txt"].too_large and by2["long.txt"].hunks == []
+
+
+def test_diff_commits_lists_files_and_reads_hunks_only_when_asked(repo: Path, monkeypatch):
+    """The listing runs no patch; one file's hunks are read alone; a walk reads the rest in
+    one more ``git diff``; and the result equals a parse of git's whole patch."""
+    from engine.git import diffs
+
+    (repo / "long.txt").write_text(_lines(60))
+    (repo / "old name.txt").write_text(_lines(30))
+    (repo / "ln").write_text("was a file\n")
+    (repo / "bin.dat").write_bytes(b"\x00old")
+    (repo / "latin.txt").write_bytes(b"caf\xe9\n")
+    base = commit_all(repo, "base")
+    (repo / "long.txt").write_text(_lines(60, {5, 30, 55}))
+    (repo / "old name.txt").rename(repo / "new name.txt")
+    (repo / "new name.txt").write_text(_lines(30, {12}))
+    (repo / "ln").unlink()
+    os.symlink("long.txt", repo / "ln")
+    (repo / "bin.dat").write_bytes(b"\x00new!")
+    (repo / "latin.txt").write_bytes(b"caf\xe9 au lait\n")
+    (repo / "README.md").chmod(0o755)
+    (repo / "src/app.py").unlink()
+    (repo / "added.txt").write_text("a\nb\n")
+    target = commit_all(repo, "target")
+
+    calls: list[tuple[str, ...]] = []
+    real = diffs.run_git
+
+    def counting(r, *args, **kw):
+        calls.append(args)
+        return real(r, *args, **kw)
+
+    monkeypatch.setattr(diffs, "run_git", counting)
+    d = diff_commits(repo, base, target)
+    patches = [c for c in calls if "diff" in c and "--raw" not in c]
+    assert patches == []  # listed from --raw/--numstat only
+    by = {f.path: f for f in d.files}
+    assert by["new name.txt"].status == "renamed" and by["new name.txt"].old_path == "old name.txt"
+    assert by["ln"].status == "type_changed" and by["ln"].new_mode == "120000"
+    assert by["bin.dat"].binary and by["bin.dat"].new_size == 5
+    assert by["README.md"].mode_changed and by["README.md"].hunks == []
+    assert (by["long.txt"].additions, by["long.txt"].deletions) == (3, 3)
+    assert not any(f.hunks_loaded for f in d.files if f.additions + f.deletions and not f.binary)
+
+    assert len(by["new name.txt"].hunks) == 1  # one file: read alone
+    assert len([c for c in calls if "-U3" in c]) == 1
+    assert not by["long.txt"].hunks_loaded
+    d.load_hunks()  # a walk of the rest: one more git diff for every other file
+    assert len([c for c in calls if "-U3" in c]) == 2
+
+    calls.clear()
+    diff_commits(repo, base, target).load_hunks()  # a walk from the start: one patch in all
+    assert len([c for c in calls if "-U3" in c]) == 1
+
+    monkeypatch.setattr(diffs, "run_git", real)
+    patch = subprocess.run(
+        ["git", "diff", "--no-color", "-M", "--full-index", "--inter-hunk-context=0", base, target],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    ).stdout
+    whole = parse_unified_diff(patch.decode("utf-8", "replace"))
+
+    def shape(files):
+        return [
+            (
+                f.path,
+                f.status,
+                f.old_path,
+                f.binary,
+                f.additions,
+                f.deletions,
+                [(h.header, [(ln.kind, ln.text) for ln in h.lines]) for h in f.hunks],
+            )
+            for f in files
+        ]
+
+    assert shape(d.files) == shape(whole.files)
 
 
 def test_diff_commits_ignores_user_diff_config(repo: Path):

@@ -7,6 +7,7 @@ review and the CLI ``diff --json``. Pure data; no git here.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -55,6 +56,33 @@ class Hunk:
         return sum(1 for ln in self.lines if ln.kind == "-")
 
 
+class _LazyHunks:
+    """A file's hunks, read from git on first access when the diff was listed without them.
+
+    ``engine.git.diffs`` lists a change set from ``--raw``/``--numstat`` (paths, modes,
+    counts) and hands each file a loader with :meth:`FileDiff.defer_hunks`; callers that
+    only need the file list never pay for the hunk text.
+    """
+
+    def __get__(self, obj: FileDiff | None, owner: type | None = None) -> list[Hunk]:
+        if obj is None:
+            # Class access: dataclasses reads the field's default here (None -> []).
+            return None  # type: ignore[return-value]
+        state = obj.__dict__
+        loader = state.get("_load_hunks")
+        if loader is not None:
+            loader(obj, False)  # sets ``obj.hunks`` (and so clears the loader)
+            state["_load_hunks"] = None
+        return state["_hunks"]
+
+    def __set__(self, obj: FileDiff, value: list[Hunk] | None) -> None:
+        state = obj.__dict__
+        if state.get("_load_hunks") is None:
+            state.pop("_counts", None)  # new hunks from the caller: count them
+        state["_hunks"] = [] if value is None else value
+        state["_load_hunks"] = None
+
+
 @dataclass
 class FileDiff:
     path: str  # new path (old path for deletions)
@@ -64,17 +92,34 @@ class FileDiff:
     new_mode: str | None = None
     binary: bool = False
     too_large: bool = False  # hunks omitted because the file diff exceeds the size cap
-    hunks: list[Hunk] = field(default_factory=list)
+    hunks: _LazyHunks = _LazyHunks()
     old_size: int | None = None  # bytes, for binary summaries
     new_size: int | None = None
 
+    def defer_hunks(self, load: Callable[[FileDiff, bool], None], counts: tuple[int, int]) -> None:
+        """Read the hunks only when first asked for: ``load(self, walk)`` must set
+        ``self.hunks``; ``walk`` is True when the caller is about to read every file's.
+
+        ``counts`` (added, deleted lines, e.g. from ``git diff --numstat``) answer
+        :attr:`additions`/:attr:`deletions` without loading.
+        """
+        self.__dict__["_load_hunks"] = load
+        self.__dict__["_counts"] = counts
+
+    @property
+    def hunks_loaded(self) -> bool:
+        """False while the hunks are still to be read from git."""
+        return self.__dict__.get("_load_hunks") is None
+
     @property
     def additions(self) -> int:
-        return sum(h.additions for h in self.hunks)
+        counts = self.__dict__.get("_counts")
+        return counts[0] if counts is not None else sum(h.additions for h in self.hunks)
 
     @property
     def deletions(self) -> int:
-        return sum(h.deletions for h in self.hunks)
+        counts = self.__dict__.get("_counts")
+        return counts[1] if counts is not None else sum(h.deletions for h in self.hunks)
 
     @property
     def mode_changed(self) -> bool:
@@ -102,6 +147,16 @@ class Diff:
     @property
     def deletions(self) -> int:
         return sum(f.deletions for f in self.files)
+
+    def load_hunks(self) -> Diff:
+        """Read every file's hunks now (one ``git diff``), e.g. on a worker thread before
+        a UI walks them; returns self."""
+        waiting = [f for f in self.files if not f.hunks_loaded]
+        if waiting:
+            waiting[0].__dict__["_load_hunks"](waiting[0], True)
+        for f in waiting:
+            f.hunks  # noqa: B018 - the access is the load (files of another source)
+        return self
 
     def refs(self) -> list[HunkRef]:
         """Keyed refs of every hunk (and whole-file change), in file order."""

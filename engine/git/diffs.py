@@ -3,6 +3,9 @@
 Git output is always produced with explicit options (``--no-color --no-ext-diff
 --no-textconv -M``, fixed ``a/``/``b/`` prefixes, ``core.quotepath=false``) so user
 configuration cannot change its shape. ``parse_unified_diff`` is a pure parser.
+A diff is listed from ``--raw --numstat`` (no patch text); each file's hunks are
+read and parsed on first access, so a 10,000-file change costs one listing until
+someone looks at the lines.
 
 Per-hunk review: ``apply_hunks`` rebuilds each file from the exact bytes of the two
 blobs, taking the new side only for accepted hunks (no fuzzy patching). Changes that
@@ -51,28 +54,150 @@ def diff_commits(
 ) -> Diff:
     """Structured diff from commit/tree ``a`` to ``b`` (renames detected).
 
-    Files whose diff has more than ``max_file_lines`` lines keep their header but
-    are marked ``too_large`` with hunks omitted. Binary files get their sizes.
+    The file list (paths, status, modes, renames, binary, line counts) comes from one
+    ``git diff --raw --numstat``; each file's hunks are read from git only when first
+    asked for (see :class:`_HunkSource`), so callers that need the list pay about one
+    ``git diff`` and never parse patch text. Files with more than ``max_file_lines``
+    changed lines keep their entry but are marked ``too_large`` with no hunks. Binary
+    files get their sizes.
     """
-    with open_repo(repo_root) as repo:
-        raw = run_git(
+    root = Path(repo_root)
+    with open_repo(root) as repo:
+        out = run_git(
             repo,
             "-c",
             "core.quotepath=false",
             "diff",
             *_DIFF_OPTS,
-            f"-U{context}",
+            "--raw",
+            "--numstat",
+            "--no-abbrev",
+            "-z",
             a,
             b,
             binary=True,
         )
-        text = _decode(raw)
-        diff, shas = _parse(text)
-        # Only text that held undecodable bytes has lines to clean (one check, not per line).
-        _cap(diff, max_file_lines, clean=_has_surrogates(text))
+        files, shas = _list_files(bytes(out))
+        source = _HunkSource(root, a, b, context)
+        for f, (added, deleted) in files:
+            if f.binary:
+                continue
+            if added + deleted > max_file_lines:
+                f.too_large = True
+                f.defer_hunks(_no_hunks, (added, deleted))
+            elif added + deleted:
+                source.pending[f.path] = f
+                f.defer_hunks(source.load, (added, deleted))
+        diff = Diff(files=[f for f, _ in files])
         _binary_sizes(repo, diff, shas)
     diff.from_ref, diff.to_ref = a, b
     return diff
+
+
+def _no_hunks(f: FileDiff, walk: bool) -> None:
+    f.hunks = []
+
+
+_NO_MODE = "000000"  # --raw's mode of the missing side (added/deleted)
+_RAW_STATUS: dict[str, FileStatus] = {
+    "A": "added",
+    "D": "deleted",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+}
+
+
+def _list_files(
+    out: bytes,
+) -> tuple[list[tuple[FileDiff, tuple[int, int]]], dict[int, tuple[str, str]]]:
+    """Files of ``git diff --raw --numstat -z`` output, each with its (added, deleted) count.
+
+    git prints every raw record, then every numstat record, in the same order.
+    """
+    parts = out.split(b"\0")
+    files: list[tuple[FileDiff, tuple[int, int]]] = []
+    shas: dict[int, tuple[str, str]] = {}  # id(FileDiff) -> (old blob, new blob)
+    i, n = 0, len(parts)
+    while i < n and parts[i][:1] == b":":
+        old_mode, new_mode, old_sha, new_sha, code = parts[i][1:].decode("ascii").split(" ")
+        if code[0] in "RC":
+            old_path = parts[i + 1].decode("utf-8", "surrogateescape")
+            i += 1
+        else:
+            old_path = None
+        fd = FileDiff(
+            parts[i + 1].decode("utf-8", "surrogateescape"),
+            _RAW_STATUS.get(code[0], "modified"),
+            old_path,
+            None if old_mode == _NO_MODE else old_mode,
+            None if new_mode == _NO_MODE else new_mode,
+        )
+        i += 2
+        shas[id(fd)] = (old_sha, new_sha)
+        files.append((fd, (0, 0)))
+    for k, (fd, _) in enumerate(files):
+        added, deleted, name = parts[i].split(b"\t", 2)
+        i += 1 if name else 3  # a rename's numstat names old and new in two more fields
+        if added == b"-":
+            fd.binary = True
+        else:
+            files[k] = (fd, (int(added), int(deleted)))
+    return files, shas
+
+
+class _HunkSource:
+    """Reads the hunks of a listed diff's files from git, on first access.
+
+    The first file asked for is read alone (``git diff -- PATH``); a second request, or
+    :meth:`Diff.load_hunks`, means the caller walks the diff (the review pane,
+    ``--json``), so every file still waiting is read with one ``git diff`` of the trees. Either way the hunks are
+    those of the whole diff: a rename is read with both its paths and ``-M``, any other
+    file with ``--no-renames``, which pairs exactly what the listing paired.
+    """
+
+    def __init__(self, root: Path, a: str, b: str, context: int):
+        self.root, self.a, self.b, self.context = root, a, b, context
+        self.pending: dict[str, FileDiff] = {}
+        self._reads = 0
+
+    def load(self, f: FileDiff, walk: bool) -> None:
+        """Set ``f.hunks`` (and, when reading the whole diff, every waiting file's)."""
+        self._reads += 1
+        opts: list[str] = []
+        paths: list[str] = []
+        if self._reads == 1 and len(self.pending) > 1 and not walk:
+            paths = ["--", f.path]
+            if f.status in ("renamed", "copied") and f.old_path:
+                paths.append(f.old_path)
+            else:
+                opts.append("--no-renames")
+        with open_repo(self.root) as repo:
+            raw = run_git(
+                repo,
+                "--literal-pathspecs",
+                "-c",
+                "core.quotepath=false",
+                "diff",
+                *_DIFF_OPTS,
+                *opts,
+                f"-U{self.context}",
+                self.a,
+                self.b,
+                *paths,
+                binary=True,
+            )
+        text = _decode(raw)
+        parsed = _parse(text)[0]
+        if _has_surrogates(text):  # only text with undecodable bytes has lines to clean
+            _clean(parsed)
+        for got in parsed.files:
+            want = self.pending.pop(got.path, None)
+            if want is not None:
+                want.hunks = got.hunks
+        if self.pending.pop(f.path, None) is not None:
+            f.hunks = []  # git printed no hunks for it (cannot happen for a listed change)
 
 
 def diff_to_worktree(
@@ -340,17 +465,13 @@ def _unquote(s: str) -> str:
 
 def _decode(raw: str | bytes) -> str:
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
-    # surrogateescape keeps non-UTF-8 path bytes exact; line texts are cleaned in _cap.
+    # surrogateescape keeps non-UTF-8 path bytes exact; line texts are cleaned in _clean.
     return data.decode("utf-8", "surrogateescape")
 
 
-def _cap(diff: Diff, max_file_lines: int, *, clean: bool = True) -> None:
+def _clean(diff: Diff) -> None:
+    """Replace undecodable bytes in line texts (paths keep them, surrogate-escaped)."""
     for f in diff.files:
-        if sum(len(h.lines) for h in f.hunks) > max_file_lines:
-            f.hunks, f.too_large = [], True
-            continue
-        if not clean:
-            continue
         for h in f.hunks:
             for ln in h.lines:
                 if _has_surrogates(ln.text):
