@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.controller import RunController
 from engine.events import Event
 from engine.readmodels import (
+    ApprovalRules,
     RangeDiff,
     RewindPreview,
     RunSummary,
@@ -307,6 +308,22 @@ class EngineAPI:
 
         def q(session: Session) -> str:
             return remember_gate_command(session, run_id, scope, prefix).prefix
+
+        return await self._on_engine(q)
+
+    async def approval_rules(self) -> ApprovalRules:
+        """The remembered "always allow" rules that apply in this repository."""
+        from engine.readmodels import approval_rules
+
+        return await self._on_engine(approval_rules)
+
+    async def remove_approval_rule(self, prefix: str, scope: str) -> bool:
+        """Forget a remembered rule (``project`` or ``user``); False if it was not there.
+        The file's other entries and comments stay as they were."""
+        from engine.tools.approval_rules import remove_rule
+
+        def q(session: Session) -> bool:
+            return remove_rule(prefix, scope, session.repo_root)
 
         return await self._on_engine(q)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.events import Event, event_from_dict
 from engine.records import (
     RESUMABLE,
+    ApprovalRule,
     GateRecord,
     RunFlags,
     RunRecord,
@@ -25,6 +26,22 @@ from engine.records import (
 if TYPE_CHECKING:
     from engine.git.diffmodel import Diff
     from engine.run.session import Session
+
+
+@dataclass(frozen=True)
+class ApprovalRules:
+    """The remembered "always allow" rules that apply here: this repository's
+    (``project``) first, then the person's own (``user``), and the file holding them."""
+
+    path: str
+    rules: list[ApprovalRule]
+
+
+def approval_rules(session: Session) -> ApprovalRules:
+    """The rules that apply in the session's repository (``UsageError`` if the file is bad)."""
+    from engine.tools.approval_rules import list_rules, rules_path
+
+    return ApprovalRules(str(rules_path()), list_rules(session.repo_root))
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,21 @@ _AUTONOMY_SUMMARY = {
 AUTONOMY_CHOICES: list[str] = [a.value for a in Autonomy]
 
 
+class RuleScope(StrEnum):
+    """Where a remembered "always allow" rule applies (engine/tools/approval_rules.py)."""
+
+    PROJECT = "project"  # this repository (and its worktrees)
+    USER = "user"  # every repository of this person
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """A command prefix that runs without asking, and where."""
+
+    prefix: str
+    scope: RuleScope
+
+
 class _Record:
     """``from_row``: build the dataclass from a store row, ignoring unknown columns."""
 

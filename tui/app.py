@@ -57,6 +57,14 @@ class LlmflowsApp(App):
         Binding(
             "ctrl+q", "quit", "Quit", tooltip="quit (a running run stops at a checkpoint first)"
         ),
+        # ctrl+l: a plain letter would be typed into the start screen's goal
+        Binding(
+            "ctrl+l",
+            "approval_rules",
+            "Allowed commands",
+            show=False,
+            tooltip='commands always allowed ("A" at a command gate): list, remove',
+        ),
     ]
     KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("mouse", "click panes, files, hunks, buttons; scroll with the wheel"),
@@ -328,6 +336,17 @@ class LlmflowsApp(App):
         if not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen())
 
+    def action_approval_rules(self) -> None:
+        from tui.screens.rules import RulesScreen
+
+        if not isinstance(self.screen, RulesScreen):
+            self.push_screen(RulesScreen())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "approval_rules":  # the rules that apply depend on the open repository
+            return self.engine is not None and self.repo_root is not None
+        return True
+
     def action_help(self) -> None:
         from tui.screens.modals import HelpScreen
 
@@ -350,11 +369,13 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tui.screens.history import HistoryScreen
     from tui.screens.main import MainScreen
     from tui.screens.modals import help_for
+    from tui.screens.rules import RulesScreen
 
     return [
         ("Main screen (a run)", help_for(MainScreen)),
         ("Start screen", help_for(StartScreen)),
         ("History", help_for(HistoryScreen)),
+        ("Allowed commands", help_for(RulesScreen)),
         ("Not a git repository", help_for(NoRepoScreen)),
         ("Everywhere", help_for(LlmflowsApp)),
     ]

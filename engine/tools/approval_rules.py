@@ -20,24 +20,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from engine.errors import UsageError
+from engine.records import ApprovalRule, RuleScope
 
 _GLOB = str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"})
-
-
-class RuleScope(StrEnum):
-    PROJECT = "project"
-    USER = "user"
-
-
-@dataclass(frozen=True)
-class ApprovalRule:
-    prefix: str
-    scope: RuleScope
 
 
 def rules_path() -> Path:
@@ -172,14 +160,14 @@ def add_rule(prefix: str, scope: RuleScope | str, repo_root) -> ApprovalRule:
 
 
 def remove_rule(prefix: str, scope: RuleScope | str, repo_root) -> bool:
-    """Forget a rule; False if there was none."""
+    """Forget a rule; False if there was none. The other entries keep their comments."""
     scope, prefix = RuleScope(scope), normalize_prefix(prefix)
     doc = _load()
     table = _table_for(doc, scope, repo_root, create=False)
     current = _allow_list(table)
     if prefix not in current:
         return False
-    table["allow"] = [p for p in current if p != prefix]
+    del table["allow"][current.index(prefix)]  # in place: a new list would drop comments
     _save(doc)
     return True
 
