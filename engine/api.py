@@ -218,18 +218,28 @@ class EngineAPI:
         breakpoints: list[str] | None = None,
         single_step: bool = False,
         settings: dict[str, Any] | None = None,
+        test_command: str | None = None,
     ) -> str:
-        """Check the model is usable, create the run (checkpoint 0); its id."""
+        """Check the model is usable, create the run (checkpoint 0); its id.
+
+        ``test_command``: the person's test command for this run (instead of the
+        configured or detected one); saved to ``.llmflows/config.toml`` when the
+        project has none configured yet, as a detected one would be.
+        """
 
         def create(session: Session) -> str:
             from engine.models import check_model_usable, resolve_model_settings
             from engine.run.operations import create_run
+            from engine.tools.testdetect import TEST_SETTING, save_test_command
             from engine.trust import require_trust
 
             require_trust(session.repo_root)  # before anything reads the project's files
             ms = resolve_model_settings(model, session.repo_root)
             check_model_usable(ms)
-            return create_run(
+            chosen = dict(settings or {})
+            if test_command and test_command.strip():
+                chosen[TEST_SETTING] = test_command.strip()
+            run_id = create_run(
                 session,
                 flow,
                 goal,
@@ -239,8 +249,11 @@ class EngineAPI:
                 limits={"max_cost_usd": budget} if budget else None,
                 breakpoints=breakpoints,
                 single_step=single_step,
-                settings=settings,
+                settings=chosen,
             )
+            if test_command and test_command.strip():
+                save_test_command(session.repo_root, chosen[TEST_SETTING])
+            return run_id
 
         return await self._on_engine(create)
 

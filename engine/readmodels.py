@@ -238,6 +238,12 @@ class StartInfo:
     model: str = ""
     model_error: str | None = None
     resumable: list[RunSummary] = field(default_factory=list)
+    #: The project's test command ("" when none is configured or detected) and where
+    #: it came from (``from .llmflows/config.toml`` / ``detected from pyproject.toml, …``).
+    test_command: str = ""
+    test_source: str = ""
+    #: True when ``test_command`` is configured (a change at the start is for one run).
+    test_configured: bool = False
 
 
 def project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], set[str]]:
@@ -286,6 +292,15 @@ def start_info(session: Session, cli_model: str | None) -> StartInfo:
         model = resolve_model_settings(cli_model, root).model
     except Exception as e:
         model_error = str(e)
+    from engine.errors import UsageError
+    from engine.tools.testdetect import project_test_command
+
+    try:
+        tests = project_test_command(root)
+    except UsageError as e:  # a broken [tests] table: say so where the command would be
+        tests, test_source = None, str(e)
+    else:
+        test_source = tests.where() if tests else "nothing detected: each flow's own default"
     return StartInfo(
         root=str(root),
         flows=flows,
@@ -294,4 +309,7 @@ def start_info(session: Session, cli_model: str | None) -> StartInfo:
         model=model,
         model_error=model_error,
         resumable=[s for s in run_summaries(session) if s.resumable],
+        test_command=tests.command if tests else "",
+        test_source=test_source,
+        test_configured=tests is not None and tests.source == "config",
     )

@@ -323,3 +323,35 @@ async def test_mouse_click_on_a_file_and_on_a_hunk_mark(tmp_path):
         await wait_for(pilot, lambda: len(view.rejected_hunks()) == 1)
         await pilot.click("#diff", offset=(region.x - view.region.x + 1, header - top + 1))
         await wait_for(pilot, lambda: not view.rejected_hunks())
+
+
+async def test_start_screen_shows_the_detected_test_command_and_takes_a_change(tmp_path):
+    from engine.run.session import Session
+    from tui.app import LlmflowsApp
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, StartScreen) and app.screen.query_one("#test-command").value
+            ),
+        )
+        screen = app.screen
+        assert screen.query_one("#test-command").value.endswith(" -m pytest -q")
+        source = str(screen.query_one("#test-source").render())
+        assert "detected from pyproject.toml, Python project" in source
+        assert "saved to .llmflows/config.toml at the first run" in source
+        screen.query_one("#flow").value = "feature"
+        screen.query_one("#goal").value = "add mul"
+        screen.query_one("#test-command").value = "make check"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: main_screen(app) is not None and not main_screen(app).busy)
+        run_id = main_screen(app).run_id
+    assert 'command = "make check"' in (repo / ".llmflows" / "config.toml").read_text()
+    with Session.open(repo, write=False) as s:
+        first = s.store.first_checkpoint(run_id)
+        assert s.store.get_blob(first["state_hash"])["settings"]["test_command"] == "make check"

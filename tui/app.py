@@ -211,6 +211,7 @@ class LlmflowsApp(App):
         breakpoints: list[str] | None = None,
         single_step: bool = False,
         settings: dict[str, Any] | None = None,
+        test_command: str | None = None,
     ) -> str:
         """Check the model, create the run, show it live and execute it."""
         if self.api.busy:
@@ -224,6 +225,7 @@ class LlmflowsApp(App):
             breakpoints=breakpoints,
             single_step=single_step,
             settings=settings,
+            test_command=test_command,
         )
         await self.show_live(run_id, execute=True)
         return run_id

@@ -33,11 +33,13 @@ class TestCommand:
 
     command: str
     source: str  # "config" | "detected"
-    reason: str  # e.g. "pyproject.toml with a src/ layout"
+    reason: str  # the file it was detected from, e.g. "pyproject.toml, src/ layout"
 
-    def describe(self) -> str:
-        where = "from .llmflows/config.toml" if self.source == "config" else f"({self.reason})"
-        return f"{self.command} {where}"
+    def where(self) -> str:
+        """Where the command came from, for a person: the config file or the project file."""
+        if self.source == "config":
+            return f"from {CONFIG}"
+        return f"detected from {self.reason}"
 
 
 def configured_test_command(root: Path) -> str | None:
@@ -71,11 +73,17 @@ def _python(root: Path) -> str:
     return "python" if shutil.which("python") else "python3"
 
 
-def _has_python_tests(root: Path) -> bool:
+def _python_marker(root: Path) -> str | None:
+    """The file that makes this a Python project with tests (None: not one)."""
     markers = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "noxfile.py")
-    if any((root / m).is_file() for m in markers):
-        return True
-    return any(root.glob("test_*.py")) or any(root.glob("tests/test_*.py"))
+    for m in markers:
+        if (root / m).is_file():
+            return m
+    for pattern in ("test_*.py", "tests/test_*.py"):
+        found = next(root.glob(pattern), None)
+        if found is not None:
+            return found.relative_to(root).as_posix()
+    return None
 
 
 def _src_layout_needs_path(root: Path) -> bool:
@@ -119,19 +127,20 @@ def _package_json_test(root: Path) -> TestCommand | None:
 def detect_test_command(root: Path) -> TestCommand | None:
     """Guess the test command from the project's files; None when nothing fits."""
     root = Path(root)
-    if _has_python_tests(root):
+    marker = _python_marker(root)
+    if marker:
         py = _python(root)
         if _src_layout_needs_path(root):
             return TestCommand(
-                f"PYTHONPATH=src {py} -m pytest -q", "detected", "Python project, src/ layout"
+                f"PYTHONPATH=src {py} -m pytest -q", "detected", f"{marker}, src/ layout"
             )
         has_tests = (root / "tests").is_dir() or any(root.glob("test_*.py"))
         for cfg, tool in (("tox.ini", "tox"), ("noxfile.py", "nox")):
             # Only a project without visible tests is left to tox/nox: running pytest
             # directly is faster and gives exact results.
             if not has_tests and (root / cfg).is_file():
-                return TestCommand(f"{tool} -q", "detected", f"Python project run through {tool}")
-        return TestCommand(f"{py} -m pytest -q", "detected", "Python project")
+                return TestCommand(f"{tool} -q", "detected", f"{cfg}, no tests folder")
+        return TestCommand(f"{py} -m pytest -q", "detected", f"{marker}, Python project")
     found = _package_json_test(root)
     if found:
         return found
@@ -141,7 +150,7 @@ def detect_test_command(root: Path) -> TestCommand | None:
         return TestCommand("cargo test", "detected", "Cargo.toml")
     for name in ("Makefile", "makefile", "GNUmakefile"):
         if (root / name).is_file() and _MAKE_TEST.search(_read(root / name)):
-            return TestCommand("make test", "detected", f"{name} has a test target")
+            return TestCommand("make test", "detected", f"{name}, test target")
     return None
 
 

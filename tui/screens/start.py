@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from engine.readmodels import RunSummary
+from engine.readmodels import RunSummary, StartInfo
 from engine.records import Autonomy
 
 #: (label, value) for the autonomy picker, from the engine's one list.
@@ -50,6 +50,8 @@ class StartScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.resumable: list[RunSummary] = []
+        #: The test command as configured or detected (a different one typed is the person's).
+        self.found_tests = ""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="start"):
@@ -70,6 +72,10 @@ class StartScreen(Screen):
             with Horizontal(classes="row"):
                 yield Label("Budget $", classes="field-label")
                 yield Input(placeholder="max cost in USD (blank: none)", id="budget")
+            with Horizontal(classes="row test-row"):
+                yield Label("Tests", classes="field-label")
+                yield Input(placeholder="the command that runs the tests", id="test-command")
+            yield Static("", id="test-source")
             with Horizontal(classes="row buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="start-run")
                 yield Button("History", id="open-history")
@@ -135,6 +141,7 @@ class StartScreen(Screen):
         model = self.query_one("#model", Input)
         if not model.value:
             model.value = info.model
+        self._show_tests(info)
         if info.model_error:
             problems.append(info.model_error)
         if problems:
@@ -147,6 +154,20 @@ class StartScreen(Screen):
         self.query_one("#resume-label").display = bool(self.resumable)
         opts.display = bool(self.resumable)
         await self._ask_trust()
+
+    def _show_tests(self, info: StartInfo) -> None:
+        """The project's test command, where it came from, and what a change does."""
+        self.found_tests = info.test_command
+        tests = self.query_one("#test-command", Input)
+        if not tests.value:
+            tests.value = info.test_command
+        if info.test_configured:
+            change = "a change here is for this run; edit the file to keep it"
+        elif not info.test_command:
+            change = "type one to use it (saved to .llmflows/config.toml)"
+        else:
+            change = "saved to .llmflows/config.toml at the first run; type another to use it"
+        self.query_one("#test-source", Static).update(f"{info.test_source} — {change}")
 
     async def _ask_trust(self) -> None:
         """Untrusted (or changed) .llmflows/ files: show what they set, approve or deny."""
@@ -224,16 +245,27 @@ class StartScreen(Screen):
             except ValueError:
                 self._error(f"budget must be a number of dollars, not {budget_text!r}")
                 return
+        tests = self.query_one("#test-command", Input).value.strip()
         self._error("")
-        self._start(str(flow), goal, model or None, str(autonomy), budget)
+        # Only a command the person changed is theirs; else the engine resolves it.
+        chosen = tests if tests and tests != self.found_tests else None
+        self._start(str(flow), goal, model or None, str(autonomy), budget, chosen)
 
     @work(group="start", exclusive=True)
     async def _start(
-        self, flow: str, goal: str, model: str | None, autonomy: str, budget: float | None
+        self,
+        flow: str,
+        goal: str,
+        model: str | None,
+        autonomy: str,
+        budget: float | None,
+        tests: str | None,
     ) -> None:
         app = self.app
         try:
-            await app.start_run(flow, goal, model=model, autonomy=autonomy, budget=budget)
+            await app.start_run(
+                flow, goal, model=model, autonomy=autonomy, budget=budget, test_command=tests
+            )
         except Exception as e:
             from engine.errors import ModelConfigError
 
