@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 from pathlib import Path
@@ -79,10 +80,19 @@ def _sleeping(duration: str) -> list[int]:
     return pids
 
 
+async def _until_sleeping(pilot: Any, duration: str) -> None:
+    """Until the command has become ``sleep``: no event says when a child process execs,
+    so /proc is looked at between turns of the app (the bound only turns a hang into a
+    failure)."""
+    async with asyncio.timeout(180):
+        while not _sleeping(duration):
+            await pilot.pause(0.05)
+
+
 async def test_stop_takes_effect_while_a_slow_tool_runs(tmp_path: Path) -> None:
     app, repo, sleep = _slow_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: bool(_sleeping(sleep)), timeout=180)
+        await _until_sleeping(pilot, sleep)
         screen = main_screen(app)
         assert screen.busy and screen.plan.current_node == "wait"
         await pilot.press("s")
@@ -93,7 +103,7 @@ async def test_stop_takes_effect_while_a_slow_tool_runs(tmp_path: Path) -> None:
 async def test_quit_takes_effect_while_a_slow_tool_runs(tmp_path: Path) -> None:
     app, repo, sleep = _slow_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: bool(_sleeping(sleep)), timeout=180)
+        await _until_sleeping(pilot, sleep)
         assert main_screen(app).busy
         await pilot.press("ctrl+q")
     # run_test returned: the app exited although the command would run for 10 minutes

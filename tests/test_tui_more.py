@@ -68,7 +68,7 @@ async def test_single_step_key_pauses_before_the_next_node(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
         await pilot.press("T")  # single-step on
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "flags"))
         await pilot.press("a")
         await wait_for(pilot, lambda: at_gate(app) and main_screen(app).gate.kind == "breakpoint")
         screen = main_screen(app)
@@ -79,7 +79,7 @@ async def test_single_step_key_pauses_before_the_next_node(tmp_path):
         assert not {"a", "r", "space"} & set(keys), sorted(keys)
         assert "c continue" in screen.status_line.message
         await pilot.press("r")  # means nothing here: no reject dialog, the run still waits
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert screen.gate is not None and app.screen is screen
         await pilot.press("c")  # continue: single-step off, the run goes on
         await wait_for(pilot, lambda: finished(app))
@@ -132,8 +132,7 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
     repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
     app = new_app(repo, model)
     async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: at_gate(app))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: at_gate(app) and "a" in _footer_keys(app))
         keys = _footer_keys(app)
         for key in ("a", "r", "space", "m", "s", "?"):
             assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
@@ -145,10 +144,10 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
         labels = [k.description for k in keys.values()]
         assert len(labels) == len(set(labels)), labels  # each action once
         await pilot.press("a")
-        await wait_for(pilot, lambda: finished(app))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: finished(app) and "f" in _footer_keys(app))
         main_screen(app).diff_view.focus()
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.focused is main_screen(app).diff_view)
+        await pilot.pause()
         keys = _footer_keys(app)
         assert "a" not in keys and "r" not in keys and "s" not in keys
         assert "space" not in keys  # no review open: no hunk to accept or reject
@@ -164,9 +163,7 @@ async def test_continue_after_stop_runs_again(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: main_screen(app) is not None and main_screen(app).busy)
         await pilot.press("s")
-        await wait_for(pilot, lambda: finished(app, "stopped"))
-        await pilot.pause(0.2)
-        assert "c" in _footer_keys(app)
+        await wait_for(pilot, lambda: finished(app, "stopped") and "c" in _footer_keys(app))
         await pilot.press("c")
         await wait_for(pilot, lambda: at_gate(app))
         await pilot.press("a")
@@ -222,7 +219,8 @@ async def test_start_screen_shows_flow_file_errors_with_file_line_col(tmp_path):
             pilot,
             lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#model").value,
         )
-        await pilot.pause(0.2)
+        # the error is scrolled into view after the next refresh
+        await wait_for(pilot, lambda: app.screen.query_one("#start-error").region.y < 36)
         error = str(app.screen.query_one("#start-error").render())
         assert ".llmflows/flows/broken.yaml:5:11: unknown node kind 'agnt'" in error, error
         assert app.screen.query_one("#start-error").region.y < 36  # scrolled into view
@@ -268,10 +266,18 @@ async def test_command_palette_lists_app_actions_and_runs_them(tmp_path):
         await pilot.pause()
         titles = [t for t, *_ in ActionsProvider(app.screen)._commands()]
         assert "Next file" in titles and "Unified/split" in titles  # not in the footer
+        from textual.command import CommandList, CommandPalette
+
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"approve")
-        await pilot.pause(0.5)
+
+        def approve_highlighted() -> bool:
+            found = app.screen.query_one(CommandList)
+            at = found.highlighted
+            return at is not None and "Approve" in str(found.get_option_at_index(at).prompt)
+
+        await wait_for(pilot, approve_highlighted)
         await pilot.press("enter")
         await wait_for(pilot, lambda: finished(app))
     assert (repo / "data.txt").read_text() == CHANGED

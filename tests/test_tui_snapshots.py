@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from tests.support.tui import clear_notifications
 from tests.test_tui_app import CHANGED, _edit_entries, at_gate, make_repo, wait_for
 from tui.app import LlmflowsApp
 
@@ -60,8 +61,7 @@ def test_main_screen_at_gate(snap_compare, tmp_path):
     async def before(pilot):
         await wait_for(pilot, lambda: at_gate(app))
         await pilot.press("j", "space")  # one hunk rejected: shows the review state
-        app.clear_notifications()
-        await pilot.pause(0.3)
+        await clear_notifications(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -75,8 +75,7 @@ def test_history_screen(snap_compare, tmp_path):
         await wait_for(pilot, lambda: at_gate(app))
         await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
-        app.clear_notifications()
-        await pilot.pause(0.3)
+        await clear_notifications(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -140,8 +139,7 @@ async def _to_fix_gate(pilot, app) -> None:
             pilot,
             lambda g=gate_id: main_screen(app).gate is None or main_screen(app).gate.id != g,
         )
-    app.clear_notifications()
-    await pilot.pause(0.3)
+    await clear_notifications(pilot)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 50)])

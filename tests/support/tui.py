@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.worker import Worker
 
@@ -15,44 +16,67 @@ from textual.worker import Worker
 _LONG_LIVED = {"watch"}
 
 
-async def _next_worker_done(workers: list[Worker], within: float) -> None:
-    """Return when one of ``workers`` ends (however it ends), or after ``within`` seconds."""
+def _ended(w: Worker) -> asyncio.Future[None]:
+    """A future done when ``w`` ends, however it ends (never cancel it: a task cancelled
+    while awaiting a worker cancels the worker)."""
 
-    async def ended(w: Worker) -> None:
+    async def ended() -> None:
         try:
             await w.wait()
         except Exception:  # failed or cancelled: ended all the same
             pass
 
-    # Never cancel these: a task cancelled while awaiting a worker cancels the worker.
-    tasks = [asyncio.ensure_future(ended(w)) for w in workers]
-    await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    return asyncio.ensure_future(ended())
 
 
 async def wait_for(pilot: Pilot, cond: Callable[[], Any], timeout: float = 120.0) -> None:
     """Let the app run until ``cond()`` holds.
 
-    Between checks the app settles: the next of its workers to end is awaited (engine
-    calls run in workers) and its message queue drained; with no worker running it
-    yields briefly, so the engine thread can post its events. A widget not mounted yet
+    ``cond`` is checked again each time the app or a screen on its stack has handled a
+    message (an engine event delivered to the UI, a worker's state change, a run's end, a
+    key, a widget's message) or a running worker ends, and the queues are drained first:
+    the wait wakes on what the app does, never on a clock. A widget not mounted yet
     (``NoMatches``) counts as "not yet"; any other error in ``cond`` fails the test at
     once. ``timeout`` only turns a hang into a failure; it asserts nothing about speed.
     """
+    app = pilot.app
     end = time.monotonic() + timeout
-    while True:
-        try:
-            if cond():
-                return
-        except NoMatches:
-            pass
-        if time.monotonic() > end:
-            raise AssertionError(f"condition not reached in {timeout}s; {_describe(pilot.app)}")
-        busy = [w for w in pilot.app.workers if w.is_running and w.group not in _LONG_LIVED]
-        if busy:
-            await _next_worker_done(busy, within=1.0)
-            await pilot.pause()
-        else:  # the engine thread is posting events: give it the GIL between checks
-            await pilot.pause(0.05)
+    handled = asyncio.Event()
+    pumps: list[Any] = []
+
+    def on_message(message: Message) -> None:
+        handled.set()
+
+    def listen(pump: Any) -> None:
+        if pump not in pumps and pump.is_running:
+            pump.message_signal.subscribe(app, on_message, immediate=True)
+            pumps.append(pump)
+
+    try:
+        while True:
+            listen(app)
+            for screen in app.screen_stack:
+                listen(screen)
+            try:
+                if cond():
+                    return
+            except NoMatches:
+                pass
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"condition not reached in {timeout}s; {_describe(app)}")
+            # Nothing ran since the check: anything the app handles from here wakes the wait.
+            handled.clear()
+            woken = asyncio.ensure_future(handled.wait())
+            busy = [w for w in app.workers if w.is_running and w.group not in _LONG_LIVED]
+            await asyncio.wait(
+                [woken, *map(_ended, busy)], timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            woken.cancel()
+            await pilot.pause()  # let the rest of what woke us be handled
+    finally:
+        for pump in pumps:
+            pump.message_signal.unsubscribe(app)
 
 
 def _describe(app: Any) -> str:
@@ -87,3 +111,12 @@ def finished(app: Any, status: str = "completed") -> bool:
     """The run on screen ended with ``status`` and nothing executes."""
     s = main_screen(app)
     return s is not None and s.status == status and not s.busy
+
+
+async def clear_notifications(pilot: Pilot) -> None:
+    """Clear the app's notifications; return once no toast shows on the screen."""
+    from textual.widgets._toast import ToastRack
+
+    app = pilot.app
+    app.clear_notifications()
+    await wait_for(pilot, lambda: not any(r.display for r in app.screen.query(ToastRack)))
