@@ -154,8 +154,10 @@ class RunRecord(_Record):
     autonomy: str
     status: str
     head_checkpoint_id: int | None = None
+    state_hash: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     single_step: bool = False  # pause before every node
+    user_git: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     created_at: float | None = None
     updated_at: float | None = None
@@ -187,6 +189,7 @@ class StepRecord(_Record):
     started_at: float | None = None
     finished_at: float | None = None
     checkpoint_id: int | None = None
+    output_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ class CheckpointRecord(_Record):
     parent_id: int | None = None
     seq: int | None = None
     message: str | None = None
+    state_hash: str | None = None
     files_changed: int = 0
     partial: bool = False
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -224,6 +228,7 @@ class GateRecord(_Record):
     payload: dict[str, Any] | None = None
     decision: str | None = None
     reason: str | None = None
+    answer: Any = None
     created_at: float | None = None
     answered_at: float | None = None
 

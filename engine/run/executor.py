@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import (
@@ -31,9 +31,20 @@ from engine.events import (
     StepFinished,
     StepStarted,
 )
-from engine.flow.spec import FlowRuntimeError
+from engine.flow.spec import FlowRuntimeError, NodeSpec
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
-from engine.records import IN_FLIGHT_STEPS, GateKind, StepStatus
+from engine.records import (
+    IN_FLIGHT_STEPS,
+    CheckpointRecord,
+    Decision,
+    EffectRecord,
+    GateKind,
+    GateRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
 from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
@@ -64,16 +75,16 @@ class Metrics:
 _STEP_ERRORS = (StepFailed, ModelError, ToolError, FlowRuntimeError, TimeoutError)
 
 
-def _describe_effect(effect: dict[str, Any]) -> str:
+def _describe_effect(effect: EffectRecord) -> str:
     """One line naming an effect for a person (the command, or the tool and its path)."""
-    req = effect.get("request") or {}
-    if effect["kind"] == "command":
+    req = effect.request or {}
+    if effect.kind == "command":
         return f"the command `{req.get('command', '')}`"
     args = req.get("arguments") or {}
     if req.get("name") == "run_command":
         return f"the command `{args.get('command', '')}`"
     target = args.get("path")
-    return f"{req.get('name', effect['kind'])}" + (f" on {target}" if target else "")
+    return f"{req.get('name', effect.kind)}" + (f" on {target}" if target else "")
 
 
 def _message(node, e: BaseException) -> str:
@@ -92,11 +103,11 @@ class Executor:
         self.store = session.store
         self.bus = session.bus
         self.run_id = run_id
-        self.run = self.store.get_run(run_id)
-        self.config: dict[str, Any] = dict(self.run.get("config") or {})
-        self.flow = get_flow(self.config.get("flow_path") or self.run["flow"], session.repo_root)
+        self.run = RunRecord.from_row(self.store.get_run(run_id))
+        self.config: dict[str, Any] = dict(self.run.config)
+        self.flow = get_flow(self.config.get("flow_path") or self.run.flow, session.repo_root)
         self.limits = Limits.from_dict(self.config.get("limits"))
-        self.autonomy = self.run.get("autonomy") or "review"
+        self.autonomy = self.run.autonomy or "review"
         self.workspace = Workspace(session.repo_root)
         policy_cfg = self.config.get("policy") or {}
         self.policy = CommandPolicy.from_config(policy_cfg) if policy_cfg else CommandPolicy()
@@ -120,7 +131,7 @@ class Executor:
 
     def _usage_so_far(self) -> Usage:
         cost = self.store.run_cost(self.run_id)
-        steps = sum(1 for s in self.store.steps_for(self.run_id) if s["status"] == "done")
+        steps = sum(1 for s in self._steps() if s.status == StepStatus.DONE)
         return Usage(
             cost_usd=float(cost.get("cost_usd") or 0.0),
             tokens_in=int(cost.get("tokens_in") or 0),
@@ -128,6 +139,9 @@ class Executor:
             tokens_cached=int(cost.get("tokens_cached") or 0),
             steps=steps,
         )
+
+    def _steps(self) -> list[StepRecord]:
+        return [StepRecord.from_row(r) for r in self.store.steps_for(self.run_id)]
 
     def mcp_tools(self):
         """The MCP servers this run may use, read on first use (user + trusted project)."""
@@ -140,7 +154,7 @@ class Executor:
     def model_for(self, override: str | None):
         from engine.models.scripted_replay import ScriptedModels
 
-        settings = dict(self.config.get("model_settings") or {"model": self.run["model"]})
+        settings = dict(self.config.get("model_settings") or {"model": self.run.model})
         if override:
             settings["model"] = override
         key = settings["model"]
@@ -152,17 +166,26 @@ class Executor:
         return self._clients[key]
 
     def _set_status(self, status: str, reason: str = "", node: str | None = None) -> None:
-        self.run.update(ledger.set_status(self.session, self.run_id, status, reason, node))
+        changes = ledger.set_status(self.session, self.run_id, status, reason, node)
+        self.run = replace(self.run, **changes)
 
-    def head(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def head(self) -> tuple[CheckpointRecord, dict[str, Any]]:
+        """The run's head checkpoint and its state."""
         run = self.store.get_run(self.run_id)
-        cp = self.store.get_checkpoint(run["head_checkpoint_id"])
-        return cp, self.store.get_blob(cp["state_hash"])
+        cp = CheckpointRecord.from_row(self.store.get_checkpoint(run["head_checkpoint_id"]))
+        return cp, self.store.get_blob(cp.state_hash)
 
-    def _checkpoint(self, step_id, source, message, state, parent_id) -> dict[str, Any]:
+    def _checkpoint(
+        self,
+        step_id: int | None,
+        source: str,
+        message: str,
+        state: dict[str, Any],
+        parent_id: int | None,
+    ) -> CheckpointRecord:
         t0 = time.perf_counter()
         try:
-            return ledger.record_checkpoint(
+            row = ledger.record_checkpoint(
                 self.session,
                 self.run_id,
                 step_id,
@@ -172,6 +195,7 @@ class Executor:
                 parent_id,
                 move_head=False,
             )
+            return CheckpointRecord.from_row(row)
         finally:
             self.metrics.checkpoint_time += time.perf_counter() - t0
 
@@ -212,9 +236,9 @@ class Executor:
         gate = self.store.pending_gate(self.run_id)
         if gate is not None:
             return RunOutcome("paused", gate["prompt"], gate)
-        if self.run["status"] in ("completed", "failed"):
-            return RunOutcome(self.run["status"], self.run.get("error") or "")
-        ledger.require_snapshots(self.session, self.run.get("head_checkpoint_id"))
+        if self.run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+            return RunOutcome(self.run.status, self.run.error or "")
+        ledger.require_snapshots(self.session, self.run.head_checkpoint_id)
         moved = ledger.check_user_git(self.session, self.run_id)
         if moved:
             self.emit(LogMessage(level="warning", message=moved))
@@ -260,32 +284,37 @@ class Executor:
         Stopping is not an answer: without this a stopped review gate would let the
         unreviewed step pass on resume (its head already moved past the step).
         """
-        last = self.store.last_gate(self.run_id)
-        if last is None or last.get("decision") != "stop":
+        last = self._last_gate()
+        if last is None or last.decision != Decision.STOP:
             return None
-        if last["checkpoint_id"] != self.store.get_run(self.run_id)["head_checkpoint_id"]:
+        if last.checkpoint_id != self.store.get_run(self.run_id)["head_checkpoint_id"]:
             return None  # the person moved the run since (rewind, retry)
         return self._open_gate(
-            last["kind"],
-            last["node"],
-            last["prompt"],
-            last["step_id"],
-            last["checkpoint_id"],
-            last.get("payload") or {},
+            last.kind,
+            last.node,
+            last.prompt,
+            last.step_id,
+            last.checkpoint_id,
+            last.payload or {},
         )
 
-    def _in_flight_step(self, head_id: int) -> dict[str, Any] | None:
-        return self.store.in_flight_step(self.run_id, head_id, IN_FLIGHT_STEPS)
+    def _last_gate(self) -> GateRecord | None:
+        row = self.store.last_gate(self.run_id)
+        return None if row is None else GateRecord.from_row(row)
+
+    def _in_flight_step(self, head_id: int) -> StepRecord | None:
+        row = self.store.in_flight_step(self.run_id, head_id, IN_FLIGHT_STEPS)
+        return None if row is None else StepRecord.from_row(row)
 
     def _stop_in_flight(self) -> None:
         """Mark the interrupted step stopped and keep its tree in a checkpoint."""
         cp, state = self.head()
-        step = self._in_flight_step(cp["id"])
+        step = self._in_flight_step(cp.id)
         if step is None:
             return
-        self.store.update_step(step["id"], status="stopped")
+        self.store.update_step(step.id, status=StepStatus.STOPPED)
         try:
-            self._checkpoint(step["id"], "stop", f"{step['node']} interrupted", state, cp["id"])
+            self._checkpoint(step.id, "stop", f"{step.node} interrupted", state, cp.id)
         except EngineError as e:  # the stop itself must not fail
             log.warning("could not checkpoint the interrupted step: %s", e)
 
@@ -300,59 +329,59 @@ class Executor:
         (it is not idempotent and has an intent but no result) or when the person
         changed a file the step wrote.
         """
-        if self.run["status"] == "running":  # opened without Session.open's check
-            self._set_status("crashed", "the process running this run died")
-        if self.run["status"] != "crashed":
+        if self.run.status == RunStatus.RUNNING:  # opened without Session.open's check
+            self._set_status(RunStatus.CRASHED, "the process running this run died")
+        if self.run.status != RunStatus.CRASHED:
             return None
         cp, _state = self.head()
-        step = self._in_flight_step(cp["id"])
+        step = self._in_flight_step(cp.id)
         if step is None:
             return None
-        effects = self.store.effects_for_step(step["id"])
-        done = [e for e in effects if e["status"] == "done"]
-        unknown = [e for e in effects if e["status"] == "intent"]
+        effects = [EffectRecord.from_row(r) for r in self.store.effects_for_step(step.id)]
+        done = [e for e in effects if e.status == "done"]
+        unknown = [e for e in effects if e.status == "intent"]
         for e in unknown:
-            if e.get("idempotent"):  # asked again when the step is re-entered
-                self.store.discard_effect(e["id"])
-        unknown = [e for e in unknown if not e.get("idempotent")]
+            if e.idempotent:  # asked again when the step is re-entered
+                self.store.discard_effect(e.id)
+        unknown = [e for e in unknown if not e.idempotent]
         clash = clashing_files(self.session.repo_root, done, unknown)
         if done:
             self.emit(
                 LogMessage(
                     level="warning",
-                    message=f"recovering step '{step['node']}' after a crash: "
+                    message=f"recovering step '{step.node}' after a crash: "
                     f"{len(done)} completed effect(s) are replayed from the journal, not run "
                     "again; nothing in the working tree is restored",
                 )
             )
         if not unknown and not clash:
             return None
-        self.store.update_step(step["id"], status="paused")
+        self.store.update_step(step.id, status=StepStatus.PAUSED)
         if clash:
             prompt = (
-                f"The previous process died in step '{step['node']}', and since then "
+                f"The previous process died in step '{step.node}', and since then "
                 f"{', '.join(clash)} changed after the step wrote it. Your version is in the "
                 "working tree (`llmflows-tui diff` shows it against the step's base). "
                 "Approve to continue the step with your version, or rewind."
             )
             return self._open_gate(
-                "crash",
-                step["node"],
+                GateKind.CRASH,
+                step.node,
                 prompt,
-                step["id"],
-                cp["id"],
-                {"step_id": step["id"], "clash": clash},
+                step.id,
+                cp.id,
+                {"step_id": step.id, "clash": clash},
             )
         what = "; ".join(_describe_effect(e) for e in unknown)
         return self._open_gate(
-            "crash",
-            step["node"],
-            f"The previous process died while running {what} in step '{step['node']}': it "
+            GateKind.CRASH,
+            step.node,
+            f"The previous process died while running {what} in step '{step.node}': it "
             "may or may not have taken effect. Nothing was restored; completed effects will "
             "not run again. Approve to run it again, or reject to stop.",
-            step["id"],
-            cp["id"],
-            {"step_id": step["id"], "effects": [e["key"] for e in unknown]},
+            step.id,
+            cp.id,
+            {"step_id": step.id, "effects": [e.key for e in unknown]},
         )
 
     async def _advance(self) -> RunOutcome | None:
@@ -363,10 +392,10 @@ class Executor:
             return self._finish(cp, state)
         if node_id == FAIL:
             self._set_status("failed", state.get("last_error", {}).get("message", "flow failed"))
-            return RunOutcome("failed", self.run.get("error") or "")
+            return RunOutcome("failed", self.run.error or "")
         node = self.flow.node(node_id)
 
-        step = self._in_flight_step(cp["id"])
+        step = self._in_flight_step(cp.id)
         if step is None:
             check_before_step(self.limits, self.usage)
             bound = self.flow.max_iterations(node_id, state)
@@ -391,13 +420,13 @@ class Executor:
         task = items[index] if items is not None else None
         if node.kind == "gate":
             return self._gate_node(node, cp, state, step)
-        if step is not None and task is not None and step.get("task_id") != task.get("id"):
+        if step is not None and task is not None and step.task_id != task.get("id"):
             # Left over from a foreach batch the process died in: keep every unfinished
             # item's answers for its next attempt and start the batch again.
-            for left in self.store.steps_for(self.run_id):
-                if left["status"] in IN_FLIGHT_STEPS and left.get("base_checkpoint_id") == cp["id"]:
+            for left in self._steps():
+                if left.status in IN_FLIGHT_STEPS and left.base_checkpoint_id == cp.id:
                     self._reuse_answers_of(left)
-                    self.store.update_step(left["id"], status="abandoned")
+                    self.store.update_step(left.id, status=StepStatus.ABANDONED)
             step = None
         if (
             step is None
@@ -408,10 +437,10 @@ class Executor:
             return await self._run_batch(node, cp, state, items, index)
         return await self._run_step(node, cp, state, task, step)
 
-    def _move_cursor(self, cp, state, node) -> None:
+    def _move_cursor(self, cp: CheckpointRecord, state: dict[str, Any], node: NodeSpec) -> None:
         """Advance to the next node without a step (e.g. an empty foreach)."""
-        new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp["id"])
-        ledger.move_head(self.session, self.run_id, new_cp["id"])
+        new_cp = self._checkpoint(None, "step", f"{node.id}: nothing to do", state, cp.id)
+        ledger.move_head(self.session, self.run_id, new_cp.id)
 
     def _foreach_items(self, node, state) -> list[dict[str, Any]] | None:
         if not node.foreach:
@@ -430,61 +459,75 @@ class Executor:
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
         state["cursor"] = {"node": self.flow.next_node(node.id, state), "item": 0}
 
-    def _breakpoint(self, node, cp, state) -> RunOutcome | None:
+    def _breakpoint(
+        self, node: NodeSpec, cp: CheckpointRecord, state: dict[str, Any]
+    ) -> RunOutcome | None:
         # Re-read: the person may change breakpoints while the run executes.
         single_step = self.store.get_run(self.run_id)["single_step"]
         wanted = node.breakpoint or single_step or node.id in self.store.breakpoints(self.run_id)
         if not wanted:
             return None
-        last = self.store.last_gate(self.run_id)
+        last = self._last_gate()
         if (
             last is not None
-            and last["kind"] == "breakpoint"
-            and last["checkpoint_id"] == cp["id"]
-            and last["status"] == "answered"
+            and last.kind == GateKind.BREAKPOINT
+            and last.checkpoint_id == cp.id
+            and last.status == "answered"
         ):
             return None  # the person said continue at this very point
         label = "single-step" if single_step else "breakpoint"
         return self._open_gate(
-            "breakpoint", node.id, f"Paused before '{node.id}' ({label}).", None, cp["id"], {}
+            GateKind.BREAKPOINT, node.id, f"Paused before '{node.id}' ({label}).", None, cp.id, {}
         )
 
-    def _gate_node(self, node, cp, state, step) -> RunOutcome:
+    def _gate_node(
+        self,
+        node: NodeSpec,
+        cp: CheckpointRecord,
+        state: dict[str, Any],
+        step: StepRecord | None,
+    ) -> RunOutcome:
         from engine.run.state import template_context
 
         if step is None:
             attempt, parent = self._attempt_info(node.id, None)
             step_id = self.store.create_step(
-                self.run_id, node.id, "gate", attempt, parent, None, cp["id"]
+                self.run_id, node.id, "gate", attempt, parent, None, cp.id
             )
             self.emit(StepStarted(step_id=step_id, node=node.id, kind="gate", attempt=attempt))
         else:
-            step_id = step["id"]
-        self.store.update_step(step_id, status="paused")
+            step_id = step.id
+        self.store.update_step(step_id, status=StepStatus.PAUSED)
         prompt = (
             self.flow.render(node.prompt, template_context(state, None, node.id))
             if node.prompt
             else f"Approve to continue past '{node.id}'."
         )
-        return self._open_gate("gate", node.id, prompt, step_id, cp["id"], {"step_id": step_id})
+        return self._open_gate(GateKind.GATE, node.id, prompt, step_id, cp.id, {"step_id": step_id})
 
-    def _reuse_answers_of(self, step: dict[str, Any]) -> None:
+    def _reuse_answers_of(self, step: StepRecord) -> None:
         """The next attempt of this step's node/task replays the step's model answers."""
         ledger.keep_answers(self.session, self.run_id, step)
 
-    def _begin_step(self, node, cp, task, step) -> tuple[int, int, int | None, int | None]:
+    def _begin_step(
+        self,
+        node: NodeSpec,
+        cp: CheckpointRecord,
+        task: dict[str, Any] | None,
+        step: StepRecord | None,
+    ) -> tuple[int, int, int | None, int | None]:
         """Create (or re-enter) a step row and announce it: (id, attempt, parent, replay)."""
         task_id = task.get("id") if task else None
         replay_from = None
         if step is None:
             attempt, parent = self._attempt_info(node.id, task_id)
             step_id = self.store.create_step(
-                self.run_id, node.id, node.kind, attempt, parent, task_id, cp["id"]
+                self.run_id, node.id, node.kind, attempt, parent, task_id, cp.id
             )
             replay_from = ledger.take_answers(self.session, self.run_id, node.id, task_id)
         else:
-            step_id, attempt, parent = step["id"], step["attempt"], step.get("parent_step_id")
-            self.store.update_step(step_id, status="running")
+            step_id, attempt, parent = step.id, step.attempt, step.parent_step_id
+            self.store.update_step(step_id, status=StepStatus.RUNNING)
         self.emit(
             StepStarted(
                 step_id=step_id,
@@ -537,9 +580,9 @@ class Executor:
         try:
             output = await self._call_runner(node, ctx)
         except NeedsHuman as h:
-            self.store.update_step(step_id, status="paused")
+            self.store.update_step(step_id, status=StepStatus.PAUSED)
             return self._open_gate(
-                h.kind, node.id, h.prompt, step_id, cp["id"], {"step_id": step_id, **h.payload}
+                h.kind, node.id, h.prompt, step_id, cp.id, {"step_id": step_id, **h.payload}
             )
         except ModelUnreachableError:
             raise  # the run stops; the step is not at fault
@@ -592,8 +635,8 @@ class Executor:
 
     def _set_aside(self, step_id: int) -> None:
         """Drop a batch item's step; its next attempt reuses the step's model answers."""
-        self.store.update_step(step_id, status="abandoned")
-        self._reuse_answers_of(self.store.get_step(step_id))
+        self.store.update_step(step_id, status=StepStatus.ABANDONED)
+        self._reuse_answers_of(StepRecord.from_row(self.store.get_step(step_id)))
 
     def _step_done(self, node, cp, work, step_id, attempt, task, output, ctx) -> RunOutcome | None:
         key = node.output or node.id
@@ -615,12 +658,12 @@ class Executor:
         work["instruction"] = ""
         label = f"{node.id}" + (f" [{task['id']}]" if task else "") + f" #{attempt}"
         crash_point("before-checkpoint")
-        new_cp = self._checkpoint(step_id, "step", label, work, cp["id"])
+        new_cp = self._checkpoint(step_id, "step", label, work, cp.id)
         crash_point("after-checkpoint")
-        files_changed = int(new_cp.get("files_changed") or 0)
+        files_changed = int(new_cp.files_changed or 0)
         with self.store.transaction():
-            self.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
-            ledger.move_head(self.session, self.run_id, new_cp["id"])
+            self.store.finish_step(step_id, "done", checkpoint_id=new_cp.id)
+            ledger.move_head(self.session, self.run_id, new_cp.id)
         crash_point("after-head")
         self.usage.steps += 1
         self.metrics.steps += 1
@@ -629,17 +672,17 @@ class Executor:
                 step_id=step_id,
                 node=node.id,
                 status=StepStatus.DONE,
-                checkpoint_id=new_cp["id"],
+                checkpoint_id=new_cp.id,
                 files_changed=files_changed,
             )
         )
         if files_changed:
-            diff = self.session.checkpoints.diff(cp["id"], new_cp["id"])
+            diff = self.session.checkpoints.diff(cp.id, new_cp.id)
             self.emit(
                 DiffReady(
                     step_id=step_id,
-                    from_checkpoint=cp["id"],
-                    to_checkpoint=new_cp["id"],
+                    from_checkpoint=cp.id,
+                    to_checkpoint=new_cp.id,
                     files=[f.path for f in diff.files],
                     additions=diff.additions,
                     deletions=diff.deletions,
@@ -652,8 +695,8 @@ class Executor:
                     f"Review the changes of '{label}': approve, reject with a reason, "
                     "pick hunks, or edit.",
                     step_id,
-                    new_cp["id"],
-                    {"step_id": step_id, "base_checkpoint_id": cp["id"]},
+                    new_cp.id,
+                    {"step_id": step_id, "base_checkpoint_id": cp.id},
                 )
         if node.kind == "plan" and self.autonomy == "review":
             # The plan is the cheapest thing to correct: shown before any edit.
@@ -665,8 +708,8 @@ class Executor:
                 f"Review the plan of '{label}' before any edit: approve, edit the task "
                 f"list, or reject with a reason to plan again.\n{listing}",
                 step_id,
-                new_cp["id"],
-                {"step_id": step_id, "base_checkpoint_id": cp["id"]},
+                new_cp.id,
+                {"step_id": step_id, "base_checkpoint_id": cp.id},
             )
         return None
 
@@ -674,11 +717,11 @@ class Executor:
         # Keep whatever the failed attempt wrote, then put the base tree back so a
         # retry (or the on_error path) never starts from a half-applied edit.
         failed_cp = self._checkpoint(
-            step_id, "failed", f"{node.id} #{attempt} failed", state, cp["id"]
+            step_id, "failed", f"{node.id} #{attempt} failed", state, cp.id
         )
-        if failed_cp.get("tree_sha") != cp.get("tree_sha"):
-            self.session.snapshotter.restore(cp["commit_sha"])
-        self.store.finish_step(step_id, "failed", error=msg, checkpoint_id=failed_cp["id"])
+        if failed_cp.tree_sha != cp.tree_sha:
+            self.session.snapshotter.restore(cp.commit_sha)
+        self.store.finish_step(step_id, "failed", error=msg, checkpoint_id=failed_cp.id)
         self.emit(StepFinished(step_id=step_id, node=node.id, status=StepStatus.FAILED, error=msg))
         self.emit(LogMessage(level="error", message=f"{node.id}: {msg}"))
         if attempt <= int(node.retries or 0):
@@ -691,22 +734,22 @@ class Executor:
         work["iterations"][node.id] = work["iterations"].get(node.id, 0) + 1
         target = node.on_error or FAIL
         work["cursor"] = {"node": target, "item": 0}
-        new_cp = self._checkpoint(step_id, "step", f"{node.id} failed → {target}", work, cp["id"])
-        ledger.move_head(self.session, self.run_id, new_cp["id"])
+        new_cp = self._checkpoint(step_id, "step", f"{node.id} failed → {target}", work, cp.id)
+        ledger.move_head(self.session, self.run_id, new_cp.id)
         return None
 
-    def _finish(self, cp, state) -> RunOutcome:
+    def _finish(self, cp: CheckpointRecord, state: dict[str, Any]) -> RunOutcome:
         if self.autonomy == "auto-edit" and not state.get("final_review_done"):
-            start = self.store.first_checkpoint(self.run_id)
-            diff = self.session.checkpoints.diff(start["id"], cp["id"])
+            start = CheckpointRecord.from_row(self.store.first_checkpoint(self.run_id))
+            diff = self.session.checkpoints.diff(start.id, cp.id)
             if diff.files:
                 return self._open_gate(
-                    "review",
+                    GateKind.REVIEW,
                     None,
                     "The flow has finished. Review the whole change before it completes.",
                     None,
-                    cp["id"],
-                    {"base_checkpoint_id": start["id"], "final": True},
+                    cp.id,
+                    {"base_checkpoint_id": start.id, "final": True},
                 )
         self._set_status("completed")
         return RunOutcome("completed")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import JournalMismatchError
+from engine.records import EffectRecord
 from engine.run.crashpoints import crash_point
 
 
@@ -140,9 +141,7 @@ def file_digests(root: Path, paths: list[str]) -> dict[str, str | None]:
     return {p: file_digest(Path(root) / p) for p in paths}
 
 
-def clashing_files(
-    root: Path, done: list[dict[str, Any]], unknown: list[dict[str, Any]]
-) -> list[str]:
+def clashing_files(root: Path, done: list[EffectRecord], unknown: list[EffectRecord]) -> list[str]:
     """Files a step's done effects wrote that now hold something else.
 
     After a crash, such a file was changed by someone else (the person) since the
@@ -151,8 +150,8 @@ def clashing_files(
     """
     wrote: dict[str, str | None] = {}
     for e in done:
-        wrote.update((e.get("result") or {}).get("after") or {})
-    busy = {str(((e.get("request") or {}).get("arguments") or {}).get("path", "")) for e in unknown}
+        wrote.update((e.result or {}).get("after") or {})
+    busy = {str(((e.request or {}).get("arguments") or {}).get("path", "")) for e in unknown}
     return sorted(
         p for p, digest in wrote.items() if p not in busy and file_digest(Path(root) / p) != digest
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
 from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import FINISHED, RunStatus
+from engine.records import FINISHED, RunStatus, StepRecord
 
 
 def emit(session, run_id: str, event):
@@ -90,9 +90,9 @@ def replay_key(node_id: str, task_id: str | None) -> str:
     return f"{node_id}/{task_id or ''}"
 
 
-def keep_answers(session, run_id: str, step: dict[str, Any]) -> None:
+def keep_answers(session, run_id: str, step: StepRecord) -> None:
     """The next attempt of this step's node/task replays the step's model answers."""
-    session.store.keep_answers(run_id, replay_key(step["node"], step.get("task_id")), step["id"])
+    session.store.keep_answers(run_id, replay_key(step.node, step.task_id), step.id)
 
 
 def take_answers(session, run_id: str, node_id: str, task_id: str | None) -> int | None:
