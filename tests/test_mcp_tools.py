@@ -171,3 +171,46 @@ def test_a_run_paused_at_a_gate_leaves_no_server_running(tmp_path, capsys):
     counts = [e["summary"] for e in events if e["type"] == "tool_call" and "count" in e["name"]]
     assert counts == ["1", "2"]  # a fresh server after the pause, then one session for both
     assert _gone(int(pid_file.read_text()))
+
+
+def test_an_execution_that_crashes_stops_its_servers(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from engine.run.executor import Executor
+    from engine.run.operations import create_run
+    from engine.run.session import Session
+
+    repo, pid_file, argv = _count_setup(tmp_path)
+    with Session.open(str(repo)) as session:
+        run_id = create_run(session, argv[-2], "count", model=argv[3])
+        executor = Executor(session, run_id)
+
+        async def crashing() -> None:
+            assert await executor.mcp_tools().call("mcp__c__count", {}) == {
+                "ok": True,
+                "content": "1",
+            }
+            raise RuntimeError("engine bug")
+
+        executor._execute = crashing  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="engine bug"):
+            asyncio.run(executor.execute())
+    assert _gone(int(pid_file.read_text()))
+
+
+async def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
+    import pytest
+
+    from engine.errors import UsageError
+
+    monkeypatch.setenv("DOCS_TOKEN", "s3cr3t-value-123")
+    crash = "import os, sys; sys.stderr.write('bad token ' + os.environ['DOCS_TOKEN']); sys.exit(3)"
+    bad = McpServer("bad", sys.executable, ("-c", crash), env=("DOCS_TOKEN",))
+    tools = McpTools(tmp_path, {"bad": bad})
+    with pytest.raises(UsageError) as e:
+        await tools.schemas(["mcp__bad"])
+    assert "MCP server 'bad'" in str(e.value) and "bad token [secret $DOCS_TOKEN]" in str(e.value)
+    assert "s3cr3t" not in str(e.value)
+    await tools.aclose()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,16 +228,31 @@ class _LiveSession:
         params = StdioServerParameters(
             command=self.server.command, args=list(self.server.args), env=env, cwd=str(self.cwd)
         )
-        try:
-            async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
-                await asyncio.wait_for(s.initialize(), _TIMEOUT_S)
-                ready.set_result(s)
-                await self._stop.wait()
-        except BaseException as e:  # start failures go to the starter; later ones end the session
-            if not ready.done():
-                ready.set_exception(OSError(_describe(e)))
-            if not isinstance(e, Exception):
-                raise
+        # The server's stderr goes to a scratch file, never the terminal (the TUI owns it);
+        # its last lines explain a server that fails to start.
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errlog:
+            try:
+                async with (
+                    stdio_client(params, errlog=errlog) as (read, write),
+                    ClientSession(read, write) as s,
+                ):
+                    await asyncio.wait_for(s.initialize(), _TIMEOUT_S)
+                    ready.set_result(s)
+                    await self._stop.wait()
+            except BaseException as e:  # start failures go to the starter; later ones end it
+                if not ready.done():
+                    ready.set_exception(OSError(self._failure(e, errlog)))
+                if not isinstance(e, Exception):
+                    raise
+
+    def _failure(self, e: BaseException, errlog: Any) -> str:
+        """What went wrong, with the server's last stderr lines (secret values masked)."""
+        from engine.tools.secrets import scrub_text, secret_values
+
+        errlog.seek(0)
+        tail = [line.rstrip() for line in errlog.read().splitlines() if line.strip()][-3:]
+        said = f" — it said: {' | '.join(tail)}" if tail else ""
+        return scrub_text(f"{_describe(e)}{said}", secret_values(extra=self.server.env))
 
     async def close(self) -> None:
         """Close stdin, let the server exit (the transport kills it after a grace period)."""
