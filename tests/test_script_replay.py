@@ -279,3 +279,35 @@ def test_person_edits_the_plan_at_the_plan_gate_from_the_cli(tmp_path: Path, cli
     res = cli("run", "feature", "add mul", "--model", f"scripted:{exported}", repo=replay)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr
     assert (replay / "calc.py").read_text() == (repo / "calc.py").read_text()
+
+
+def test_a_partial_approval_replays_dropping_the_same_hunk(tmp_path: Path, cli) -> None:
+    import yaml
+
+    from tests.test_tui_app import CHANGED, ORIGINAL, TINY_FLOW, _edit_entries, trust
+
+    script = tmp_path / "tiny.yaml"
+    script.write_text(yaml.safe_dump({"responses": _edit_entries(CHANGED)}))
+
+    def repo(name: str) -> Path:
+        path = init_repo(tmp_path / name, {"data.txt": ORIGINAL})
+        (path / ".llmflows" / "flows").mkdir(parents=True)
+        (path / ".llmflows" / "flows" / "tiny.yaml").write_text(TINY_FLOW)
+        trust(path)
+        return path
+
+    first = repo("first")
+    res = cli("run", "tiny", "change data.txt", "--model", f"scripted:{script}", repo=first)
+    assert res.returncode == 3, res.stdout + res.stderr
+    run_id = res.stdout.split("run ", 1)[1].split(":", 1)[0]
+    assert cli("resume", run_id, "--approve", "--hunks", "data.txt:0", repo=first).returncode == 0
+    kept = (first / "data.txt").read_text()
+    assert "line 2 CHANGED" in kept and "line 28 CHANGED" not in kept
+    exported = tmp_path / "exported.yaml"
+    cli("export-script", run_id, "-o", str(exported), repo=first)
+    (decision,) = load_script(exported).decisions
+    assert [(p, i) for p, i, _k in decision.drop_hunks] == [("data.txt", 1)]
+    second = repo("second")
+    res = cli("run", "tiny", "change data.txt", "--model", f"scripted:{exported}", repo=second)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (second / "data.txt").read_text() == kept
