@@ -418,6 +418,18 @@ class EngineAPI:
 
         return await self._on_engine(q)
 
+    async def checkpoint_spent(self, checkpoint_id: int) -> float:
+        """USD the run had spent on model calls when the checkpoint was made (0 if unknown)."""
+
+        def q(session: Session) -> float:
+            cp = session.store.get_checkpoint(checkpoint_id)
+            if not cp or not cp.get("run_id"):
+                return 0.0
+            spent = session.store.run_cost(cp["run_id"], until=cp["created_at"])
+            return float(spent["cost_usd"])
+
+        return await self._on_engine(q)
+
     async def set_flags(
         self,
         run_id: str,

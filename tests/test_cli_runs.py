@@ -205,3 +205,33 @@ def test_resume_of_a_completed_run_says_there_is_nothing_to_resume(tmp_path: Pat
     assert cli("resume", run_id, "--approve", repo=repo).returncode == 0
     res = cli("resume", run_id, repo=repo)
     assert res.returncode == 0 and "nothing to resume" in res.stderr
+
+
+def test_rewind_names_the_node_and_show_runs_say_what_they_hold(tmp_path: Path, cli):
+    """After a rewind the run is at the node it continues with; `show` says what an undo
+    point and the start checkpoint hold (not "0 files"); `runs` marks a cut goal."""
+    repo, flow, script = _setup(tmp_path)
+    goal = "write a " + "very long goal " * 6
+    cli("run", str(flow), goal, "--model", f"scripted:{script}", "--autonomy", "full", repo=repo)
+    run_id = json.loads(cli("runs", "--json", repo=repo).stdout)[0]["id"]
+    runs = cli("runs", repo=repo).stdout.splitlines()[1]
+    assert runs.endswith("…") and " ".join(goal.split())[:50] in runs, runs
+    show = json.loads(cli("show", run_id, "--json", repo=repo).stdout)
+    start_cp = next(c for c in show["checkpoints"] if c["source"] == "start")["id"]
+    undo = json.loads(cli("rewind", str(start_cp), "--json", repo=repo).stdout)["undo_checkpoint"]
+    from engine.store import RunStore
+
+    with RunStore.open(repo, write=False) as store:
+        status = [e for e in store.events_for(run_id) if e["type"] == "run_status"][-1]
+        # the gate was at `approve`; from the start checkpoint the run goes on with `edit`
+        assert status["node"] == "edit"
+        assert status["reason"] == f"rewound to checkpoint {start_cp}: c continues with edit"
+        start = store.get_checkpoint(start_cp)
+        total = store.run_cost(run_id)["cost_usd"]
+        assert store.run_cost(run_id, until=start["created_at"])["cost_usd"] == 0.0 < total
+    text = cli("show", run_id, repo=repo).stdout
+    undo_line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{undo} "))
+    assert f"(your files just before that rewind; `rewind {undo}` undoes it)" in undo_line
+    start_line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{start_cp} "))
+    assert "(your tree when the run began)" in start_line
+    assert "(0 files)" not in text

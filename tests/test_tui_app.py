@@ -7,6 +7,7 @@ scripted model answers its calls. A recording model factory wraps the real
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -242,10 +243,26 @@ async def test_rewind_and_undo(tmp_path):
         assert (repo / "data.txt").read_text() == ORIGINAL
         assert screen.gate is None
         undo = screen.last_undo
+        # the cost pane: the run's total (rewinds refund nothing) and what reaching the
+        # restored checkpoint had cost; the status line says where the run is now
+        from tui.widgets.cost_meter import CostMeter
+
+        meter = screen.query_one("#cost", CostMeter)
+        await wait_for(pilot, lambda: meter.restored is not None)
+        assert meter.restored == (start_cp, 0.0) and meter.run_cost > 0
+        lines = meter.text().plain.splitlines()
+        assert lines[:2] == [
+            f"run ${meter.run_cost:.4f} spent in all",
+            f"at cp {start_cp} $0.0000 ◀ here",
+        ], lines
+        assert screen.status_line.node == "edit"
+        assert screen.status_line.message == (
+            f"rewound to checkpoint {start_cp}: c continues with edit"
+        )
 
         # the undo checkpoint is in the plan tree, selectable like any other, as one row
         def undo_rows() -> int:
-            return sum(f"checkpoint {undo} (" in line for line in screen.plan.outline())
+            return sum(f"cp {undo} pre-rewind" in line for line in screen.plan.outline())
 
         await wait_for(pilot, lambda: undo_rows() > 0)
         await pilot.pause()
@@ -256,6 +273,9 @@ async def test_rewind_and_undo(tmp_path):
         await wait_for(pilot, lambda: screen.last_undo != undo)
         assert (repo / "data.txt").read_text() == CHANGED
         assert any("as they were before the last rewind" in n.message for n in app._notifications)
+        # undone: back where everything had been spent
+        await wait_for(pilot, lambda: meter.restored is not None and meter.restored[0] == undo)
+        assert meter.restored[1] == pytest.approx(meter.run_cost)
 
 
 async def test_retry_with_instruction(tmp_path):
@@ -347,7 +367,11 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         from tui.screens.modals import HelpScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("#help-text").render())
+        from rich.console import Console
+
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(app.screen.query_one("#help-text").content)
+        text = console.export_text()
         for key in ("approve", "reject", "rewind", "retry", "single-step", "history"):
             assert key in text.lower()
 

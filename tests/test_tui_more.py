@@ -131,7 +131,7 @@ def _footer_keys(app) -> dict[str, object]:
 async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
     repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
     app = new_app(repo, model)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await wait_for(pilot, lambda: at_gate(app) and "a" in _footer_keys(app))
         keys = _footer_keys(app)
         for key in ("a", "r", "space", "m", "s", "?"):
@@ -143,6 +143,20 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
         assert "c" not in keys  # continue means nothing at a gate
         labels = [k.description for k in keys.values()]
         assert len(labels) == len(set(labels)), labels  # each action once
+        # the status line fits, with the gist of the gate's prompt
+        status = main_screen(app).status_line
+        text = status.text().plain
+        assert len(text) <= status.content_size.width and "Review the changes of" in text, text
+        # a toast stays off the end of the diff under review (where a change usually ends)
+        from textual.widgets._toast import Toast
+
+        app.notify("Rewound to checkpoint 4. Your files before it are in checkpoint 10: u undoes.")
+        await wait_for(pilot, lambda: any(t.region.height for t in app.screen.query(Toast)))
+        diff = main_screen(app).diff_view.region
+        toasts = list(app.screen.query(Toast))
+        for toast in toasts:
+            assert toast.region.bottom <= diff.y + diff.height // 2, (toast.region, diff)
+        app.clear_notifications()
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app) and "f" in _footer_keys(app))
         main_screen(app).diff_view.focus()

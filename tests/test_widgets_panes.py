@@ -79,19 +79,28 @@ async def test_plan_tree_builds_structure_from_events():
         await pilot.pause()
         assert tree.outline() == [
             "◆ checkpoints",
-            "  ◆ checkpoint 0 (start)  user work",
-            "✓ plan [plan]  break the goal into tasks",
+            "  ◆ cp 0 start",
+            "✓ plan [plan]",
             "  ✓ attempt 1 #1",
-            "    ◆ checkpoint 1 (step)",
-            "  ⏸ Add subtract()  src/app.py",
-            "    ✗ implement · attempt 1 #2  tool error",
-            "    ⏸ implement · attempt 2 #3 awaiting review  1 file(s) changed",
-            "      ◇ checkpoint 2 (step) partial ◀ you are here",
-            "  ○ Write tests  tests/test_app.py",
-            "⏸ ▶ implement [agent]  edit files",
-            "○ test [run]  pytest",
-            "○ review [gate]  human review",
+            "    ◆ cp 1",
+            "  ⏸ Add subtract()",
+            "    ✗ implement · attempt 1 #2",
+            "    ⏸ implement · attempt 2 #3 review?",
+            "      ◇ cp 2 ◀ here",
+            "  ○ Write tests",
+            "⏸ ▶ implement [agent]",
+            "○ test [run]",
+            "○ review [gate]",
         ]
+        # what the short labels leave out is in the bottom border for the row under the cursor
+        assert tree.select_step(3)
+        await pilot.pause()
+        assert tree.border_subtitle == (
+            "implement · attempt 2 #3 paused, awaiting review: 1 file(s) changed"
+        )
+        assert tree.select_checkpoint(0)
+        await pilot.pause()
+        assert tree.border_subtitle == "checkpoint 0 (start): user work"
         assert tree.current_node == "implement"
         assert tree.node_status("implement") == "paused"
         assert tree.task_status("t1") == "paused"
@@ -146,8 +155,8 @@ async def test_plan_tree_after_a_rewind_marks_later_attempts_and_where_you_are()
         assert tree.step_status(2) == "rewound"
         assert tree.node_status("test") == "rewound"
         outline = tree.outline()
-        assert any("checkpoint 11 (step) ◀ you are here" in line for line in outline), outline
-        assert outline[-3].startswith("⤺ ▶ test [run] ● breakpoint"), outline
+        assert any(line.endswith("◆ cp 11 ◀ here") for line in outline), outline
+        assert outline[-3] == "⤺ ▶ test [run] ●", outline
         # undo (a rewind to the undo checkpoint): the attempt is back as it was, not ⤺
         tree.apply_event(CheckpointMade(checkpoint_id=14, parent_id=11, source="pre-restore"))
         tree.apply_event(Rewound(checkpoint_id=13, undo_checkpoint_id=14))
@@ -492,3 +501,98 @@ async def test_plan_tree_draws_each_step_status_as_itself():
             "✓ attempt 1 #3",
             "? attempt 1 #4",
         ]
+
+
+def test_elide_cuts_at_a_clause_else_with_an_ellipsis():
+    from tui.widgets.status_line import elide
+
+    prompt = "Review the changes of 'fix #5': approve, reject with a reason, pick hunks, or edit."
+    assert elide(prompt, 200) == prompt
+    assert elide(prompt, 40) == "Review the changes of 'fix #5'…"
+    assert elide("one two three four five six", 12) == "one two thr…"
+    assert elide("abc", 0) == "" and elide("abc", 1) == "…"
+
+
+async def test_status_line_fits_80_columns_with_the_message_first():
+    """At 80 columns a review gate's line keeps state, node, clock and the gist of the
+    prompt: the labels and then the autonomy go before the message is cut."""
+    line = StatusLine(autonomy="review", clock=lambda: 15.0)
+    app = OneWidget(line)
+    async with app.run_test(size=(80, 3)) as pilot:
+        line.apply_event(StepStarted(step_id=5, node="reproduce", kind="agent"))
+        line.apply_event(
+            GateOpened(
+                gate_id=1,
+                step_id=5,
+                kind="review",
+                node="reproduce",
+                prompt="Review the changes of 'reproduce #1': approve, reject with a reason, "
+                "pick hunks, or edit.",
+            )
+        )
+        line.set_message(line.message.removeprefix("review: "))
+        await pilot.pause()
+        width = line.content_size.width
+        text = line.text().plain
+        assert len(text) <= width, (width, text)
+        assert text == "⏸ paused · reproduce  ⏱ 00:00  │ Review the changes of 'reproduce #1'…"
+        line.set_message("rewound to checkpoint 4: c continues with locate")
+        assert line.text().plain == (
+            "⏸ reproduce  ⏱ 00:00  │ rewound to checkpoint 4: c continues with locate"
+        )
+        line.set_message("short")
+        assert line.text().plain.startswith("⏸ paused  node reproduce  autonomy review")
+
+
+async def test_plan_tree_labels_fit_the_plan_pane_at_120_columns():
+    """The bugfix flow after a run and a rewind: every row, guides included, fits the ~29
+    columns the plan pane has at 120×36 (no label is cut)."""
+    from engine.events import Rewound
+
+    tree = PlanTree()
+    app = OneWidget(tree)
+    # as in app.tcss at 120 columns: 26 % of the width, a border, and a scrollbar (short)
+    app.CSS = "PlanTree { width: 31; height: 12; border: round white; }"
+    nodes = [
+        ("baseline", "run", "Run the tests before any change"),
+        ("reproduce", "agent", "Write a failing test that shows the bug"),
+        ("confirm", "run", "A test the model wrote must fail first"),
+        ("locate", "llm", "Find the root cause"),
+        ("fix", "agent", "Fix the code, not the test"),
+        ("regress", "run", "Full regression run"),
+        ("review", "gate", "Out of fix attempts: a person decides"),
+        ("summary", "llm", "Summarize the fix"),
+    ]
+    async with app.run_test(size=(60, 40)) as pilot:
+        tree.set_flow_nodes(nodes)
+        tree.set_breakpoints({"regress"})
+        tree.apply_event(
+            CheckpointMade(
+                checkpoint_id=1, parent_id=None, source="start", message="your work before the run"
+            )
+        )
+        for i, (node, kind, _) in enumerate(nodes[:6], start=1):
+            tree.apply_event(StepStarted(step_id=i, node=node, kind=kind, attempt=i % 2 + 1))
+            tree.apply_event(
+                CheckpointMade(checkpoint_id=i + 1, parent_id=i, source="step", step_id=i)
+            )
+            tree.apply_event(
+                StepFinished(
+                    step_id=i, node=node, status="done", checkpoint_id=i + 1, files_changed=12
+                )
+            )
+        tree.apply_event(
+            CheckpointMade(checkpoint_id=10, parent_id=7, source="pre-restore", partial=True)
+        )
+        tree.apply_event(Rewound(checkpoint_id=10, undo_checkpoint_id=11))
+        tree.apply_event(
+            GateOpened(gate_id=3, step_id=6, kind="review", node="regress", prompt="Review")
+        )
+        await pilot.pause()
+        room = tree.scrollable_content_region.width
+        assert room == 28, room
+        for line in tree._tree_lines:
+            guides = line._get_guide_width(tree.guide_depth, tree.show_root)
+            label = tree._label_text(line.node)
+            assert guides + label.cell_len <= room, (guides, label.plain, room)
+        assert "◇ cp 10 pre-rewind ◀ here" in [ln.strip() for ln in tree.outline()]

@@ -47,6 +47,9 @@ class LlmflowsApp(App):
     TITLE = "llmflows"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ActionsProvider}
+    # Short-lived toasts (errors set their own, longer timeouts); app.tcss docks them at
+    # the top, away from the end of a hunk under review.
+    NOTIFICATION_TIMEOUT: ClassVar[float] = 3.5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", tooltip="this help"),
         # "?" is text while an input has focus (start screen): f1 always opens the help.

@@ -436,6 +436,22 @@ def _parse_hunks(text: str) -> set[HunkRef]:
     return refs
 
 
+def clip(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, with an ellipsis when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def checkpoint_holds(c: dict[str, Any]) -> str:
+    """What a checkpoint holds, in words (``show``): a step's change, or the whole tree."""
+    n = int(c.get("files_changed") or 0)
+    if c.get("source") == "pre-restore":
+        return f"your files just before that rewind; `rewind {c['id']}` undoes it"
+    if c.get("source") == "start":
+        return "your tree when the run began"
+    return f"{n} file{'s' if n != 1 else ''} changed"
+
+
 def cmd_runs(args) -> int:
     from engine.git.worktree import runs_in_all_worktrees
 
@@ -452,7 +468,7 @@ def cmd_runs(args) -> int:
         where = f"  [worktree {r['worktree']}]" if r["worktree"] else ""
         print(
             f"{r['id']:<12} {r['status']:<10} {r['flow']:<10} {r['steps']:>5} "
-            f"${r['cost_usd']:>8.4f}  {r['goal'][:60]}{where}"
+            f"${r['cost_usd']:>8.4f}  {clip(r['goal'], 60)}{where}"
         )
     return 0
 
@@ -551,7 +567,7 @@ def cmd_show(args) -> int:
         flag = "" if not c.get("partial") else "  (partially recoverable)"
         print(
             f"  {c['id']:>4} {when} {c['source']:<11} {c.get('message') or ''}"
-            f" ({c.get('files_changed', 0)} files){flag}"
+            f" ({checkpoint_holds(c)}){flag}"
         )
     if d["tests"]:
         t = d["tests"][-1]

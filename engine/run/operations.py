@@ -26,7 +26,7 @@ from engine.records import (
 )
 from engine.run import ledger, preflight
 from engine.run.review_notes import LineComment
-from engine.run.state import END, clone, initial_state
+from engine.run.state import END, FAIL, clone, initial_state
 
 
 def get_run(session, run_id: str) -> dict[str, Any]:
@@ -591,6 +591,20 @@ def _abandon_in_flight(session, run_id: str) -> None:
     session.store.drop_answers(run_id)
 
 
+def node_at(session, checkpoint: dict[str, Any]) -> tuple[str | None, bool]:
+    """The flow node a run is at in a checkpoint, and whether it is the one that runs next
+    from there (else the flow had ended: the last one that ran before it was made)."""
+    blob = checkpoint.get("state_hash")
+    state = session.store.get_blob(blob) if blob else None
+    cursor = str(((state or {}).get("cursor") or {}).get("node") or "")
+    if cursor and cursor not in (END, FAIL):
+        return cursor, True
+    made = float(checkpoint.get("created_at") or 0)
+    steps = session.store.steps_for(checkpoint["run_id"])
+    ran = [s for s in steps if (s["started_at"] or 0) <= made]
+    return (str(ran[-1]["node"]) if ran else None), False
+
+
 def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
     """Restore a checkpoint's tree and make it the run's head (undoable)."""
     get_run(session, run_id)
@@ -614,7 +628,15 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
             run_id,
             Rewound(checkpoint_id=checkpoint_id, undo_checkpoint_id=result["undo_checkpoint"]),
         )
-        ledger.set_status(session, run_id, "paused", f"rewound to checkpoint {checkpoint_id}")
+        node, runs_next = node_at(session, target)
+        then = f": c continues with {node}" if runs_next else ""
+        ledger.set_status(
+            session,
+            run_id,
+            "paused",
+            f"rewound to checkpoint {checkpoint_id}{then}",
+            node=node,
+        )
         # Rewinding is the person's choice of files: the run now builds on this position.
         ledger.note_user_git(session, run_id)
     return result

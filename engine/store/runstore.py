@@ -1059,14 +1059,18 @@ class RunStore:
         return _last_pk(table)
 
     @_reads
-    def run_cost(self, run_id: str) -> dict[str, Any]:
-        """Totals for a run: ``cost_usd``, ``tokens_in/out/cached``, ``calls``, ``by_model``."""
+    def run_cost(self, run_id: str, *, until: float | None = None) -> dict[str, Any]:
+        """Totals for a run: ``cost_usd``, ``tokens_in/out/cached``, ``calls``, ``by_model``.
+
+        ``until`` (a timestamp) counts only the calls made by then, e.g. what had been
+        spent when a checkpoint was made.
+        """
         rows = self._all(
             "SELECT model, count(*) AS calls, coalesce(sum(cost_usd), 0.0) AS cost_usd, "
             "coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out, "
             "coalesce(sum(tokens_cached), 0) AS tokens_cached "
-            "FROM llm_calls WHERE run_id = ? GROUP BY model ORDER BY model",
-            (run_id,),
+            "FROM llm_calls WHERE run_id = ? AND created_at <= ? GROUP BY model ORDER BY model",
+            (run_id, float("inf") if until is None else until),
         )
         total = {"cost_usd": 0.0, "tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "calls": 0}
         by_model: dict[str, dict[str, Any]] = {}

@@ -135,6 +135,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         self.gate_ready = False
         self._replayed = False
         self._max_seq = 0
+        self._restored: int | None = None  # the checkpoint a rewind restored, until a step runs
         self._pending: list[Any] = []
         self._stop_watch: asyncio.Event | None = None
         self._focus_choice: bool | None = None  # the person's z, for this gate
@@ -220,6 +221,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
                 self.apply(ev)
         self._pending.clear()
         self.plan.set_here(run.head_checkpoint_id)
+        if self._restored is not None and self._restored == run.head_checkpoint_id:
+            self._after_rewind(self._restored)  # reopened after a rewind: the panes follow it
         self.status = run.status
         if data.gate is not None and not self.read_only:
             self._gate_opened(data.gate)
@@ -256,8 +259,13 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             self.message = ev.reason
             if ev.status == "running":
                 self.gate = None
-        elif t == "step_started" and self.status in ("paused", "…"):
-            self.status = "running"
+        elif t == "step_started":
+            self._restored = None
+            self.query_one("#cost", CostMeter).set_restored(None)
+            if self.status in ("paused", "…"):
+                self.status = "running"
+        elif t == "rewound":
+            self._restored = ev.checkpoint_id
         elif t == "diff_ready" and not replay:
             if self.gate is None:
                 self._load_diff(ev.from_checkpoint, ev.to_checkpoint)
@@ -384,7 +392,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
 
     # ------------------------------------------------------------------ after a rewind
     def _after_rewind(self, checkpoint_id: int) -> None:
-        """The panes follow the restored checkpoint: tests as they were there."""
+        """The panes follow the restored checkpoint: tests as they were there, and what
+        had been spent to reach it next to the run's total (rewinds do not refund it)."""
         self._show_run_diff()
 
         async def tests_then() -> None:
@@ -410,9 +419,10 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
                 )
                 for line in str(tests.get("output", "")).splitlines()[-200:]:
                     pane.write_line(line)
-            self.query_one("#cost", CostMeter).border_title = "Cost · spent (rewinds keep it)"
+            spent = await self.app.api.checkpoint_spent(checkpoint_id)
+            self.query_one("#cost", CostMeter).set_restored(checkpoint_id, spent)
 
-        self.run_worker(tests_then(), group="rewind-panes", exit_on_error=False)
+        self.run_worker(tests_then(), group="rewind-panes", exclusive=True, exit_on_error=False)
 
     # ------------------------------------------------------------------ status
     def _render_status(self) -> None:
@@ -429,7 +439,9 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             msg = "plan: a approve · e edit the tasks · r reject and plan again"
         elif kind is not None:
             first = ((self.gate.prompt if self.gate else "") or "").splitlines()
-            msg = f"{kind}: {first[0] if first else ''}"
+            said = first[0] if first else ""
+            # "review: Review the changes…" says the kind twice
+            msg = said if said.lower().startswith(kind.lower()) else f"{kind}: {said}"
         elif self.status == "running" and self.transcript.waiting:
             msg = self.transcript.waiting
         elif self.status == "running" and self.transcript.tokens:

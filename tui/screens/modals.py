@@ -226,17 +226,24 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        t = Text()
+        from rich.console import Group
+        from rich.table import Table
+
+        parts: list[Any] = []
+        key_width = max((len(k) for _, keys in self.sections for k, _ in keys), default=1)
         for title, keys in self.sections:
-            t.append(f"{title}\n", style="bold underline")
+            parts.append(Text(title, style="bold underline"))
+            # a grid: a long description wraps under its own column, not to the margin
+            grid = Table.grid(padding=(0, 1, 0, 2), expand=True)
+            grid.add_column(width=key_width, style="bold cyan", no_wrap=True)
+            grid.add_column(ratio=1)
             for key, desc in keys:
-                t.append(f"  {key:<12}", style="bold cyan")
-                t.append(f"{desc}\n")
-            t.append("\n")
+                grid.add_row(key, desc)
+            parts += [grid, Text()]
         with Vertical(classes="dialog wide help"):
             yield Label("Keys — escape closes", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(t, id="help-text")
+                yield Static(Group(*parts), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

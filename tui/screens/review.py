@@ -40,6 +40,13 @@ def _ignore_path(path: str, root: str) -> bool:
     return first in (".git", ".llmflows") or rel.endswith("~") or "__pycache__" in rel
 
 
+# keys first: at 80 columns the dialog wraps the rest, the keys are never the part cut
+MESSAGE_HINT = "ctrl+s send · escape cancel — it reaches the next model call as an instruction"
+FOLLOW_UP_HINT = (
+    "ctrl+s start · escape cancel — a new run, linked to this one, starts from its final tree"
+)
+
+
 class ReviewPart:
     """Diff, hunks, gate answers, edits and messages (mixed into MainScreen)."""
 
@@ -321,11 +328,9 @@ class ReviewPart:
             self.status == "stopped" and self.read_only
         )
         if finished:
-            title, hint = "Follow-up: what next?", "a new run, linked to this one, starts "
-            hint += "from its final tree · ctrl+s start · escape cancel"
+            title, hint = "Follow-up: what next?", FOLLOW_UP_HINT
         else:
-            title = "Message to the agent"
-            hint = "it reaches the next model call as an instruction · ctrl+s send · escape"
+            title, hint = "Message to the agent", MESSAGE_HINT
         text = await self.app.push_screen_wait(MessageModal(title, hint))
         if not text:
             return

@@ -94,6 +94,7 @@ class CostMeter(Widget):
         self.per_model: dict[str, ModelUsage] = {}
         self.tests_passed = 0
         self.budget: float | None = self._explicit_budget
+        self.restored: tuple[int, float] | None = None
         self._sync()
 
     # ------------------------------------------------------------------ public API
@@ -102,6 +103,12 @@ class CostMeter(Widget):
         """Set (or remove with None) the run budget in USD."""
         self._explicit_budget = usd
         self.budget = usd
+        self._sync()
+
+    def set_restored(self, checkpoint_id: int | None, spent_usd: float = 0.0) -> None:
+        """After a rewind: the checkpoint the tree is at and what had been spent to reach it
+        (shown under the run's total, which rewinds do not take back). None clears it."""
+        self.restored = None if checkpoint_id is None else (checkpoint_id, spent_usd)
         self._sync()
 
     @property
@@ -121,6 +128,7 @@ class CostMeter(Widget):
     def apply_event(self, event: Event) -> None:
         """Handle CostUpdate (per call) and TestResult; ignore others."""
         if isinstance(event, CostUpdate):
+            self.restored = None  # spending again: the run has moved on from the checkpoint
             if event.step_id != self.step_id:
                 self.step_id, self.step_cost = event.step_id, 0.0
             self.step_cost += event.cost_usd
@@ -148,8 +156,15 @@ class CostMeter(Widget):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("run ", style=label)
         t.append(fmt_usd(self.run_cost), style="bold")
-        t.append("  step ", style=label)
-        t.append(fmt_usd(self.step_cost))
+        if self.restored is None:
+            t.append("  step ", style=label)
+            t.append(fmt_usd(self.step_cost))
+        else:
+            checkpoint_id, spent = self.restored
+            t.append(" spent in all", style=label)
+            t.append(f"\nat cp {checkpoint_id} ", style=label)
+            t.append(fmt_usd(spent), style="bold")
+            t.append(" ◀ here", style="bold reverse")
         t.append("\ntokens ", style=label)
         t.append(f"in {fmt_tokens(self.tokens_in)}  out {fmt_tokens(self.tokens_out)}")
         if self.tokens_cached:

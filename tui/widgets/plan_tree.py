@@ -4,8 +4,9 @@ Driven entirely by engine events (``apply_event``), so a live run and a replay
 of stored events build the same tree. Icons: pending ○, running ◐, done ✓,
 failed ✗, crashed ✖, paused ⏸, rejected ↺, cancelled ⊘, rewound ⤺ (begun after the checkpoint
 a rewind went back to), unknown ?; checkpoints ◆ (◇ when only partially recoverable), the one
-the working tree is at "◀ you are here". The node the run is at is marked ▶ and bold; nodes
-with a breakpoint "● breakpoint".
+the working tree is at "◀ here". The node the run is at is marked ▶ and bold; nodes
+with a breakpoint ●. Labels are short; the row under the cursor is described in full
+(description, error, checkpoint message) in the pane's bottom border.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class PlanTree(Tree[PlanItem]):
     DEFAULT_CSS = """
     PlanTree {
         background: $surface;
+        scrollbar-size-vertical: 1;
     }
     """
 
@@ -133,6 +135,7 @@ class PlanTree(Tree[PlanItem]):
             label, PlanItem("group", "root"), name=name, id=id, classes=classes, disabled=disabled
         )
         self.show_root = False
+        self.guide_depth = 3  # narrower indents: the labels keep the room
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -322,6 +325,7 @@ class PlanTree(Tree[PlanItem]):
         if event.error:
             node.data.detail = event.error.splitlines()[0][:80]
         elif event.files_changed:
+            node.data.extra["files"] = event.files_changed
             node.data.detail = f"{event.files_changed} file(s) changed"
         if event.checkpoint_id is not None:
             node.data.extra["checkpoint_id"] = event.checkpoint_id
@@ -370,7 +374,9 @@ class PlanTree(Tree[PlanItem]):
                 self._relabel(node)
 
     def _on_checkpoint(self, event: CheckpointMade) -> None:
-        label = f"checkpoint {event.checkpoint_id} ({event.source})"
+        # "cp N" as in the diff's title; the source only when it is not a step's
+        source = {"step": "", "pre-restore": "pre-rewind"}.get(event.source, event.source)
+        label = f"cp {event.checkpoint_id}" + (f" {source}" if source else "")
         item = PlanItem(
             "checkpoint",
             event.checkpoint_id,
@@ -521,18 +527,19 @@ class PlanTree(Tree[PlanItem]):
             parent = parent.parent
 
     def _label_text(self, node: TreeNode[PlanItem]) -> Text:
+        """A row's label, short enough for a ~27-cell pane at every depth; the longer
+        detail (description, error, message) is :meth:`describe`'s, shown for the row
+        under the cursor in the pane's bottom border."""
         item = node.data
         if item is None:
             return Text(str(node.label))
         text = Text(no_wrap=True, overflow="ellipsis")
         if item.kind == "checkpoint":
             partial = item.extra.get("partial")
-            text.append("◇ " if partial else "◆ ", style="cyan")
-            text.append(item.label, style="cyan")
-            if partial:
-                text.append(" partial", style="bold yellow")
+            text.append("◇ " if partial else "◆ ", style="bold yellow" if partial else "cyan")
+            text.append(item.label, style="bold yellow" if partial else "cyan")
             if item.key == self._here:
-                text.append(" ◀ you are here", style="bold reverse")
+                text.append(" ◀ here", style="bold reverse")
         elif item.kind == "group":
             text.append("◆ " + item.label, style="dim cyan")
             return text
@@ -546,14 +553,36 @@ class PlanTree(Tree[PlanItem]):
             if item.kind == "flow" and item.extra.get("kind"):
                 text.append(f" [{item.extra['kind']}]", style="dim")
             if item.kind == "flow" and item.key in self._breakpoints:
-                text.append(" ● breakpoint", style="bold red")
+                text.append(" ●", style="bold red")
             if item.kind == "step":
                 text.append(f" #{item.key}", style="dim")
                 if item.extra.get("gate"):
-                    text.append(f" awaiting {item.extra['gate']}", style="magenta")
-        if item.detail:
-            text.append(f"  {item.detail}", style="dim")
+                    text.append(f" {item.extra['gate']}?", style="magenta")
+                elif item.extra.get("files"):
+                    files = item.extra["files"]
+                    text.append(f" {files} file{'s' if files != 1 else ''}", style="dim")
         return text
+
+    def describe(self, node: TreeNode[PlanItem] | None) -> str:
+        """The row in words, detail included (what a short label leaves out)."""
+        item = node.data if node is not None else None
+        if item is None or item.kind == "group":
+            return ""
+        if item.kind == "checkpoint":
+            what = f"checkpoint {item.key} ({item.extra.get('source', '')})"
+            if item.extra.get("partial"):
+                what += " ◇ partially recoverable"
+        elif item.kind == "flow":
+            what = f"{item.key} [{item.extra.get('kind', '')}]"
+        else:
+            what = f"{item.label} {item.status}"
+            if item.kind == "step":
+                what = f"{item.label} #{item.key} {item.status}"
+                if item.extra.get("gate"):
+                    what += f", awaiting {item.extra['gate']}"
+        if item.kind == "flow" and item.key in self._breakpoints:
+            what += " ● breakpoint"
+        return f"{what}: {item.detail}" if item.detail else what
 
     def _relabel(self, node: TreeNode[PlanItem]) -> None:
         node.set_label(self._label_text(node))
@@ -565,6 +594,7 @@ class PlanTree(Tree[PlanItem]):
             self.post_message(self.CheckpointSelected(self, int(node.data.key)))
 
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[PlanItem]) -> None:
+        self.border_subtitle = self.describe(event.node)
         self._post_checkpoint(event.node)
 
     def _on_tree_node_selected(self, event: Tree.NodeSelected[PlanItem]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widget import Widget
 
@@ -28,6 +29,22 @@ def fmt_elapsed(seconds: float) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` in ``width`` cells: whole, else cut after its last clause that fits
+    (``: `` ``; `` `` · `` ``. ``) when that keeps at least half the room, else an ellipsis."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = text[: width - 1]
+    cut = max(head.rfind(sep) for sep in (": ", "; ", " · ", ". ", " — "))
+    if cut >= width // 2:
+        return text[:cut] + "…"
+    while cell_len(head) > width - 1:
+        head = head[:-1]
+    return head.rstrip() + "…"
 
 
 class StatusLine(Widget):
@@ -135,20 +152,44 @@ class StatusLine(Widget):
             self.message = f"{event.kind}: {prompt}" if prompt else f"awaiting {event.kind}"
         self.refresh()
 
-    def text(self) -> Text:
-        """The line's content (what :meth:`render` shows)."""
+    def text(self, width: int | None = None) -> Text:
+        """The line's content (what :meth:`render` shows) for ``width`` cells.
+
+        The message matters most: when the labelled line does not fit, the labels go,
+        then the autonomy, then the state's word (its icon stays), then the message is
+        cut at a clause (or with an ellipsis).
+        ``None``: the widget's own width (unbounded before it is mounted).
+        """
+        if width is None and self.is_mounted and self.content_size.width:
+            width = self.content_size.width
         icon, style = STATE_ICONS.get(self.state, ("?", ""))
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{icon} {self.state}", style=style)
-        t.append("  node ", style="dim")
-        t.append(self.node or "—", style="bold")
-        t.append("  autonomy ", style="dim")
-        t.append(self.autonomy)
-        t.append("  ⏱ ", style="dim")
-        t.append(fmt_elapsed(self.elapsed))
-        if self.message:
-            t.append("  │ ", style="dim")
-            t.append(self.message)
+        node, clock = self.node or "—", fmt_elapsed(self.elapsed)
+        state = f"{icon} {self.state}"
+        layouts = (
+            [(state, style), ("  node ", "dim"), (node, "bold")]
+            + [("  autonomy ", "dim"), (self.autonomy, "")],
+            [(state, style), (" · ", "dim"), (node, "bold"), (" · ", "dim"), (self.autonomy, "")],
+            [(state, style), (" · ", "dim"), (node, "bold")],
+            [(icon, style), (" ", ""), (node, "bold")],  # the icon says the state
+        )
+        lines = []
+        for parts in layouts:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            for part, part_style in parts:
+                t.append(part, style=part_style)
+            t.append("  ⏱ ", style="dim")
+            t.append(clock)
+            if self.message:
+                t.append("  │ ", style="dim")
+            room = (width - t.cell_len) if width else None
+            if room is None or cell_len(self.message) <= room:
+                t.append(self.message)
+                return t
+            lines.append((t, max(room, 0)))
+        # no layout shows it whole: the fullest one that keeps what the tightest keeps
+        least = cell_len(elide(self.message, lines[-1][1]))
+        t, room = next((t, room) for t, room in lines if room >= least)
+        t.append(elide(self.message, room))
         return t
 
     def render(self) -> Text:
