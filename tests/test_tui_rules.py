@@ -64,6 +64,7 @@ async def _palette_runs(app, query: str) -> None:
 
 async def test_start_screen_lists_rules_and_removes_one_after_a_yes(tmp_path):
     from tui.app import LlmflowsApp
+    from tui.screens.modals import ConfirmModal
     from tui.screens.start import StartScreen
 
     repo, model = make_repo(tmp_path, [])
@@ -86,6 +87,8 @@ async def test_start_screen_lists_rules_and_removes_one_after_a_yes(tmp_path):
             ("user", "make docs"),
         ]
         await pilot.press("down", "d")
+        await pilot.press("ctrl+l")  # not over the question
+        assert isinstance(app.screen, ConfirmModal) and "npm run lint" in str(app.screen.body)
         await pilot.press("n")  # no: nothing removed
         await wait_for(pilot, lambda: _on_rules(app, 3))
         await pilot.press("d", "y")

@@ -349,7 +349,11 @@ class LlmflowsApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "approval_rules":  # the rules that apply depend on the open repository
-            return self.engine is not None and self.repo_root is not None
+            from textual.screen import ModalScreen
+
+            # not over a dialog: it is waiting for its answer
+            opened = self.engine is not None and self.repo_root is not None
+            return opened and not isinstance(self.screen, ModalScreen)
         return True
 
     def action_help(self) -> None:
