@@ -249,6 +249,8 @@ def test_person_edits_the_plan_at_the_plan_gate_from_the_cli(tmp_path: Path, cli
     script = tmp_path / "plan3.yaml"
     script.write_text(PLAN3)
     run_id = _start(cli, repo, f"scripted:{script}")
+    res = cli("resume", run_id, repo=repo)  # paused at the plan gate: what can be done
+    assert f"resume {run_id} --approve --tasks-file FILE" in res.stdout
     tasks_file = tmp_path / "tasks.txt"
     tasks_file.write_text("")
     res = cli("resume", run_id, "--approve", "--tasks-file", str(tasks_file), repo=repo)

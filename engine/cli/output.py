@@ -150,6 +150,12 @@ def _print_next_steps(res: RunResult) -> None:
         if gate.get("kind") == "review" and base is not None:
             print(f"  llmflows-tui resume {rid} --approve --hunks FILE:N,...", flush=True)
             print(f"  llmflows-tui diff {base}  # see the changes (hunks of a file: N = 0, 1…)")
+        elif gate.get("kind") == "plan":
+            print(
+                f"  llmflows-tui resume {rid} --approve --tasks-file FILE  # your task list: "
+                "one per line, indented lines describe it",
+                flush=True,
+            )
         else:
             print(f"  llmflows-tui diff {gate.get('checkpoint_id') or ''}  # see the changes")
     elif res.status == "stopped":
