@@ -74,6 +74,15 @@ async def test_person_edits_the_task_list_at_the_plan_gate(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, EditorModal))
         area = app.screen.query_one(TextArea)
         assert area.text.splitlines()[1:] == ["Write a.txt", "Write b.txt", "Nap"]
+        area.text = "# nothing left\n"  # an empty plan is refused; the gate stays open
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: any("at least one task" in n.message for n in app._notifications)
+        )
+        assert _gate(app, "plan")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorModal))
+        area = app.screen.query_one(TextArea)
         # reorder, reword, drop "Nap"
         area.text = "Write b.txt first\n    before a.txt\nWrite a.txt\n"
         await pilot.press("ctrl+s")
