@@ -224,9 +224,19 @@ def test_gc_frees_a_run_that_a_kept_follow_up_continues(setup, tmp_path, capsys)
     new = json.loads(capsys.readouterr().out)
     old_commits = _refs(repo, old)
     assert old_commits and all(_exists(repo, sha) for sha in old_commits)
-    assert main(["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0", "--json"]) == 0
+    gc = ["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0", "--json"]
+    assert main([*gc, "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert _refs(repo, old) == old_commits and all(_exists(repo, sha) for sha in old_commits)
+    assert main(gc) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["runs"] == [old] and report["kept_linked"] == {}
+    # the dry run said exactly what would go
+    assert (dry["runs"], dry["objects"], dry["bytes_freed"]) == (
+        report["runs"],
+        report["objects"],
+        report["bytes_freed"],
+    )
     assert report["objects"] >= len(old_commits) and report["bytes_freed"] > 0
     assert _refs(repo, old) == [] and not any(_exists(repo, sha) for sha in old_commits)
     git(repo, "fsck", "--connectivity-only", "--no-dangling")  # what stays is whole
@@ -256,7 +266,11 @@ def test_gc_names_the_kept_run_whose_history_holds_a_collected_one(setup, tmp_pa
         fork = ops.fork(s, res["final_checkpoint_id"])
     base = git(repo, "rev-parse", f"{_refs(repo, fork)[0]}^1").strip()  # the forked checkpoint
     assert base in _refs(repo, res["run_id"])
-    assert main(["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0"]) == 0
+    gc = ["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0"]
+    assert main([*gc, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"run {res['run_id']}: would be forgotten, but its checkpoint objects stay" in out
+    assert main(gc) == 0
     out = capsys.readouterr().out
     assert f"run {res['run_id']}: forgotten, but its checkpoint objects stay" in out
     assert f"git history of kept run(s) {fork}" in out

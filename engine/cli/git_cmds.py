@@ -78,10 +78,10 @@ def cmd_gc(args) -> int:
     if args.json:
         print(json.dumps(r.__dict__))
         return 0
-    verb = "would collect" if r.dry_run else "collected"
+    verb, freed = ("would collect", "would free") if r.dry_run else ("collected", "freed")
     print(
-        f"{verb} {len(r.runs)} run(s), {r.refs} checkpoint ref(s)"
-        + ("" if r.dry_run else f"; freed {_size(r.bytes_freed)} ({r.objects} git objects)")
+        f"{verb} {len(r.runs)} run(s), {r.refs} checkpoint ref(s); "
+        f"{freed} {_size(r.bytes_freed)} ({r.objects} git objects)"
     )
     if r.kept_pinned:
         print(f"kept pinned: {', '.join(r.kept_pinned)}")
@@ -91,7 +91,8 @@ def cmd_gc(args) -> int:
             if keepers
             else "another git ref still reaches them"
         )
-        print(f"run {run_id}: forgotten, but its checkpoint objects stay: {why}")
+        forgotten = "would be forgotten" if r.dry_run else "forgotten"
+        print(f"run {run_id}: {forgotten}, but its checkpoint objects stay: {why}")
     return 0
 
 

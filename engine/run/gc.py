@@ -14,7 +14,8 @@ A follow-up run's history does not run through the run it follows (its first
 commit has no git parent there), so collecting the old run frees what only it
 used. A kept run whose git history does include a collected run's checkpoints (a
 fork, or a follow-up made before that) keeps those objects alive; the report
-names each such run and what kept it (``kept_linked``).
+names each such run and what kept it (``kept_linked``). A dry run changes nothing
+and reports the same figures, walking as if the collected runs' refs were gone.
 """
 
 from __future__ import annotations
@@ -100,19 +101,23 @@ def collect(
                 (sha, ref) for sha, ref in (line.split(" ", 1) for line in out.splitlines() if line)
             ]
         report.refs = len(refs)
-        if dry_run:
-            return report
         branches = session.store.runs_branching_from(doomed)
-        session.store.delete_runs(doomed)
+        if not dry_run:
+            session.store.delete_runs(doomed)
+            if refs:
+                run_git(
+                    repo,
+                    "update-ref",
+                    "--stdin",
+                    input="".join(f"delete {name} {sha}\n" for sha, name in refs).encode(),
+                )
         if refs:
-            run_git(
-                repo,
-                "update-ref",
-                "--stdin",
-                input="".join(f"delete {name} {sha}\n" for sha, name in refs).encode(),
+            # A dry run leaves the refs in place and walks as if they were gone.
+            hidden = doomed if dry_run else []
+            objects, kept = _unreachable_from_rest(repo, [sha for sha, _ in refs], hidden)
+            report.objects, report.bytes_freed = _remove_loose(
+                repo, objects, now - grace_s, dry_run=dry_run
             )
-            objects, kept = _unreachable_from_rest(repo, [sha for sha, _ in refs])
-            report.objects, report.bytes_freed = _remove_loose(repo, objects, now - grace_s)
             for sha, name in refs:
                 run_id = name[len(REF_PREFIX) + 1 :].split("/", 1)[0]
                 if sha in kept and run_id not in report.kept_linked:
@@ -120,9 +125,11 @@ def collect(
     return report
 
 
-def _unreachable_from_rest(repo, tips: list[str]) -> tuple[list[str], set[str]]:
+def _unreachable_from_rest(
+    repo, tips: list[str], hidden_runs: list[str]
+) -> tuple[list[str], set[str]]:
     """(objects reachable from ``tips`` and from nothing else git protects, the
-    objects that stay reachable).
+    objects that stay reachable); the refs of ``hidden_runs`` count as deleted.
 
     A full walk of what stays reachable: ``rev-list A --not B`` only excludes what it
     meets walking A, and checkpoint chains share blobs without sharing history.
@@ -132,11 +139,16 @@ def _unreachable_from_rest(repo, tips: list[str]) -> tuple[list[str], set[str]]:
         out = str(run_git(repo, "rev-list", "--objects", "--no-object-names", *args))
         return {line for line in out.splitlines() if line}
 
-    kept = walk("--all", "--reflog", "--indexed-objects")
+    hide = [f"--exclude={REF_PREFIX}/{run_id}/*" for run_id in hidden_runs]
+    kept = walk(*hide, "--all", "--reflog", "--indexed-objects")
     return sorted(walk(*tips) - kept), kept
 
 
-def _remove_loose(repo, objects: list[str], older_than: float) -> tuple[int, int]:
+def _remove_loose(
+    repo, objects: list[str], older_than: float, *, dry_run: bool = False
+) -> tuple[int, int]:
+    """Delete the loose ``objects`` older than ``older_than`` (only count them in a dry
+    run); (how many, bytes)."""
     objdir = Path(
         str(run_git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects"))
     )
@@ -147,7 +159,8 @@ def _remove_loose(repo, objects: list[str], older_than: float) -> tuple[int, int
             st = path.stat()
             if st.st_mtime > older_than:
                 continue
-            path.unlink()
+            if not dry_run:
+                path.unlink()
         except FileNotFoundError:  # packed (left to git gc) or already gone
             continue
         count, size = count + 1, size + st.st_size
