@@ -290,7 +290,7 @@ class EngineAPI:
         from engine.run.plan_edit import parse_task_text
         from engine.run.review_notes import LineComment
 
-        row = await self._on_engine(
+        return await self._on_engine(
             answer_gate,
             run_id,
             decision,
@@ -300,7 +300,6 @@ class EngineAPI:
             comments=[LineComment(p, n, t) for p, n, t in comments or []],
             tasks=parse_task_text(tasks_text) if tasks_text is not None else None,
         )
-        return GateRecord.from_row(row)
 
     async def plan_text(self, run_id: str) -> str:
         """The run's current task list as editable text (one task per line)."""

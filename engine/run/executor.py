@@ -185,7 +185,7 @@ class Executor:
     ) -> CheckpointRecord:
         t0 = time.perf_counter()
         try:
-            row = ledger.record_checkpoint(
+            return ledger.record_checkpoint(
                 self.session,
                 self.run_id,
                 step_id,
@@ -195,7 +195,6 @@ class Executor:
                 parent_id,
                 move_head=False,
             )
-            return CheckpointRecord.from_row(row)
         finally:
             self.metrics.checkpoint_time += time.perf_counter() - t0
 

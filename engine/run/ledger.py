@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import time
+from dataclasses import replace
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
 from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import FINISHED, RunStatus, StepRecord
+from engine.records import FINISHED, CheckpointRecord, RunStatus, StepRecord
 
 
 def emit(session, run_id: str, event):
@@ -23,19 +24,19 @@ def emit(session, run_id: str, event):
     return session.bus.emit(event)
 
 
-def announce(session, run_id: str, cp: dict[str, Any]) -> None:
+def announce(session, run_id: str, cp: CheckpointRecord) -> None:
     """Publish a checkpoint made outside :func:`record_checkpoint` (e.g. an undo point)."""
     emit(
         session,
         run_id,
         CheckpointMade(
-            checkpoint_id=cp["id"],
-            parent_id=cp.get("parent_id"),
-            source=cp["source"],
-            message=cp.get("message") or "",
-            step_id=cp.get("step_id"),
-            files_changed=int(cp.get("files_changed") or 0),
-            partial=bool(cp.get("partial")),
+            checkpoint_id=cp.id,
+            parent_id=cp.parent_id,
+            source=cp.source,
+            message=cp.message or "",
+            step_id=cp.step_id,
+            files_changed=int(cp.files_changed or 0),
+            partial=bool(cp.partial),
         ),
     )
 
@@ -51,17 +52,18 @@ def record_checkpoint(
     *,
     move_head: bool = True,
     git_parent: bool = True,
-) -> dict[str, Any]:
+) -> CheckpointRecord:
     """Checkpoint the tree with ``state``, announce it, and (by default) make it the head."""
-    cp = session.checkpoints.create(
+    row = session.checkpoints.create(
         run_id, step_id, source, message, state, parent_id=parent_id, git_parent=git_parent
     )
+    cp = CheckpointRecord.from_row(row)
     if move_head:
-        session.store.update_run(run_id, head_checkpoint_id=cp["id"])
+        session.store.update_run(run_id, head_checkpoint_id=cp.id)
     announce(
         session,
         run_id,
-        {**cp, "parent_id": parent_id, "source": source, "message": message, "step_id": step_id},
+        replace(cp, parent_id=parent_id, source=source, message=message, step_id=step_id),
     )
     return cp
 

@@ -19,9 +19,13 @@ from engine.records import (
     HUMAN_DECISIONS,
     IN_FLIGHT_STEPS,
     Autonomy,
+    CheckpointRecord,
     Decision,
+    GateRecord,
     RunFlags,
+    RunRecord,
     RunStatus,
+    StepRecord,
     gate_label,
 )
 from engine.run import ledger, preflight
@@ -36,9 +40,26 @@ def get_run(session, run_id: str) -> dict[str, Any]:
     return run
 
 
-def _head(session, run) -> tuple[dict[str, Any], dict[str, Any]]:
-    cp = session.store.get_checkpoint(run["head_checkpoint_id"])
-    return cp, session.store.get_blob(cp["state_hash"])
+def _run(session, run_id: str) -> RunRecord:
+    return RunRecord.from_row(get_run(session, run_id))
+
+
+def _cp(session, checkpoint_id: int | None) -> CheckpointRecord:
+    return CheckpointRecord.from_row(session.store.get_checkpoint(checkpoint_id))
+
+
+def _pending_gate(session, run_id: str) -> GateRecord | None:
+    row = session.store.pending_gate(run_id)
+    return None if row is None else GateRecord.from_row(row)
+
+
+def _steps(session, run_id: str) -> list[StepRecord]:
+    return [StepRecord.from_row(r) for r in session.store.steps_for(run_id)]
+
+
+def _head(session, run: RunRecord) -> tuple[CheckpointRecord, dict[str, Any]]:
+    cp = _cp(session, run.head_checkpoint_id)
+    return cp, session.store.get_blob(cp.state_hash)
 
 
 def create_run(
@@ -163,8 +184,8 @@ def answer_gate(
     note: str = "",
     comments: list[LineComment] | None = None,
     tasks: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Answer the run's open gate: approve | reject | stop.
+) -> GateRecord:
+    """Answer the run's open gate (returned as it was): approve | reject | stop.
 
     ``tasks``: at a plan gate, approve this task list instead of the planned one (the
     person added, removed, reworded or reordered tasks; see :mod:`engine.run.plan_edit`).
@@ -181,8 +202,8 @@ def answer_gate(
     Everything not dropped stays on disk; edits the person made while paused become
     part of the step (checkpoint source ``edit``).
     """
-    run = get_run(session, run_id)
-    gate = session.store.pending_gate(run_id)
+    run = _run(session, run_id)
+    gate = _pending_gate(session, run_id)
     if gate is None:
         raise UsageError(f"run {run_id} is not waiting for an answer")
     if decision not in HUMAN_DECISIONS:
@@ -191,14 +212,14 @@ def answer_gate(
         raise UsageError("a rejection needs a reason (it is sent to the model)")
     if hunks is not None and reject_hunks is not None:
         raise UsageError("give the hunks to keep or the hunks to drop, not both")
-    if tasks is not None and (gate["kind"] != "plan" or decision != "approve"):
+    if tasks is not None and (gate.kind != "plan" or decision != "approve"):
         raise UsageError("an edited task list goes with approving a plan gate")
     if decision != "stop":
-        payload = gate.get("payload") or {}
+        payload = gate.payload or {}
         ledger.require_snapshots(
             session,
-            run["head_checkpoint_id"],
-            gate["checkpoint_id"],
+            run.head_checkpoint_id,
+            gate.checkpoint_id,
             payload.get("base_checkpoint_id"),
         )
         moved = ledger.check_user_git(session, run_id)
@@ -206,15 +227,15 @@ def answer_gate(
             ledger.emit(session, run_id, LogMessage(level="warning", message=moved))
     dropped: list[HunkRef] = []
     if (hunks is not None or reject_hunks is not None) and decision == "approve":
-        if gate["kind"] != "review":
-            raise UsageError(f"a {gate_label(gate['kind'])} has no hunks to choose from")
+        if gate.kind != "review":
+            raise UsageError(f"a {gate_label(gate.kind)} has no hunks to choose from")
         dropped = _hunks_to_drop(session, gate, hunks, reject_hunks)
     notes = _review_notes(session, gate, decision, dropped, comments or [])
     # One transaction: the handler's records (after its git work) and the answer are
     # kept together, or, if the handler refuses, nothing is and the gate stays open.
     with session.store.transaction():
         if decision != "stop":
-            _GATE_HANDLERS[gate["kind"]](session, run, gate, decision, reason, dropped, note)
+            _GATE_HANDLERS[gate.kind](session, run, gate, decision, reason, dropped, note)
         if notes:
             _keep_notes(session, run_id, notes)
         answer: dict[str, Any] = {}
@@ -222,11 +243,11 @@ def answer_gate(
             answer["dropped"] = [[h.path, h.index, h.key] for h in dropped]
         if tasks is not None:
             answer["tasks"] = _edit_plan(session, run_id, gate, tasks)
-        session.store.answer_gate(gate["id"], decision, reason, answer)
+        session.store.answer_gate(gate.id, decision, reason, answer)
         ledger.emit(
             session,
             run_id,
-            GateAnswered(gate_id=gate["id"], decision=Decision(decision), reason=reason),
+            GateAnswered(gate_id=gate.id, decision=Decision(decision), reason=reason),
         )
         if decision == "stop":
             ledger.set_status(session, run_id, "stopped", reason or "stopped by the user")
@@ -239,23 +260,23 @@ def _edit_plan(session, run_id: str, gate, tasks: list[dict[str, Any]]) -> list[
     """Make the person's task list the run's plan (a checkpoint); return the new tasks."""
     from engine.run.plan_edit import edited_plan
 
-    cp, state = _head(session, get_run(session, run_id))
+    cp, state = _head(session, _run(session, run_id))
     state = clone(state)
     new = edited_plan(state.get("plan", {}).get("tasks", []), tasks)
     state["plan"] = {**state.get("plan", {}), "tasks": new}
-    node = gate.get("node") or "plan"
+    node = gate.node or "plan"
     if isinstance(state["outputs"].get(node), dict) and "tasks" in state["outputs"][node]:
         state["outputs"][node] = {**state["outputs"][node], "tasks": new}
     ledger.record_checkpoint(
         session,
         run_id,
-        gate.get("step_id"),
+        gate.step_id,
         "edit",
         f"plan edited by you ({len(new)} tasks)",
         state,
-        cp["id"],
+        cp.id,
     )
-    ledger.emit(session, run_id, PlanUpdated(step_id=gate.get("step_id"), tasks=new))
+    ledger.emit(session, run_id, PlanUpdated(step_id=gate.step_id, tasks=new))
     return new
 
 
@@ -263,29 +284,29 @@ def _review_notes(session, gate, decision, dropped, comments) -> list:
     """Notes for the next prompts, made before the handler changes the tree."""
     from engine.run.review_notes import comment_notes, rejected_hunk_notes
 
-    if comments and gate["kind"] != "review":
-        raise UsageError(f"line comments go with a review gate, not a {gate['kind']} gate")
+    if comments and gate.kind != "review":
+        raise UsageError(f"line comments go with a review gate, not a {gate.kind} gate")
     if decision == "stop":
         return []
     notes = comment_notes(session.repo_root, comments)
     if dropped:
-        notes += rejected_hunk_notes(review_diff(session, gate["run_id"]), dropped)
+        notes += rejected_hunk_notes(review_diff(session, gate.run_id), dropped)
     return notes
 
 
 def _keep_notes(session, run_id: str, notes: list) -> None:
-    run = get_run(session, run_id)
+    run = _run(session, run_id)
     cp, state = _head(session, run)
     state = clone(state)
     state["review_notes"] = [n.to_dict() for n in notes]
     ledger.record_checkpoint(
         session,
         run_id,
-        cp.get("step_id"),
+        cp.step_id,
         "review",
         f"{len(notes)} review note(s)",
         state,
-        cp["id"],
+        cp.id,
     )
 
 
@@ -294,16 +315,16 @@ def review_diff(session, run_id: str):
 
     Hunk refs for :func:`answer_gate` index into this diff (or carry its keys).
     """
-    gate = session.store.pending_gate(run_id)
-    base = ((gate or {}).get("payload") or {}).get("base_checkpoint_id")
-    if gate is None or gate["kind"] != "review" or base is None:
+    gate = _pending_gate(session, run_id)
+    base = None if gate is None else (gate.payload or {}).get("base_checkpoint_id")
+    if gate is None or gate.kind != "review" or base is None:
         raise UsageError(f"run {run_id} is not waiting at a review gate")
     return session.checkpoints.diff(base, None)
 
 
 def _hunks_to_drop(session, gate, keep, drop) -> list[HunkRef]:
     """Resolve the caller's refs on the live review diff (by key, else by index)."""
-    live = review_diff(session, gate["run_id"])
+    live = review_diff(session, gate.run_id)
     refs = live.refs()
     by_key = {r.key: r for r in refs}
 
@@ -330,7 +351,7 @@ def _hunks_to_drop(session, gate, keep, drop) -> list[HunkRef]:
 def _capture_user_edits(session, run, note: str) -> None:
     """If the tree differs from the head checkpoint, record it as the person's edit."""
     cp, state = _head(session, run)
-    diff = session.checkpoints.diff(cp["id"], None)
+    diff = session.checkpoints.diff(cp.id, None)
     if not diff.files:
         return
     state = clone(state)
@@ -338,12 +359,12 @@ def _capture_user_edits(session, run, note: str) -> None:
     state.setdefault("user_edits", []).append({"files": files, "note": note})
     state["touched"] = sorted(set(state.get("touched", [])) | set(files))
     ledger.record_checkpoint(
-        session, run["id"], cp.get("step_id"), "edit", note or "your edits", state, cp["id"]
+        session, run.id, cp.step_id, "edit", note or "your edits", state, cp.id
     )
 
 
 def _review(session, run, gate, decision, reason, dropped, note) -> None:
-    payload = gate.get("payload") or {}
+    payload = gate.payload or {}
     cp, state = _head(session, run)
     base_id = payload.get("base_checkpoint_id")
     if decision == "approve":
@@ -354,36 +375,36 @@ def _review(session, run, gate, decision, reason, dropped, note) -> None:
         else:
             _capture_user_edits(session, run, note)
         if payload.get("final"):
-            run = get_run(session, run["id"])
+            run = _run(session, run.id)
             cp, state = _head(session, run)
             state = clone(state)
             state["final_review_done"] = True
             ledger.record_checkpoint(
-                session, run["id"], None, "review", "final review approved", state, cp["id"]
+                session, run.id, None, "review", "final review approved", state, cp.id
             )
         return
     # reject: put the step's base tree back (the rejected tree stays in a checkpoint)
     state = clone(state)
     if payload.get("final"):
         state["feedback"].append(reason)
-        last_edit = _last_editing_node(session, run["id"])
+        last_edit = _last_editing_node(session, run.id)
         state["cursor"] = {"node": last_edit or END, "item": 0}
         ledger.record_checkpoint(
-            session, run["id"], None, "reject", "final review rejected", state, cp["id"]
+            session, run.id, None, "reject", "final review rejected", state, cp.id
         )
         return
-    base = session.store.get_checkpoint(base_id)
+    base = _cp(session, base_id)
     _undo_step_files(session, gate, base)
-    new_state = clone(session.store.get_blob(base["state_hash"]))
+    new_state = clone(session.store.get_blob(base.state_hash))
     new_state["feedback"] = list(state.get("feedback", [])) + [reason]
     # messages the person gave at this gate still reach the next attempt
     new_state["instruction"] = state.get("instruction") or ""
     new_state["messages"] = list(state.get("messages", []))
-    step_id = gate.get("step_id")
+    step_id = gate.step_id
     if step_id:
         session.store.update_step(step_id, status="rejected", error=reason)
     ledger.record_checkpoint(
-        session, run["id"], step_id, "reject", f"rejected: {reason[:60]}", new_state, cp["id"]
+        session, run.id, step_id, "reject", f"rejected: {reason[:60]}", new_state, cp.id
     )
 
 
@@ -393,7 +414,7 @@ def _refuse_if_step_vanished(session, gate, base_id: int) -> None:
     That happens after a `git reset --hard`, a `git stash` or a checkout while paused
     (or the person undoing every change by hand): say so, and how to get them back.
     """
-    step_files = {f.path for f in session.checkpoints.diff(base_id, gate["checkpoint_id"]).files}
+    step_files = {f.path for f in session.checkpoints.diff(base_id, gate.checkpoint_id).files}
     if not step_files:
         return
     live = {f.path for f in session.checkpoints.diff(base_id, None).files}
@@ -403,7 +424,7 @@ def _refuse_if_step_vanished(session, gate, base_id: int) -> None:
         f"the working tree no longer has any of this step's changes ({', '.join(sorted(step_files))}"
         "): a `git reset --hard`, `git stash` or checkout while the run was paused? Nothing was "
         "changed. To get them back, undo that (`git stash pop`, or see `git reflog`) or "
-        f"`llmflows-tui rewind {gate['checkpoint_id']}`; to drop the step, reject it"
+        f"`llmflows-tui rewind {gate.checkpoint_id}`; to drop the step, reject it"
     )
 
 
@@ -416,9 +437,9 @@ def _undo_step_files(session, gate, base) -> None:
     """
     from engine.git.diffs import apply_hunks
 
-    step_diff = session.checkpoints.diff(base["id"], gate["checkpoint_id"])
+    step_diff = session.checkpoints.diff(base.id, gate.checkpoint_id)
     step_files = {f.path for f in step_diff.files}
-    live = session.checkpoints.diff(gate["checkpoint_id"], None)
+    live = session.checkpoints.diff(gate.checkpoint_id, None)
     edited = {f.path for f in live.files} | {f.old_path for f in live.files if f.old_path}
     clash = sorted((step_files | {f.old_path for f in step_diff.files if f.old_path}) & edited)
     if clash:
@@ -426,10 +447,8 @@ def _undo_step_files(session, gate, base) -> None:
             "you edited " + ", ".join(clash) + ", which this step changed; rejecting would "
             "throw your edit away: undo it first, or approve (keeping your edit)"
         )
-    target = session.store.get_checkpoint(gate["checkpoint_id"])
-    apply_hunks(
-        session.repo_root, base["commit_sha"], target["commit_sha"], set(), paths=step_files
-    )
+    target = _cp(session, gate.checkpoint_id)
+    apply_hunks(session.repo_root, base.commit_sha, target.commit_sha, set(), paths=step_files)
 
 
 def _approve_dropping(session, run, gate, base_id, dropped: list[HunkRef], note) -> None:
@@ -442,34 +461,34 @@ def _approve_dropping(session, run, gate, base_id, dropped: list[HunkRef], note)
     from engine.git.diffs import apply_hunks, diff_commits
 
     _capture_user_edits(session, run, note)
-    run = get_run(session, run["id"])
+    run = _run(session, run.id)
     cp, state = _head(session, run)
-    base = session.store.get_checkpoint(base_id)
-    full = diff_commits(session.repo_root, base["commit_sha"], cp["commit_sha"])
+    base = _cp(session, base_id)
+    full = diff_commits(session.repo_root, base.commit_sha, cp.commit_sha)
     keys = {h.key for h in dropped}
     refs = full.refs()
     apply_hunks(
         session.repo_root,
-        base["commit_sha"],
-        cp["commit_sha"],
+        base.commit_sha,
+        cp.commit_sha,
         {r for r in refs if r.key not in keys},
         paths={h.path for h in dropped},
     )
     ledger.record_checkpoint(
         session,
-        run["id"],
-        gate.get("step_id"),
+        run.id,
+        gate.step_id,
         "review",
         f"kept {len(refs) - len(dropped)} of {len(refs)} hunk(s)",
         state,
-        cp["id"],
+        cp.id,
     )
 
 
 def _last_editing_node(session, run_id: str) -> str | None:
-    for s in reversed(session.store.steps_for(run_id)):
-        if s["kind"] == "agent":
-            return s["node"]
+    for s in reversed(_steps(session, run_id)):
+        if s.kind == "agent":
+            return s.node
     return None
 
 
@@ -477,57 +496,57 @@ def _gate_node(session, run, gate, decision, reason, hunks, note) -> None:
     from engine.flow.spec import get_flow
 
     cp, state = _head(session, run)
-    config = run.get("config") or {}
-    flow = get_flow(config.get("flow_path") or run["flow"], session.repo_root)
-    node = flow.node(gate["node"])
+    config = run.config or {}
+    flow = get_flow(config.get("flow_path") or run.flow, session.repo_root)
+    node = flow.node(gate.node)
     _capture_user_edits(session, run, note)
-    run = get_run(session, run["id"])
+    run = _run(session, run.id)
     cp, state = _head(session, run)
     state = clone(state)
-    step_id = gate.get("step_id")
+    step_id = gate.step_id
     if decision == "approve":
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
         state["cursor"] = {"node": flow.next_node(node.id, state), "item": 0}
         new_cp = ledger.record_checkpoint(
-            session, run["id"], step_id, "step", f"{node.id} approved", state, cp["id"]
+            session, run.id, step_id, "step", f"{node.id} approved", state, cp.id
         )
         if step_id:
-            session.store.finish_step(step_id, "done", checkpoint_id=new_cp["id"])
+            session.store.finish_step(step_id, "done", checkpoint_id=new_cp.id)
         return
     state["feedback"].append(reason)
-    target = node.on_reject or _previous_node(session, run["id"], node.id) or node.id
+    target = node.on_reject or _previous_node(session, run.id, node.id) or node.id
     state["cursor"] = {"node": target, "item": 0}
     # A person asked for another try: the loop bound starts afresh for it.
     state["iterations"][target] = 0
     if step_id:
         session.store.finish_step(step_id, "rejected", error=reason)
     ledger.record_checkpoint(
-        session, run["id"], step_id, "reject", f"{node.id} rejected → {target}", state, cp["id"]
+        session, run.id, step_id, "reject", f"{node.id} rejected → {target}", state, cp.id
     )
 
 
 def _previous_node(session, run_id: str, node_id: str) -> str | None:
-    for s in reversed(session.store.steps_for(run_id)):
-        if s["node"] != node_id and s["kind"] != "gate":
-            return s["node"]
+    for s in reversed(_steps(session, run_id)):
+        if s.node != node_id and s.kind != "gate":
+            return s.node
     return None
 
 
 def _command(session, run, gate, decision, reason, hunks, note) -> None:
-    command = (gate.get("payload") or {}).get("command", "")
-    session.store.decide_command(run["id"], command, decision == "approve", reason)
+    command = (gate.payload or {}).get("command", "")
+    session.store.decide_command(run.id, command, decision == "approve", reason)
 
 
 def _breakpoint(session, run, gate, decision, reason, hunks, note) -> None:
     if decision == "reject":
-        ledger.set_status(session, run["id"], "stopped", reason or "stopped at a breakpoint")
+        ledger.set_status(session, run.id, "stopped", reason or "stopped at a breakpoint")
 
 
 def _crash(session, run, gate, decision, reason, hunks, note) -> None:
     # Approve: the step is re-entered as it was; its done effects replay and the
     # unfinished one runs again. Nothing else to record.
     if decision == "reject":
-        ledger.set_status(session, run["id"], "stopped", reason or "stopped after a crash")
+        ledger.set_status(session, run.id, "stopped", reason or "stopped after a crash")
 
 
 def _tests(session, run, gate, decision, reason, hunks, note) -> None:
@@ -535,29 +554,23 @@ def _tests(session, run, gate, decision, reason, hunks, note) -> None:
     from engine.tools.testdetect import TEST_SETTING, configured_test_command
 
     if decision != "approve":
-        ledger.set_status(
-            session, run["id"], "stopped", reason or "stopped: the tests could not run"
-        )
+        ledger.set_status(session, run.id, "stopped", reason or "stopped: the tests could not run")
         return
     cp, state = _head(session, run)
     state = clone(state)
     configured = configured_test_command(session.repo_root)
     if configured and TEST_SETTING in state.get("settings", {}):
         state["settings"][TEST_SETTING] = configured
-    step_id = gate.get("step_id")
+    step_id = gate.step_id
     if step_id:
         session.store.update_step(step_id, status="abandoned", error="test command re-run")
-    ledger.record_checkpoint(
-        session, run["id"], step_id, "step", "tests: run again", state, cp["id"]
-    )
+    ledger.record_checkpoint(session, run.id, step_id, "step", "tests: run again", state, cp.id)
 
 
 def _context(session, run, gate, decision, reason, hunks, note) -> None:
     """Approve re-enters the step (maybe with a model set meanwhile); reject stops."""
     if decision != "approve":
-        ledger.set_status(
-            session, run["id"], "stopped", reason or "stopped: the prompt does not fit"
-        )
+        ledger.set_status(session, run.id, "stopped", reason or "stopped: the prompt does not fit")
 
 
 _GATE_HANDLERS = {
@@ -573,20 +586,20 @@ _GATE_HANDLERS = {
 
 
 def _close_open_gate(session, run_id: str, why: str) -> None:
-    gate = session.store.pending_gate(run_id)
+    gate = _pending_gate(session, run_id)
     if gate is not None:
-        session.store.answer_gate(gate["id"], "superseded", why, {})
+        session.store.answer_gate(gate.id, "superseded", why, {})
         ledger.emit(
             session,
             run_id,
-            GateAnswered(gate_id=gate["id"], decision=Decision.SUPERSEDED, reason=why),
+            GateAnswered(gate_id=gate.id, decision=Decision.SUPERSEDED, reason=why),
         )
 
 
 def _abandon_in_flight(session, run_id: str) -> None:
-    for s in session.store.steps_for(run_id):
-        if s["status"] in IN_FLIGHT_STEPS:
-            session.store.update_step(s["id"], status="abandoned")
+    for s in _steps(session, run_id):
+        if s.status in IN_FLIGHT_STEPS:
+            session.store.update_step(s.id, status="abandoned")
     # Answers kept for the next attempt belong to the abandoned line of work.
     session.store.drop_answers(run_id)
 
@@ -607,11 +620,11 @@ def node_at(session, checkpoint: dict[str, Any]) -> tuple[str | None, bool]:
 
 def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
     """Restore a checkpoint's tree and make it the run's head (undoable)."""
-    get_run(session, run_id)
-    target = session.store.get_checkpoint(checkpoint_id)
+    _run(session, run_id)
+    target = _cp(session, checkpoint_id)
     if target is None:
         raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
-    if target.get("run_id") not in (run_id, None) or not target.get("state_hash"):
+    if target.run_id not in (run_id, None) or not target.state_hash:
         raise UsageError(f"checkpoint {checkpoint_id} does not belong to run {run_id}")
     ledger.require_snapshots(session, checkpoint_id)
     # The service keeps the current tree *and* run state in a pre-restore checkpoint.
@@ -619,7 +632,7 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
     moved = ledger.moved_since_start(session, run_id)
     result["warnings"] = [moved] if moved else []
     with session.store.transaction():
-        ledger.announce(session, run_id, session.store.get_checkpoint(result["undo_checkpoint"]))
+        ledger.announce(session, run_id, _cp(session, result["undo_checkpoint"]))
         _close_open_gate(session, run_id, "rewound")
         _abandon_in_flight(session, run_id)
         ledger.move_head(session, run_id, checkpoint_id)
@@ -650,19 +663,19 @@ def retry(
     model: str | None = None,
 ) -> str:
     """Rewind to a checkpoint and run its next node again as a sibling attempt."""
-    cp = session.store.get_checkpoint(checkpoint_id)
+    cp = _cp(session, checkpoint_id)
     if cp is None:
         raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id}")
-    run_id = cp.get("run_id")
+    run_id = cp.run_id
     if not run_id:
         raise UsageError(f"checkpoint {checkpoint_id} is a manual save point, not part of a run")
     with session.store.transaction():
         rewind(session, run_id, checkpoint_id)
-        run = get_run(session, run_id)
-        state = clone(session.store.get_blob(cp["state_hash"]))
+        run = _run(session, run_id)
+        state = clone(session.store.get_blob(cp.state_hash))
         state["instruction"] = instruction
         if model:
-            config = dict(run.get("config") or {})
+            config = dict(run.config or {})
             settings = dict(config.get("model_settings") or {})
             settings["model"] = model
             config["model_settings"] = settings
@@ -677,26 +690,26 @@ def fork(session, checkpoint_id: int) -> str:
     """Start a new run from any checkpoint of an old one (the old run is untouched)."""
     from engine.events import RunStarted
 
-    cp = session.store.get_checkpoint(checkpoint_id)
-    if cp is None or not cp.get("run_id"):
+    cp = _cp(session, checkpoint_id)
+    if cp is None or not cp.run_id:
         raise CheckpointNotFoundError(f"no run checkpoint {checkpoint_id}")
-    old = get_run(session, cp["run_id"])
+    old = _run(session, cp.run_id)
     ledger.require_snapshots(session, checkpoint_id)
     session.checkpoints.rewind(checkpoint_id)
     # The new run, its checkpoint 0 and its status: one transaction after the git work.
     with session.store.transaction():
         run_id = session.store.create_run(
-            old["flow"], old["goal"], old["model"], old["autonomy"], dict(old.get("config") or {})
+            old.flow, old.goal, old.model, old.autonomy, dict(old.config or {})
         )
         _copy_flags(session, old, run_id)
         ledger.emit(
             session,
             run_id,
             RunStarted(
-                flow=old["flow"], goal=old["goal"], model=old["model"], autonomy=old["autonomy"]
+                flow=old.flow, goal=old.goal, model=old.model, autonomy=Autonomy(old.autonomy)
             ),
         )
-        state = clone(session.store.get_blob(cp["state_hash"]))
+        state = clone(session.store.get_blob(cp.state_hash))
         ledger.record_checkpoint(
             session,
             run_id,
@@ -714,7 +727,7 @@ def fork(session, checkpoint_id: int) -> str:
 PAUSED_FOR_MESSAGES = ("paused", "stopped", "crashed")
 
 
-def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
+def message_agent(session, run_id: str, text: str) -> CheckpointRecord:
     """Give the agent a message at a pause: it reaches the next model call as an instruction.
 
     Allowed while the run is paused (at any gate), stopped or crashed; the message is
@@ -723,13 +736,13 @@ def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
     """
     from engine.events import UserMessage
 
-    run = get_run(session, run_id)
+    run = _run(session, run_id)
     text = text.strip()
     if not text:
         raise UsageError("the message is empty: write what the agent should know")
-    if run["status"] not in PAUSED_FOR_MESSAGES:
+    if run.status not in PAUSED_FOR_MESSAGES:
         raise UsageError(
-            f"run {run_id} is {run['status']}: a message can be given while it is paused or "
+            f"run {run_id} is {run.status}: a message can be given while it is paused or "
             "stopped (for a finished run, ask a follow-up)"
         )
     cp, state = _head(session, run)
@@ -738,7 +751,7 @@ def message_agent(session, run_id: str, text: str) -> dict[str, Any]:
     state["instruction"] = f"{earlier}\n\n{text}" if earlier else text
     state["messages"] = [*state.get("messages", []), {"text": text, "node": _cursor_node(state)}]
     new_cp = ledger.record_checkpoint(
-        session, run_id, cp.get("step_id"), "message", f"message: {text[:60]}", state, cp["id"]
+        session, run_id, cp.step_id, "message", f"message: {text[:60]}", state, cp.id
     )
     ledger.emit(session, run_id, UserMessage(text=text))
     return new_cp
@@ -768,26 +781,26 @@ def follow_up(
     from engine.events import RunStarted
     from engine.flow.spec import get_flow
 
-    old = get_run(session, run_id)
-    if old["status"] not in FINISHED:
+    old = _run(session, run_id)
+    if old.status not in FINISHED:
         raise UsageError(
-            f"run {run_id} is {old['status']}: continue it (or give it a message) instead"
+            f"run {run_id} is {old.status}: continue it (or give it a message) instead"
         )
     if not goal.strip():
         raise UsageError("the follow-up is empty: say what the agent should do next")
-    autonomy = autonomy or old["autonomy"]
+    autonomy = autonomy or old.autonomy
     _check_autonomy(autonomy)
-    final = session.store.get_checkpoint(old["head_checkpoint_id"])
-    if session.checkpoints.diff(final["id"], None).files:
-        session.checkpoints.rewind(final["id"])
-    config = dict(old.get("config") or {})
+    final = _cp(session, old.head_checkpoint_id)
+    if session.checkpoints.diff(final.id, None).files:
+        session.checkpoints.rewind(final.id)
+    config = dict(old.config or {})
     config["follows"] = run_id
     if limits:
         config["limits"] = {**(config.get("limits") or {}), **limits}
-    model = model or old["model"]
-    if model != old["model"]:
+    model = model or old.model
+    if model != old.model:
         config["model_settings"] = {**(config.get("model_settings") or {}), "model": model}
-    flow = get_flow(config.get("flow_path") or old["flow"], session.repo_root)
+    flow = get_flow(config.get("flow_path") or old.flow, session.repo_root)
     with session.store.transaction():
         new_id = session.store.create_run(flow.name, goal, model, autonomy, config)
         _copy_flags(session, old, new_id)
@@ -798,7 +811,7 @@ def follow_up(
         )
         state = initial_state(flow, goal)
         state["instruction"] = (
-            f"This follows run {run_id}, whose goal was: {old['goal']}. "
+            f"This follows run {run_id}, whose goal was: {old.goal}. "
             "Its changes are in the working tree."
         )
         ledger.record_checkpoint(
@@ -808,7 +821,7 @@ def follow_up(
             "start",
             f"follow-up of run {run_id}: starts from its final tree",
             state,
-            final["id"],
+            final.id,
             git_parent=False,
         )
         session.store.update_run(new_id, status="paused")
@@ -818,8 +831,8 @@ def follow_up(
 
 def update_limits(session, run_id: str, **limits: Any) -> None:
     """Raise (or set) a run's budgets, e.g. before resuming a budget-stopped run."""
-    run = get_run(session, run_id)
-    config = dict(run.get("config") or {})
+    run = _run(session, run_id)
+    config = dict(run.config or {})
     cur = dict(config.get("limits") or {})
     cur.update({k: v for k, v in limits.items() if v is not None})
     config["limits"] = cur
@@ -827,8 +840,8 @@ def update_limits(session, run_id: str, **limits: Any) -> None:
 
 
 def set_model(session, run_id: str, model: str) -> None:
-    run = get_run(session, run_id)
-    config = dict(run.get("config") or {})
+    run = _run(session, run_id)
+    config = dict(run.config or {})
     settings = dict(config.get("model_settings") or {})
     settings["model"] = model
     config["model_settings"] = settings
@@ -840,22 +853,22 @@ def _set_flags(session, run_id: str, breakpoints: list[str], single_step: bool) 
     session.store.update_run(run_id, single_step=single_step)
 
 
-def _copy_flags(session, old: dict[str, Any], new_id: str) -> None:
+def _copy_flags(session, old: RunRecord, new_id: str) -> None:
     """A fork or follow-up pauses where its origin did."""
-    _set_flags(session, new_id, session.store.breakpoints(old["id"]), old["single_step"])
+    _set_flags(session, new_id, session.store.breakpoints(old.id), old.single_step)
 
 
 def run_flags(session, run_id: str) -> RunFlags:
     """A run's breakpoints and single-step mode."""
-    run = get_run(session, run_id)
-    return RunFlags(session.store.breakpoints(run_id), run["single_step"])
+    run = _run(session, run_id)
+    return RunFlags(session.store.breakpoints(run_id), run.single_step)
 
 
 def set_run_flags(
     session, run_id: str, *, breakpoints: list[str] | None = None, single_step: bool | None = None
 ) -> RunFlags:
     """Change a run's breakpoints and/or single-step mode (takes effect at the next node)."""
-    get_run(session, run_id)
+    _run(session, run_id)
     with session.store.transaction():
         if breakpoints is not None:
             session.store.set_breakpoints(run_id, breakpoints)
@@ -869,6 +882,6 @@ def reopen(session, run_id: str) -> None:
 
     Crashed runs are left as they are: the executor's recovery handles them.
     """
-    run = get_run(session, run_id)
-    if run["status"] == RunStatus.STOPPED:
+    run = _run(session, run_id)
+    if run.status == RunStatus.STOPPED:
         ledger.set_status(session, run_id, RunStatus.PAUSED, "reopened to continue")
