@@ -14,7 +14,7 @@ from engine.run import operations as ops
 from engine.run.executor import Executor
 from engine.run.session import Session
 from tests.support.fake_model import FakeModel, say, tool
-from tests.support.gitutil import init_repo
+from tests.support.gitutil import git, init_repo
 
 ONE_EDIT = """\
 name: one
@@ -110,3 +110,51 @@ def test_partial_hunk_approval_keeps_the_private_mode(tmp_path: Path):
     text = (repo / "private/secret.txt").read_text()
     assert "line 36 CHANGED" in text and "line 2 CHANGED" not in text
     assert _mode(repo / "private/secret.txt") == 0o600
+
+
+def test_manifest_stats_only_files_whose_index_entry_changed(tmp_path: Path, monkeypatch):
+    """Unchanged files keep the bits seen at the last lstat; an edited + chmod-ed file is
+    stat-ed again and its new bits recorded. (The clock is moved on so every file counts
+    as old enough to trust; git compares ctimes to the second.)"""
+    from types import SimpleNamespace
+
+    from engine.git import snapshots
+
+    files = {f"src/m{i}.py": f"x = {i}\n" for i in range(20)}
+    repo = init_repo(tmp_path / "r", files)
+    (repo / "private").mkdir()
+    (repo / "private/key.txt").write_text("k\n")
+    (repo / "private/key.txt").chmod(0o600)
+    git(repo, "add", "private")  # the index entry records the file after its chmod
+    real_time = snapshots.time.time
+    monkeypatch.setattr(snapshots, "time", SimpleNamespace(time=lambda: real_time() + 100))
+    stated: list[bytes] = []
+    real_lstat = os.lstat
+
+    def lstat(path, *a, **k):
+        if isinstance(path, bytes):  # the manifest's per-file lstat (folders are str)
+            stated.append(os.path.relpath(path, os.fsencode(repo)))
+        return real_lstat(path, *a, **k)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    with Snapshotter(repo) as snap:
+        first = snap.snapshot("refs/llmflows/m/1", "first")
+        assert len(stated) == 21 and first.modes["private/key.txt"] == 0o600
+        stated.clear()
+        again = snap.snapshot("refs/llmflows/m/2", "nothing changed")
+        assert stated == [] and again.modes == first.modes
+        (repo / "src/m3.py").write_text("x = 'secret'\n")
+        (repo / "src/m3.py").chmod(0o600)
+        third = snap.snapshot("refs/llmflows/m/3", "edited and chmod-ed")
+    assert stated == [b"src/m3.py"]
+    assert third.modes == {**first.modes, "src/m3.py": 0o600}
+
+
+def test_manifest_with_a_split_index_stats_every_file(tmp_path: Path):
+    """A split index (entries partly in a shared file) is not read directly: git lists
+    the files and each is stat-ed, so the bits are still recorded."""
+    repo = _private_repo(tmp_path)
+    git(repo, "update-index", "--split-index")
+    with Snapshotter(repo) as snap:
+        s = snap.snapshot("refs/llmflows/split/1", "split")
+    assert s.modes["private/secret.txt"] == 0o600 and s.modes["README.md"] == 0o664

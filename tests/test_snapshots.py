@@ -431,3 +431,32 @@ def test_unchanged_user_index_is_memoised_but_changes_are_seen(repo: Path, snap:
     c = snap.snapshot("refs/llmflows/r/2", "c")
     assert c.index_tree != a.index_tree
     assert git(repo, "show", f"{c.index_tree}:README.md") == "staged\n"
+
+
+def test_a_big_tracked_file_is_hashed_before_the_status_scan(
+    repo: Path, snap: Snapshotter, monkeypatch
+):
+    """Once a snapshot has seen a big tracked file, the next one hashes it with
+    update-index first, so git status finds it fresh (no second hash to compare)."""
+    from engine.git import snapshots
+
+    monkeypatch.setattr(snapshots, "_LARGE_FILE_BYTES", 1000)
+    (repo / "big.dat").write_bytes(b"a" * 5000)
+    git(repo, "add", "big.dat")
+    git(repo, "commit", "-qm", "big")
+    snap.snapshot("refs/llmflows/b/1", "learns the big file")
+    (repo / "big.dat").write_bytes(b"b" * 5000)  # same size: status would hash to compare
+    (repo / "small.txt").write_text("new\n")
+    statuses: list[bytes] = []
+    real = snap._gitb
+
+    def gitb(*args, **kw):
+        out = real(*args, **kw)
+        if "status" in args:
+            statuses.append(out)
+        return out
+
+    monkeypatch.setattr(snap, "_gitb", gitb)
+    s = snap.snapshot("refs/llmflows/b/2", "changed")
+    assert b" M big.dat" not in statuses[0] and b"M  big.dat" in statuses[0]
+    assert git(repo, "cat-file", "-p", f"{s.tree}:big.dat") == "b" * 5000

@@ -38,7 +38,10 @@ Git stores only 644/755 for files and nothing for directories, so the
 every captured file, and every directory holding one, whose mode differs from
 what git would create under the current umask (directories end in ``/``).
 Restores put those bits back (see :func:`apply_modes`), so a private ``0600``
-file never comes back world-readable.
+file never comes back world-readable. The manifest costs one read of the temp index
+per snapshot: a chmod changes a file's ctime, which our ``git status`` (ctime checks
+pinned on) refreshes in the index, so only files whose entry changed since our last
+``lstat`` of them are stat-ed again.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ import json
 import os
 import shutil
 import stat
+import struct
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -74,8 +79,16 @@ _TRAILER_SKIPPED = "Llmflows-Skipped: "
 _TRAILER_IGNORED = "Llmflows-Ignored: "
 # How many top-level directories an ignored-files summary names.
 _IGNORED_TOP_DIRS = 5
-# Every changed or untracked path, one record each (renames as delete + add).
+# Every changed or untracked path, one record each (renames as delete + add). The stat
+# checks are pinned so a chmod always refreshes the entry's ctime (the mode manifest
+# trusts it) whatever the user's config says.
 _STATUS = (
+    "-c",
+    "core.trustctime=true",
+    "-c",
+    "core.checkStat=default",
+    "-c",
+    "core.fsmonitor=false",
     "status",
     "--porcelain=v1",
     "-z",
@@ -86,6 +99,8 @@ _STATUS = (
 # Names tried for one snapshot before giving up (each taken by someone else).
 _MAX_REF_ATTEMPTS = 100
 _TRAILER_MODES = "Llmflows-Modes: "
+# Tracked files this big are hashed before the status scan (see Snapshotter._build_tree).
+_LARGE_FILE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -197,8 +212,10 @@ class Snapshotter:
         self.common_dir = (self.root / common).resolve()
         self.index_path = self.root / index
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-snap")
-        # Stats tracked files for the mode manifest while git scans the work tree.
-        self._modes_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-modes")
+        # Permission bits seen by lstat, by index path: (ctime as the index stores it, bits).
+        self._seen_modes: dict[bytes, tuple[int, int]] = {}
+        # Tracked files of at least _LARGE_FILE_BYTES in the last index read.
+        self._large: list[str] = []
         remove_stale_temp_dirs()
         # The pid in the name lets a later process see that this one is gone (kill -9).
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
@@ -214,7 +231,6 @@ class Snapshotter:
     def close(self) -> None:
         """Release the git process handles and temporary files."""
         self._pool.shutdown(wait=True)
-        self._modes_pool.shutdown(wait=True)
         self._stack.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -249,7 +265,6 @@ class Snapshotter:
             raise SnapshotError(f"snapshot ref must be a full ref name (refs/...), got {ref!r}")
         key = self._index_key()
         memo = self._index_memo
-        modes_job = self._modes_pool.submit(self._tracked_modes)
         if key is not None and memo is not None and memo[0] == key:
             # The user's index rarely changes during a run: same file (inode, size,
             # mtime/ctime in ns) -> same tree; skip the copy and write-tree.
@@ -273,7 +288,7 @@ class Snapshotter:
             self._index_memo = (key, (index_tree, index_commit)) if key is not None else None
         parents = ([parent_commit] if parent_commit else []) + [index_commit]
         try:
-            modes = self._snapshot_modes(build.index_path, modes_job.result())
+            modes = self._modes(build.index_path, build.tree)
         except BaseException:
             _unlink(build.index_path)
             raise
@@ -316,9 +331,13 @@ class Snapshotter:
         key, memo = self._index_key(), self._index_memo
         if key is None or memo is None or memo[0] != key or memo[1][0] != last.index_tree:
             return None
-        if not os.path.exists(cached.index_path) or not self._worktree_matches(cached, last):
+        if not os.path.exists(cached.index_path):
             return None
-        if self._modes(cached.index_path) != last.modes:
+        if self._large and self._large_changed(read_index(cached.index_path, len(last.tree) // 2)):
+            return None  # known without status hashing a big file the snapshot will hash
+        if not self._worktree_matches(cached, last):
+            return None
+        if self._modes(cached.index_path, cached.tree) != last.modes:
             return None
         ref = self._claim_ref(ref, last.commit, next_ref)
         snap = dataclasses.replace(last, ref=ref)
@@ -473,7 +492,7 @@ class Snapshotter:
             build = self._build_tree(with_ignored=False)
             cur_tree, cur_skipped, index = build.tree, build.skipped, build.index_path
             try:
-                cur_modes = self._modes(index)
+                cur_modes = self._modes(index, cur_tree)
             except BaseException:
                 _unlink(index)
                 raise
@@ -631,6 +650,12 @@ class Snapshotter:
         index = self._copy_index()
         env = {"GIT_INDEX_FILE": index}
         try:
+            large = [p for p in self._large if not self._too_large(p)]
+            if large:
+                # Hash big tracked files once, here: update-index skips unchanged ones by
+                # stat, and status then finds them fresh instead of hashing them to compare.
+                data = b"\0".join(os.fsencode(p) for p in large) + b"\0"
+                self._git("update-index", "--add", "--remove", "-z", "--stdin", env=env, input=data)
             args = list(_STATUS)
             if with_ignored:
                 args.append("--ignored=matching")
@@ -649,27 +674,77 @@ class Snapshotter:
             raise
         return _TreeBuild(tree=tree, skipped=skipped, index_path=index, ignored=ignored)
 
-    def _tracked_modes(self) -> tuple[dict[str, int], set[str]]:
-        """Mode manifest of the files in the user's index (read only), and those paths."""
-        paths = _regular_paths(self._gitb("ls-files", "-s", "-z"))
-        return mode_manifest(self.root, paths), set(paths)
-
-    def _snapshot_modes(
-        self, index: str, tracked: tuple[dict[str, int], set[str]]
+    def _modes(
+        self,
+        index: str,
+        tree: str,
+        entries: dict[bytes, tuple[int, int, int, int]] | None = None,
     ) -> dict[str, int]:
-        """The manifest of the tree in ``index``: the tracked files' (stat'ed in parallel
-        with the work-tree scan) plus new files, minus files the tree does not hold."""
-        tracked_modes, tracked_paths = tracked
-        final = _regular_paths(self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index}))
-        final_set = set(final)
-        modes = {p: m for p, m in tracked_modes.items() if p.endswith("/") or p in final_set}
-        modes.update(mode_manifest(self.root, [p for p in final if p not in tracked_paths]))
+        """Mode manifest of the files in ``index`` (and their directories), see module doc.
+
+        ``index`` must have just been refreshed by our ``git status`` (ctime checks on),
+        so each entry's ctime is its file's. A chmod changes the ctime, so a file whose
+        entry still has the ctime we saw at our last lstat keeps the bits seen then: only
+        new or changed entries are stat-ed. ``tree`` (its id) gives the hash length.
+        """
+        if entries is None:
+            entries = read_index(index, len(tree) // 2)
+        if entries is None:  # split index or an unknown format: ask git, trust no stat data
+            listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
+            entries = {os.fsencode(p): (0, 0, 0, _F_ASSUME_VALID) for p in _regular_paths(listing)}
+        umask = current_umask()
+        plain, executable = 0o666 & ~umask, 0o777 & ~umask
+        # git may compare ctimes to the second only: a file whose ctime is in this second
+        # (or the last) could still change unseen, so it is stat-ed again next time.
+        trusted_before = int(time.time()) - 1
+        base = os.fsencode(self.root) + b"/"
+        seen = self._seen_modes
+        for gone in seen.keys() - entries.keys():
+            del seen[gone]
+        lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
+        modes: dict[str, int] = {}
+        dirs: set[bytes] = set()
+        large: list[str] = []
+        for name, (ctime, _ino, size, flags) in entries.items():
+            hit = seen.get(name)
+            if hit is not None and hit[0] == ctime and not flags & _F_ASSUME_VALID:
+                bits = hit[1]
+            else:
+                try:
+                    st = lstat(base + name)
+                except OSError:
+                    continue
+                if not s_isreg(st.st_mode):
+                    continue
+                bits = s_imode(st.st_mode)
+                if st.st_ctime < trusted_before:
+                    seen[name] = (ctime_key(st), bits)
+                else:
+                    seen.pop(name, None)
+            if bits != (executable if bits & 0o100 else plain):
+                modes[os.fsdecode(name)] = bits
+            if size >= _LARGE_FILE_BYTES:
+                large.append(os.fsdecode(name))
+            cut = name.rfind(b"/")
+            if cut > 0:
+                dirs.add(name[:cut])
+        self._large = large
+        modes.update(_dir_modes(self.root, {os.fsdecode(d) for d in dirs}, executable))
         return modes
 
-    def _modes(self, index: str) -> dict[str, int]:
-        """Mode manifest of the files in ``index`` (and their directories), see module doc."""
-        listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
-        return mode_manifest(self.root, _regular_paths(listing))
+    def _large_changed(self, entries: dict[bytes, tuple[int, int, int, int]] | None) -> bool:
+        """Whether a big tracked file's stat differs from its index entry (no hashing)."""
+        base = os.fsencode(self.root) + b"/"
+        for path in self._large:
+            name = os.fsencode(path)
+            e = entries.get(name) if entries is not None else None
+            try:
+                st = os.lstat(base + name)
+            except OSError:
+                return True
+            if e is None or e[:3] != (ctime_key(st), st.st_ino & 0xFFFFFFFF, st.st_size):
+                return True
+        return False
 
     def _classify(
         self, status_z: bytes
@@ -811,40 +886,89 @@ def _regular_paths(ls_files_z: bytes) -> list[str]:
     ]
 
 
-def mode_manifest(root: Path, paths: list[str]) -> dict[str, int]:
-    """Bits git would not reproduce for ``paths`` and their parent directories."""
-    umask = current_umask()
-    plain, executable = 0o666 & ~umask, 0o777 & ~umask
-    base = os.fspath(root) + os.sep
-    lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
-    modes: dict[str, int] = {}
-    dirs: set[str] = set()
-    for rel in paths:  # one lstat per file: a hot loop on big repositories
-        try:
-            st = lstat(base + rel)
-        except OSError:
-            continue
-        if not s_isreg(st.st_mode):
-            continue
-        bits = s_imode(st.st_mode)
-        if bits != (executable if bits & 0o100 else plain):
-            modes[rel] = bits
-        cut = rel.rfind("/")
-        if cut > 0:
-            dirs.add(rel[:cut])
-    for d in list(dirs):  # ancestors of the folders holding files
+def ctime_key(st: os.stat_result) -> int:
+    """``st``'s ctime as a git index entry stores it: seconds (32 bits) << 32 | nanoseconds."""
+    sec, nsec = divmod(st.st_ctime_ns, 1_000_000_000)
+    return ((sec & 0xFFFFFFFF) << 32) | nsec
+
+
+#: One index entry's fixed part, by object-id length: ctime, ino, mode, size, flags.
+_ENTRY = {n: struct.Struct(f">Q12xII8xI{n}xH") for n in (20, 32)}
+_F_ASSUME_VALID, _F_EXTENDED, _F_STAGE = 0x8000, 0x4000, 0x3000
+
+
+def read_index(
+    path: str | os.PathLike[str], hash_len: int
+) -> dict[bytes, tuple[int, int, int, int]] | None:
+    """Stage-0 regular files of a git index file (versions 2-4): path -> (ctime as
+    :func:`ctime_key` gives it, inode, size, flags).
+
+    None when the file is not a plain index this reader knows (missing, split index,
+    another version or hash): callers then ask git and stat files instead.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if data[:4] != b"DIRC" or len(data) < 12 or hash_len not in _ENTRY:
+        return None
+    version, count = struct.unpack_from(">II", data, 4)
+    if version not in (2, 3, 4):
+        return None
+    entry = _ENTRY[hash_len]
+    unpack, fixed, find = entry.unpack_from, entry.size, data.index
+    out: dict[bytes, tuple[int, int, int, int]] = {}
+    prev = b""
+    off = 12
+    try:
+        for _ in range(count):
+            ctime, ino, mode, size, flags = unpack(data, off)
+            at = off + fixed + (2 if version >= 3 and flags & _F_EXTENDED else 0)
+            if version == 4:  # name = previous name minus N bytes, plus this suffix
+                b = data[at]
+                at += 1
+                strip = b & 0x7F
+                while b & 0x80:
+                    b = data[at]
+                    at += 1
+                    strip = ((strip + 1) << 7) | (b & 0x7F)
+                end = find(b"\0", at)
+                name = prev[: len(prev) - strip] + data[at:end]
+                prev, off = name, end + 1
+            else:
+                n = flags & 0xFFF
+                end = at + n if n != 0xFFF else find(b"\0", at)
+                name = data[at:end]
+                off += (end - off + 8) & ~7
+            if mode >> 12 == 0o10 and not flags & _F_STAGE:  # a regular file, stage 0
+                out[name] = (ctime, ino, size, flags)
+        while off + 8 <= len(data) - hash_len:  # extensions
+            if data[off : off + 4] == b"link":
+                return None  # split index: these entries are only part of it
+            off += 8 + int.from_bytes(data[off + 4 : off + 8], "big")
+    except (struct.error, ValueError, IndexError):
+        return None
+    return out
+
+
+def _dir_modes(root: Path, dirs: set[str], default: int) -> dict[str, int]:
+    """Bits of ``dirs`` (and their ancestors) that differ from ``default``, as "dir/" keys."""
+    for d in list(dirs):
         cut = d.rfind("/")
         while cut > 0 and d[:cut] not in dirs:
             d = d[:cut]
             dirs.add(d)
             cut = d.rfind("/")
+    base = os.fspath(root) + os.sep
+    modes: dict[str, int] = {}
     for d in dirs:
         try:
-            st = lstat(base + d)
+            st = os.lstat(base + d)
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode) and s_imode(st.st_mode) != executable:
-            modes[d + "/"] = s_imode(st.st_mode)
+        if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != default:
+            modes[d + "/"] = stat.S_IMODE(st.st_mode)
     return modes
 
 
