@@ -604,18 +604,17 @@ def _abandon_in_flight(session, run_id: str) -> None:
     session.store.drop_answers(run_id)
 
 
-def node_at(session, checkpoint: dict[str, Any]) -> tuple[str | None, bool]:
+def node_at(session, checkpoint: CheckpointRecord) -> tuple[str | None, bool]:
     """The flow node a run is at in a checkpoint, and whether it is the one that runs next
     from there (else the flow had ended: the last one that ran before it was made)."""
-    blob = checkpoint.get("state_hash")
+    blob = checkpoint.state_hash
     state = session.store.get_blob(blob) if blob else None
     cursor = str(((state or {}).get("cursor") or {}).get("node") or "")
     if cursor and cursor not in (END, FAIL):
         return cursor, True
-    made = float(checkpoint.get("created_at") or 0)
-    steps = session.store.steps_for(checkpoint["run_id"])
-    ran = [s for s in steps if (s["started_at"] or 0) <= made]
-    return (str(ran[-1]["node"]) if ran else None), False
+    made = float(checkpoint.created_at or 0)
+    ran = [s for s in _steps(session, checkpoint.run_id or "") if (s.started_at or 0) <= made]
+    return (ran[-1].node if ran else None), False
 
 
 def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
