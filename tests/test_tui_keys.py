@@ -53,6 +53,7 @@ async def test_help_hangs_long_descriptions_under_their_column_at_80x24():
         lines = _lines(app.screen.query_one("#help-text"))
         first = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("a "))
         column = lines[first].index("approve")
+        assert any(ln.lstrip().startswith("← / →") for ln in lines)  # sideways scroll, too
         cont = lines[first + 1]
         assert "stay)" in cont and "stay)" not in lines[first]  # long enough to wrap at 80
         assert cont[:column].strip() == "" and cont[column] != " ", (lines[first], cont)

@@ -544,14 +544,14 @@ async def test_status_line_fits_80_columns_with_the_message_first():
         assert line.text().plain.startswith("⏸ paused  node reproduce  autonomy review")
 
 
-async def test_plan_tree_labels_fit_the_plan_pane_at_120_columns():
-    """The bugfix flow after a run and a rewind: every row, guides included, fits the ~29
-    columns the plan pane has at 120×36 (no label is cut)."""
+async def test_plan_tree_labels_fit_the_plan_pane_at_80_and_120_columns():
+    """The bugfix flow after a run and a rewind: every row, guides included, fits the 31
+    columns the plan pane has at 80×24 and 120×36 (no label is cut)."""
     from engine.events import Rewound
 
     tree = PlanTree()
     app = OneWidget(tree)
-    # as in app.tcss at 120 columns: 26 % of the width, a border, and a scrollbar (short)
+    # as in app.tcss at 80 and 120 columns (min-width 31 / 26 %), a border, a scrollbar
     app.CSS = "PlanTree { width: 31; height: 12; border: round white; }"
     nodes = [
         ("baseline", "run", "Run the tests before any change"),
@@ -596,3 +596,22 @@ async def test_plan_tree_labels_fit_the_plan_pane_at_120_columns():
             label = tree._label_text(line.node)
             assert guides + label.cell_len <= room, (guides, label.plain, room)
         assert "◇ cp 10 pre-rewind ◀ here" in [ln.strip() for ln in tree.outline()]
+
+
+async def test_cost_meter_after_a_rewind_shows_the_total_and_the_restored_checkpoint():
+    meter = CostMeter()
+    app = OneWidget(meter)
+    async with app.run_test(size=(29, 12)) as pilot:
+        meter.apply_event(cost(1, "m", 0.0025, 0.0025, run_in=2000))
+        meter.apply_event(cost(5, "m", 0.0044, 0.0069, run_in=6000))
+        meter.apply_event(ResultEvent(step_id=6, command="pytest", exit_code=0, passed=4))
+        meter.apply_event(ResultEvent(step_id=0, command="pytest", exit_code=1, passed=2))
+        meter.set_restored(4, 0.0025)  # the checkpoint's tests: 2 passed
+        await pilot.pause()
+        lines = meter.text().plain.splitlines()
+        assert lines[:2] == ["run $0.0069 spent in all", "at cp 4 $0.0025 ◀ here"], lines
+        assert lines[-1] == "per passing test $0.0013 (2 passed)"  # 0.0025 / 2, not 0.0069
+        assert all(len(line) <= meter.content_size.width for line in lines[:2])
+        meter.apply_event(cost(7, "m", 0.0010, 0.0079))  # the run goes on: back to run/step
+        assert meter.restored is None
+        assert meter.text().plain.splitlines()[0] == "run $0.0079  step $0.0010"

@@ -113,6 +113,10 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         _b("escape", "back", "Back", "back (read-only view)", False),
     ]
 
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
+        ("← / →", "scroll the diff sideways when wrap is off (‹ › mark lines that go on)"),
+    ]
+
     # State shared by the parts; a change refreshes which keys are active.
     gate: reactive[GateRecord | None] = reactive(None, bindings=True, init=False)
     busy: reactive[bool] = reactive(False, bindings=True, init=False)
@@ -399,28 +403,28 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         async def tests_then() -> None:
             tests = await self.app.api.checkpoint_tests(checkpoint_id)
             pane = self.query_one("#tests", TestOutput)
+            meter = self.query_one("#cost", CostMeter)
             pane.clear()
             pane.write_line(f"── as at checkpoint {checkpoint_id} ──")
-            if tests:
-                from engine.events import TestResult
+            from engine.events import TestResult
 
-                pane.apply_event(
-                    TestResult(
-                        step_id=0,  # not a step of this line: the restored checkpoint's
-                        command=str(tests.get("command", "")),
-                        exit_code=int(tests.get("exit_code", 1)),
-                        passed=int(tests.get("passed", 0)),
-                        failed=int(tests.get("failed", 0)),
-                        errors=int(tests.get("errors", 0)),
-                        skipped=int(tests.get("skipped", 0)),
-                        failing=list(tests.get("failing") or []),
-                        duration_s=float(tests.get("duration_s", 0.0)),
-                    )
-                )
+            result = TestResult(
+                step_id=0,  # not a step of this line: the restored checkpoint's
+                command=str(tests.get("command", "")),
+                exit_code=int(tests.get("exit_code", 1)),
+                passed=int(tests.get("passed", 0)),
+                failed=int(tests.get("failed", 0)),
+                errors=int(tests.get("errors", 0)),
+                skipped=int(tests.get("skipped", 0)),
+                failing=list(tests.get("failing") or []),
+                duration_s=float(tests.get("duration_s", 0.0)),
+            )
+            if tests:
+                pane.apply_event(result)
                 for line in str(tests.get("output", "")).splitlines()[-200:]:
                     pane.write_line(line)
-            spent = await self.app.api.checkpoint_spent(checkpoint_id)
-            self.query_one("#cost", CostMeter).set_restored(checkpoint_id, spent)
+            meter.apply_event(result)  # "per passing test" counts the checkpoint's passes
+            meter.set_restored(checkpoint_id, await self.app.api.checkpoint_spent(checkpoint_id))
 
         self.run_worker(tests_then(), group="rewind-panes", exclusive=True, exit_on_error=False)
 

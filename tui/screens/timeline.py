@@ -91,7 +91,8 @@ class TimelinePart:
         else:
             msg = f"Rewound to checkpoint {cp}. Your files before it are in checkpoint "
             msg += f"{self.last_undo}: u undoes, c continues from here."
-        self.notify(msg, timeout=10)
+        # short: the status line keeps "rewound to …: c continues with …" on screen
+        self.notify(msg, timeout=6)
         self._after_rewind(cp)
 
     def action_undo_rewind(self) -> None:

@@ -50,6 +50,7 @@ class CostMeter(Widget):
     """Cost and token meter with a budget bar (warning style from 80 %, error at 100 %).
 
     Public API: :meth:`apply_event` (CostUpdate, TestResult), :meth:`set_budget`,
+    :meth:`set_restored` (after a rewind),
     :meth:`reset`, :meth:`text`; figures :attr:`run_cost`, :attr:`step_cost`,
     :attr:`tokens_in`, :attr:`tokens_out`, :attr:`tokens_cached`, :attr:`budget`,
     :attr:`budget_fraction`, :attr:`per_model`, :attr:`cost_per_passing_test`.
@@ -120,10 +121,12 @@ class CostMeter(Widget):
 
     @property
     def cost_per_passing_test(self) -> float | None:
-        """Run cost divided by passing tests of the latest result (None before any pass)."""
+        """Cost divided by passing tests of the latest result (None before any pass);
+        after a rewind, what reaching the restored checkpoint cost by its passes."""
         if self.tests_passed <= 0:
             return None
-        return self.run_cost / self.tests_passed
+        cost = self.restored[1] if self.restored is not None else self.run_cost
+        return cost / self.tests_passed
 
     def apply_event(self, event: Event) -> None:
         """Handle CostUpdate (per call) and TestResult; ignore others."""
