@@ -5,7 +5,9 @@ Usage: python bench/faults.py [--trials N] [--seed S] [--json]
 Each trial builds the same small repository (a commit, a second branch, a stash
 entry, a staged file), starts a real ``llmflows-tui run`` subprocess of a flow
 with one of each side effect (``write_file``, ``edit_file``, an agent
-``run_command``, a ``run`` node, model calls), and kills it either at a random
+``run_command``, a ``run`` node, model calls; the process is forked from a warm
+server that has imported the engine and litellm, ``tests/support/forked.py``, so
+random delays land in the run, not in imports), and kills it either at a random
 named crash point (``LLMFLOWS_CRASH_AT``, see ``engine/run/crashpoints.py``) or
 with SIGKILL after a random delay. While the run is dead the person edits a
 file the agent never touches and creates a new one. The harness then resumes
@@ -47,6 +49,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
+
+from tests.support import forked  # noqa: E402
+from tests.support.forked import Forked  # noqa: E402
 
 INVARIANTS = ("tree", "once", "edits", "integrity", "objects", "user_git", "finished")
 
@@ -201,26 +206,20 @@ def cli(argv: list[str]) -> tuple[int | None, str]:
     return code, buf.getvalue()
 
 
-def _child(argv: list[str], repo: Path, crash: str | None) -> subprocess.Popen:
+def _child(argv: list[str], repo: Path, crash: str | None) -> Forked:
     env = {k: v for k, v in os.environ.items() if k != "LLMFLOWS_CRASH_AT"}
     if crash:
         env["LLMFLOWS_CRASH_AT"] = crash
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui.entry", "-C", str(repo), *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    return forked.start(["-C", str(repo), *argv], env)
 
 
 def baseline(workdir: Path) -> tuple[dict[str, bytes], float]:
     """An uninterrupted run: its final tree and how long the process took."""
     s = Setup(workdir / "baseline")
     t0 = time.perf_counter()
-    proc = _child(s.argv(), s.repo, None)
-    _out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"the uninterrupted run failed ({proc.returncode}): {err.decode()}")
+    done = _child(s.argv(), s.repo, None).communicate()
+    if done.returncode != 0:
+        raise RuntimeError(f"the uninterrupted run failed ({done.returncode}): {done.stderr}")
     return tree(s.repo), time.perf_counter() - t0
 
 
@@ -340,11 +339,9 @@ def trial(n: int, rng: random.Random, workdir: Path, expected, duration: float) 
         delay = rng.uniform(0.0, duration)
         t = Trial(n, f"kill@{delay:.2f}s")
         proc = _child(s.argv(), s.repo, None)
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate()
+        if proc.wait(delay) is None:
+            proc.kill()
+        proc.communicate()
     t.killed = proc.returncode == -signal.SIGKILL
     # The person works while the run is dead.
     readme = s.repo / "README.md"

@@ -185,6 +185,12 @@ class EngineAPI:
 
         return await self._on_engine(pending_gate, run_id)
 
+    async def clash_diff(self, run_id: str) -> Diff | None:
+        """At a crash gate over files changed since the step wrote them: its version → yours."""
+        from engine.readmodels import clash_diff
+
+        return await self._on_engine(clash_diff, run_id)
+
     async def diff(self, base: int, to: int | None) -> Diff:
         """Checkpoint ``base`` → checkpoint ``to`` (None: the live working tree)."""
 

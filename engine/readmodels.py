@@ -181,6 +181,17 @@ def pending_gate(session: Session, run_id: str) -> GateRecord | None:
     return _gate(session.store.pending_gate(run_id))
 
 
+def clash_diff(session: Session, run_id: str) -> Diff | None:
+    """At a crash gate over clashing files: the step's version (-) against yours now (+)."""
+    from engine.git.blobs import versions_diff
+
+    gate = session.store.pending_gate(run_id)
+    versions = ((gate or {}).get("payload") or {}).get("versions")
+    if not gate or gate["kind"] != "crash" or not versions:
+        return None
+    return versions_diff(session.repo_root, versions)[0]
+
+
 @dataclass(frozen=True)
 class RangeDiff:
     """A diff and the checkpoints it spans (``to`` None: the working tree)."""

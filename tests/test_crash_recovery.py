@@ -149,3 +149,101 @@ def test_a_kill_right_after_a_model_answer_does_not_lose_its_cost(tmp_path, caps
     assert main(["-C", str(repo), "resume", _run_id(repo)]) == 0
     capsys.readouterr()
     assert cost(repo) == cost(plain) and cost(repo)[1] == 2
+
+
+def _writes_script(tmp_path: Path) -> Path:
+    """The model writes a new file, edits a tracked one, then finishes."""
+
+    def call(name: str, **args: str) -> dict:
+        return {"tool_calls": [{"name": name, "arguments": args}]}
+
+    script = tmp_path / "writes.script.yaml"
+    script.write_text(
+        yaml.safe_dump(
+            {
+                "responses": [
+                    call("write_file", path="a.txt", content="A from the step\n"),
+                    call("edit_file", path="src.txt", old="old\n", new="new from the step\n"),
+                    call("finish", summary="written"),
+                ]
+            }
+        )
+    )
+    return script
+
+
+def _crashed_review_run(tmp_path: Path) -> Path:
+    """A review-autonomy run killed in the model call after its write_file and edit_file."""
+    repo = init_repo(tmp_path / "repo", {"README.md": "hi\n", "src.txt": "old\n"})
+    script = _writes_script(tmp_path)
+    first = run_cli(
+        "run",
+        FLOW,
+        "write things",
+        "--model",
+        f"scripted:{script}",
+        "--autonomy",
+        "review",
+        repo=repo,
+        crash="intent-llm:3",
+    )
+    assert first.returncode == -9, first.stdout + first.stderr
+    assert (repo / "a.txt").read_text() == "A from the step\n"
+    assert (repo / "src.txt").read_text() == "new from the step\n"
+    return repo
+
+
+def _tool_effects(repo: Path, run_id: str) -> list[str]:
+    with RunStore.open(repo, write=False) as store:
+        return [
+            e["request"]["name"]
+            for e in store.effects_for_run(run_id)
+            if e["kind"] == "tool" and e["status"] == "done"
+        ]
+
+
+def test_review_autonomy_done_writes_are_not_applied_again_after_a_crash(tmp_path):
+    repo = _crashed_review_run(tmp_path)
+    written = {p: (repo / p).stat().st_mtime_ns for p in ("a.txt", "src.txt")}
+    # the person works while the run is dead, on files the step did not write
+    (repo / "README.md").write_text("hi\nthe person's line\n")
+    (repo / "user_new.txt").write_text("mine\n")
+    run_id = _run_id(repo)
+    second = run_cli("resume", run_id, repo=repo)
+    # the step finishes from the journal; review autonomy shows it before going on
+    assert second.returncode == 3 and "review" in second.stdout, second.stdout + second.stderr
+    assert "recovering step 'work'" in second.stdout + second.stderr
+    assert {p: (repo / p).stat().st_mtime_ns for p in written} == written  # not written again
+    third = run_cli("resume", run_id, "--approve", repo=repo)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert (repo / "a.txt").read_text() == "A from the step\n"
+    assert (repo / "src.txt").read_text() == "new from the step\n"
+    assert (repo / "README.md").read_text() == "hi\nthe person's line\n"
+    assert (repo / "user_new.txt").read_text() == "mine\n"
+    assert sorted(_tool_effects(repo, run_id)) == ["edit_file", "write_file"]  # once each
+    _check_store(repo)
+
+
+def test_clash_gate_shows_the_steps_version_and_yours_and_keeps_yours(tmp_path):
+    repo = _crashed_review_run(tmp_path)
+    # the person rewrites both files the step wrote, then collects garbage
+    (repo / "a.txt").write_text("A the person wrote\n")
+    (repo / "src.txt").write_text("old\nthe person's own line\n")
+    git(repo, "gc", "-q", "--prune=now")
+    run_id = _run_id(repo)
+    second = run_cli("resume", run_id, repo=repo)
+    assert second.returncode == 3 and "crash gate" in second.stdout, second.stdout + second.stderr
+    show = run_cli("show", run_id, repo=repo).stdout
+    for text in (second.stdout, show):
+        # both versions of both files, as a diff: - the step's, + the person's
+        assert "--- a.txt  the step's version" in text and "+++ a.txt  yours" in text
+        assert "-A from the step" in text and "+A the person wrote" in text
+        assert "-new from the step" in text and "+the person's own line" in text
+    third = run_cli("resume", run_id, "--approve", repo=repo)  # go on with the person's files
+    assert third.returncode == 3 and "review" in third.stdout, third.stdout + third.stderr
+    fourth = run_cli("resume", run_id, "--approve", repo=repo)
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    assert (repo / "a.txt").read_text() == "A the person wrote\n"  # never written again
+    assert (repo / "src.txt").read_text() == "old\nthe person's own line\n"
+    assert sorted(_tool_effects(repo, run_id)) == ["edit_file", "write_file"]  # once each
+    _check_store(repo)

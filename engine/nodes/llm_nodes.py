@@ -10,10 +10,11 @@ from typing import Any
 from engine.errors import UsageError
 from engine.events import CostUpdate, ModelWaiting, PlanUpdated, TokenDelta, ToolCalled
 from engine.flow.spec import DEFAULT_TOOLS
+from engine.git.blobs import blob_ids
 from engine.nodes.base import NeedsHuman, StepContext, StepFailed
 from engine.run import review_notes
 from engine.run.budget import check_before_call
-from engine.run.journal import digest, file_digests
+from engine.run.journal import digest
 from engine.run.state import template_context
 from engine.tools.mcp import is_mcp_tool
 
@@ -384,7 +385,8 @@ async def run_tool(ctx: StepContext, call: Any) -> dict[str, Any]:
             "content": r.content,
             "files_changed": list(r.files_changed),
             "data": r.data,
-            "after": file_digests(ctx.workspace.root, list(r.files_changed)),
+            # kept in git: a clash after a crash shows the step's version (engine/git/blobs.py)
+            "after": blob_ids(ctx.workspace.root, list(r.files_changed), keep_for=ctx.run_id),
         }
 
     res = await ctx.journal.effect("tool", {"name": name, "arguments": args}, do)

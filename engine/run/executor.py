@@ -32,6 +32,7 @@ from engine.events import (
     StepStarted,
 )
 from engine.flow.spec import FlowRuntimeError, NodeSpec
+from engine.git.blobs import clash_text, versions_diff
 from engine.nodes import RUNNERS, NeedsHuman, StepContext, StepFailed
 from engine.records import (
     IN_FLIGHT_STEPS,
@@ -48,7 +49,7 @@ from engine.records import (
 from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
-from engine.run.journal import Journal, clashing_files
+from engine.run.journal import Journal, clashing_files, written_versions
 from engine.run.state import END, FAIL, clone
 
 log = logging.getLogger(__name__)
@@ -357,11 +358,15 @@ class Executor:
             return None
         self.store.update_step(step.id, status=StepStatus.PAUSED)
         if clash:
+            wrote = written_versions(done)
+            versions = {p: wrote[p] for p in clash}
+            _diff, text = versions_diff(self.session.repo_root, versions)
             prompt = (
                 f"The previous process died in step '{step.node}', and since then "
-                f"{', '.join(clash)} changed after the step wrote it. Your version is in the "
-                "working tree (`llmflows-tui diff` shows it against the step's base). "
-                "Approve to continue the step with your version, or rewind."
+                f"{', '.join(clash)} changed after the step wrote "
+                f"{'it' if len(clash) == 1 else 'them'}. Your version is in the working tree; "
+                "below, - is the step's version and + is yours. "
+                "Approve to continue the step with your version, or rewind.\n" + clash_text(text)
             )
             return self._open_gate(
                 GateKind.CRASH,
@@ -369,7 +374,7 @@ class Executor:
                 prompt,
                 step.id,
                 cp.id,
-                {"step_id": step.id, "clash": clash},
+                {"step_id": step.id, "clash": clash, "versions": versions},
             )
         what = "; ".join(_describe_effect(e) for e in unknown)
         return self._open_gate(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import JournalMismatchError
+from engine.git.blobs import blob_ids
 from engine.records import EffectRecord
 from engine.run.crashpoints import crash_point
 
@@ -127,20 +127,6 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def file_digest(path: Path) -> str | None:
-    """git's blob id of a file or symlink as it is now; None when there is none."""
-    try:
-        data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def file_digests(root: Path, paths: list[str]) -> dict[str, str | None]:
-    """What a tool effect left in each file it changed (recorded in its result)."""
-    return {p: file_digest(Path(root) / p) for p in paths}
-
-
 def clashing_files(root: Path, done: list[EffectRecord], unknown: list[EffectRecord]) -> list[str]:
     """Files a step's done effects wrote that now hold something else.
 
@@ -148,10 +134,16 @@ def clashing_files(root: Path, done: list[EffectRecord], unknown: list[EffectRec
     step wrote it: recovery must not pick one version silently. Files the
     unfinished effects were writing are left out (their state is unknown anyway).
     """
+    wrote = written_versions(done)
+    busy = {str(((e.request or {}).get("arguments") or {}).get("path", "")) for e in unknown}
+    mine = [p for p in wrote if p not in busy]
+    now = blob_ids(root, mine)
+    return sorted(p for p in mine if now[p] != wrote[p])
+
+
+def written_versions(done: list[EffectRecord]) -> dict[str, str | None]:
+    """``path → blob id`` of what a step's done tool effects last wrote to each file."""
     wrote: dict[str, str | None] = {}
     for e in done:
         wrote.update((e.result or {}).get("after") or {})
-    busy = {str(((e.request or {}).get("arguments") or {}).get("path", "")) for e in unknown}
-    return sorted(
-        p for p, digest in wrote.items() if p not in busy and file_digest(Path(root) / p) != digest
-    )
+    return wrote

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support import forked
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,13 @@ def run_cli(
     crash: str | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess:
-    """``llmflows-tui [-C repo] ARGS`` in a new process; ``crash`` sets LLMFLOWS_CRASH_AT."""
+    """``llmflows-tui [-C repo] ARGS`` in a new process; ``crash`` sets LLMFLOWS_CRASH_AT.
+
+    The process is forked from a warm server (:mod:`tests.support.forked`): a real
+    process boundary without an interpreter start and litellm import per call.
+    """
     env = {k: v for k, v in os.environ.items() if k != "LLMFLOWS_CRASH_AT"}
     if crash:
         env["LLMFLOWS_CRASH_AT"] = crash
     where = ["-C", str(repo)] if repo is not None else []
-    return subprocess.run(
-        [sys.executable, "-m", "tui.entry", *where, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+    return forked.start([*where, *args], env).communicate(timeout)

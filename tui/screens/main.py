@@ -299,6 +299,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         payload = gate.payload or {}
         if gate.kind in REVIEW_KINDS and payload.get("base_checkpoint_id") is not None:
             self._load_diff(payload["base_checkpoint_id"], None)
+        elif gate.kind == "crash" and payload.get("versions"):
+            self._show_clash_diff()
         else:
             self._show_run_diff()
         self._focus_choice = None

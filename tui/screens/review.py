@@ -112,6 +112,20 @@ class ReviewPart:
         if res is not None:
             self._set_diff(res.diff, (res.base, res.to), False)
 
+    @work(group="diff", exclusive=True, exit_on_error=False)
+    async def _show_clash_diff(self) -> None:
+        """A crash gate over files changed since the step wrote them: its version → yours."""
+        diff = await self.app.api.clash_diff(self.run_id)
+        if diff is None:
+            return
+        self.diff_range = None  # not a checkpoint range: hunks are not chosen here
+        self.diff_view.set_diff(diff, None)
+        self.query_one("#files", FileList).set_diff(diff)
+        self.diff_view.border_title = (
+            f"Clash: - the step's version, + yours now  +{diff.additions} -{diff.deletions}"
+        )
+        self.gate_ready = self.gate is not None
+
     def on_file_list_file_selected(self, event: Any) -> None:
         self.diff_view.jump_to_file(event.path)
         self.diff_view.focus()
@@ -170,6 +184,9 @@ class ReviewPart:
         if self.diff_range is not None and self.diff_range[1] is None:
             self.edited = True
             self._load_diff(self.diff_range[0], None, keep_rejected=True)
+        elif self.gate is not None and self.gate.kind == "crash":
+            if (self.gate.payload or {}).get("versions"):  # the person's side changed again
+                self._show_clash_diff()
 
     # ------------------------------------------------------------------ diff keys
     def action_next_hunk(self) -> None:
