@@ -16,7 +16,11 @@ from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
 from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import FINISHED, CheckpointRecord, RunStatus, StepRecord
+from engine.records import FINISHED, CheckpointRecord, RunRecord, RunStatus, StepRecord
+
+
+def _run(session, run_id: str) -> RunRecord:
+    return RunRecord.from_row(session.store.get_run(run_id))
 
 
 def emit(session, run_id: str, event):
@@ -107,10 +111,14 @@ def take_answers(session, run_id: str, node_id: str, task_id: str | None) -> int
 
 def require_snapshots(session, *checkpoint_ids: int | None) -> None:
     """Fail clearly if a checkpoint's git snapshot is gone (refs deleted, then gc)."""
-    cps = [session.store.get_checkpoint(c) for c in dict.fromkeys(checkpoint_ids) if c]
+    cps = [
+        CheckpointRecord.from_row(session.store.get_checkpoint(c))
+        for c in dict.fromkeys(checkpoint_ids)
+        if c
+    ]
     if not cps:
         return
-    shas = "".join(f"{cp['commit_sha']}^{{commit}}\n" for cp in cps)
+    shas = "".join(f"{cp.commit_sha}^{{commit}}\n" for cp in cps)
     out = subprocess.run(
         ["git", "cat-file", "--batch-check"],
         cwd=session.repo_root,
@@ -123,7 +131,7 @@ def require_snapshots(session, *checkpoint_ids: int | None) -> None:
     if len(out) < len(cps):
         missing = cps[len(out) :] + missing
     if missing:
-        ids = ", ".join(str(cp["id"]) for cp in missing)
+        ids = ", ".join(str(cp.id) for cp in missing)
         raise CheckpointNotFoundError(
             f"checkpoint {ids}: its snapshot is missing from git (were refs/llmflows/ deleted "
             "and garbage-collected?), so this run cannot go on from it. Nothing was changed. "
@@ -172,8 +180,7 @@ def user_git_mark(session) -> dict[str, str]:
 def note_user_git(session, run_id: str, *, start: bool = False) -> None:
     """Record the user's git position as seen (and, at run start, as the run's origin)."""
     mark = user_git_mark(session)
-    run = session.store.get_run(run_id)
-    seen = dict(run.get("user_git") or {})
+    seen = dict(_run(session, run_id).user_git)
     if start or "start" not in seen:
         seen["start"] = mark
     seen["seen"] = mark
@@ -219,15 +226,15 @@ def check_user_git(session, run_id: str) -> str | None:
     still the run's (e.g. the person committed them), note the move and return a
     line saying so.
     """
-    run = session.store.get_run(run_id)
-    seen = (run.get("user_git") or {}).get("seen")
+    run = _run(session, run_id)
+    seen = run.user_git.get("seen")
     if not seen:
         return None
     now = user_git_mark(session)
     moves = _moves(seen, now)
     if not moves:
         return None
-    head = run["head_checkpoint_id"]
+    head = run.head_checkpoint_id
     require_snapshots(session, head)
     diff = session.checkpoints.diff(head, None)
     what = "; ".join(moves)
@@ -247,7 +254,7 @@ def check_user_git(session, run_id: str) -> str | None:
 
 def moved_since_start(session, run_id: str) -> str | None:
     """A line for a rewind: the user's HEAD has commits the run's early checkpoints lack."""
-    start = ((session.store.get_run(run_id).get("user_git") or {}).get("start")) or {}
+    start = _run(session, run_id).user_git.get("start") or {}
     now = user_git_mark(session)
     if not start or start.get("commit") == now.get("commit"):
         return None
