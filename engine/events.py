@@ -191,6 +191,21 @@ class TestResult(Event):
     failing: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
+    @classmethod
+    def from_summary(cls, res: dict[str, Any], **kw: Any) -> TestResult:
+        """From a test run's summary dict (as kept in the run state); ``kw``: the other
+        fields (``step_id``, ``command``, ``run_id``)."""
+        return cls(
+            exit_code=int(res.get("exit_code", 1)),
+            passed=int(res.get("passed", 0)),
+            failed=int(res.get("failed", 0)),
+            errors=int(res.get("errors", 0)),
+            skipped=int(res.get("skipped", 0)),
+            failing=list(res.get("failing") or []),
+            duration_s=float(res.get("duration_s", 0.0)),
+            **kw,
+        )
+
 
 @dataclass(kw_only=True)
 class CostUpdate(Event):

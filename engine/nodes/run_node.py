@@ -192,18 +192,7 @@ async def run_run_node(ctx: StepContext) -> Any:
                 {"command": command, "health": bad.report.get("health")},
             ) from None
         ctx.emit(
-            TestResult(
-                run_id=ctx.run_id,
-                step_id=ctx.step_id,
-                command=command,
-                exit_code=int(res.get("exit_code", 1)),
-                passed=int(res.get("passed", 0)),
-                failed=int(res.get("failed", 0)),
-                errors=int(res.get("errors", 0)),
-                skipped=int(res.get("skipped", 0)),
-                failing=list(res.get("failing") or []),
-                duration_s=float(res.get("duration_s", 0.0)),
-            )
+            TestResult.from_summary(res, run_id=ctx.run_id, step_id=ctx.step_id, command=command)
         )
         _judge(res, ctx.state, touched)
         if res["reproduced"]:

@@ -410,16 +410,9 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             pane.write_line(f"── as at checkpoint {checkpoint_id} ──")
             from engine.events import TestResult
 
-            result = TestResult(
-                step_id=0,  # not a step of this line: the restored checkpoint's
-                command=str(tests.get("command", "")),
-                exit_code=int(tests.get("exit_code", 1)),
-                passed=int(tests.get("passed", 0)),
-                failed=int(tests.get("failed", 0)),
-                errors=int(tests.get("errors", 0)),
-                skipped=int(tests.get("skipped", 0)),
-                failing=list(tests.get("failing") or []),
-                duration_s=float(tests.get("duration_s", 0.0)),
+            # step 0: not a step of this line, the restored checkpoint's result
+            result = TestResult.from_summary(
+                tests, step_id=0, command=str(tests.get("command", ""))
             )
             if tests:
                 pane.apply_event(result)
