@@ -23,6 +23,7 @@ from engine.controller import RunController
 from engine.events import Event
 from engine.readmodels import (
     ApprovalRules,
+    FlowCheck,
     RangeDiff,
     RewindPreview,
     RunSummary,
@@ -132,11 +133,20 @@ class EngineAPI:
         return self._ctl.busy
 
     # -- reads ---------------------------------------------------------------
-    async def start_info(self, cli_model: str | None = None) -> StartInfo:
-        """Flows (checked), the model that would be used, resumable runs."""
+    async def start_info(
+        self, cli_model: str | None = None, *, check_flows: bool = True
+    ) -> StartInfo:
+        """Flows (checked unless ``check_flows`` is False), the model that would be used,
+        resumable runs."""
         from engine.readmodels import start_info
 
-        return await self._on_engine(start_info, cli_model)
+        return await self._on_engine(start_info, cli_model, check_flows=check_flows)
+
+    async def check_project_flows(self) -> FlowCheck:
+        """The project's flow files validated (issues and the names of invalid flows)."""
+        from engine.readmodels import check_project_flows
+
+        return await self._on_engine(check_project_flows)
 
     async def trust_check(self) -> TrustPrompt:
         """Whether this repository's project files are trusted, and what they set."""

@@ -263,13 +263,14 @@ def project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], se
     Built-in flows are tested; project files are the person's and may be half-written.
     """
     from engine.errors import FlowValidationError
-    from engine.flow.spec import load_flow
 
     issues: list[str] = []
     bad: set[str] = set()
     for info in infos:
         if info.source != "project":
             continue
+        from engine.flow.spec import load_flow  # the validator: only for project files
+
         try:
             load_flow(info.path, "project")
         except FlowValidationError as e:
@@ -280,18 +281,41 @@ def project_flow_issues(infos: list[Any], repo_root: Any) -> tuple[list[str], se
     return issues, bad
 
 
-def start_info(session: Session, cli_model: str | None) -> StartInfo:
-    """Flows with their check results, the model that would be used, resumable runs."""
-    from engine.flow.spec import find_flows
+@dataclass(frozen=True)
+class FlowCheck:
+    """The project's flow files checked: ``FILE:LINE:COL: message`` lines, bad flow names."""
+
+    issues: list[str] = field(default_factory=list)
+    invalid: frozenset[str] = frozenset()
+
+
+def check_project_flows(session: Session) -> FlowCheck:
+    """Validate the project's flow files (the start screen asks once it is usable)."""
+    from engine.flow.listing import find_flows
+
+    issues, bad = project_flow_issues(find_flows(session.repo_root), session.repo_root)
+    return FlowCheck(issues, frozenset(bad))
+
+
+def start_info(session: Session, cli_model: str | None, *, check_flows: bool = True) -> StartInfo:
+    """Flows with their check results, the model that would be used, resumable runs.
+
+    With ``check_flows=False`` project flow files are listed but not validated (every
+    flow ``valid``): :func:`check_project_flows` does that part, so a screen can be
+    usable before the flow validator (and jinja2) is even imported.
+    """
+    from engine.flow.listing import find_flows
     from engine.models import resolve_model_settings
 
     root = session.repo_root
     flows: list[FlowChoice] = []
     issues: list[str] = []
+    bad: set[str] = set()
     flows_error = None
     try:
         infos = find_flows(root)
-        issues, bad = project_flow_issues(infos, root)
+        if check_flows:
+            issues, bad = project_flow_issues(infos, root)
         flows = [
             FlowChoice(f.name, f.description, f.source, f.name not in bad, f.shadows_builtin)
             for f in infos

@@ -158,7 +158,7 @@ def require_trust(repo_root: str | os.PathLike[str], trust_flag: bool = False) -
 
 def describe(repo_root: str | os.PathLike[str]) -> list[str]:
     """Lines saying what the project files set (for the trust prompt and verb)."""
-    from engine.flow.spec import find_flows
+    from engine.flow.listing import find_flows
 
     root = Path(repo_root)
     lines: list[str] = []

@@ -710,6 +710,28 @@ def test_broken_project_flow_is_listed_but_rejected_on_load(repo):
         get_flow("broken", repo)
 
 
+def test_start_info_lists_project_flows_and_checks_them_apart(repo):
+    """The start screen's listing needs no validation; the check comes separately, and
+    the session made no snapshotter (git helpers) for either."""
+    from engine.readmodels import check_project_flows, start_info
+    from engine.run.session import Session
+
+    proj = repo / ".llmflows" / "flows"
+    proj.mkdir(parents=True)
+    (proj / "mine.yaml").write_text(MINIMAL.replace("name: t", "name: mine"))
+    (proj / "bad.yaml").write_text(
+        MINIMAL.replace("name: t", "name: bad").replace("kind: llm", "kind: nope")
+    )
+    with Session.open(repo) as session:
+        quick = {f.name: f for f in start_info(session, None, check_flows=False).flows}
+        check = check_project_flows(session)
+        full = {f.name: f for f in start_info(session, None).flows}
+        assert session._snapshotter is None
+    assert quick["bad"].valid and quick["mine"].valid
+    assert check.invalid == {"bad"} and any("bad.yaml" in i for i in check.issues)
+    assert not full["bad"].valid and full["mine"].valid
+
+
 def test_get_flow_by_path(tmp_path):
     p = write(tmp_path, MINIMAL)
     spec = get_flow(str(p), None)

@@ -52,7 +52,7 @@ def _repo_root(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from engine.flow.spec import find_flows
+    from engine.flow.listing import find_flows
 
     infos = find_flows(_repo_root(args))
     if args.json:

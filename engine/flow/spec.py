@@ -13,7 +13,6 @@ Public API: :class:`Edge`, :class:`NodeSpec`, :class:`FlowSpec`,
 from __future__ import annotations
 
 import difflib
-import importlib.resources
 import math
 import os
 import re
@@ -29,6 +28,12 @@ from engine.errors import (
     UsageError,
 )
 from engine.flow import templates as fj
+from engine.flow.listing import (  # noqa: F401 - the listing API stays importable from here
+    FlowInfo,
+    builtin_flows_dir,
+    find_flows,
+    project_flows_dir,
+)
 from engine.flow.yamlpos import TooLarge, Y, parse_yaml
 from engine.tools.schemas import TOOL_NAMES as _TOOL_NAMES
 
@@ -285,28 +290,7 @@ class _FlowRef(dict):
         return str(self.get("name", ""))
 
 
-@dataclass
-class FlowInfo:
-    """A flow found by :func:`find_flows` (not validated yet)."""
-
-    name: str
-    source: str
-    path: str
-    description: str
-    shadows_builtin: bool = False  # a project flow replacing the built-in of the same name
-
-    @property
-    def label(self) -> str:
-        """The source as shown in listings ("project, shadows built-in" when it does)."""
-        return "project, shadows built-in" if self.shadows_builtin else self.source
-
-
 # --------------------------------------------------------------------------- loading
-
-
-def builtin_flows_dir() -> Path:
-    """Directory of the built-in flows (the ``flows`` package)."""
-    return Path(str(importlib.resources.files("flows")))
 
 
 def _suggest(word: Any, candidates: Any) -> str:
@@ -1137,56 +1121,6 @@ def _sccs(graph: dict[str, list[str]], order: list[str]) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- lookup
-
-
-def _peek(path: Path) -> tuple[str, str]:
-    """Name and description of a flow file without validating it (for listings)."""
-    import yaml
-
-    name, description = path.stem, ""
-    try:
-        # libyaml's loader when present: listing flows is on the start screen's path.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-    except Exception:  # a broken file is still listed; `flows check` explains it
-        return name, "(invalid flow file: run `llmflows-tui flows check`)"
-    if isinstance(data, dict):
-        if isinstance(data.get("name"), str) and data["name"]:
-            name = data["name"]
-        if isinstance(data.get("description"), str):
-            description = data["description"].strip()
-    return name, description
-
-
-def project_flows_dir(repo_root: str | os.PathLike[str]) -> Path:
-    return Path(repo_root) / ".llmflows" / "flows"
-
-
-def _flow_files(directory: Path) -> list[Path]:
-    try:
-        return sorted(
-            p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-        )
-    except OSError:
-        return []
-
-
-def find_flows(repo_root: str | os.PathLike[str] | None) -> list[FlowInfo]:
-    """Built-in flows plus ``<repo_root>/.llmflows/flows/*.yaml``, sorted by name.
-
-    A project flow with the same name as a built-in replaces it (and is marked
-    ``shadows_builtin``, so every listing can say so).
-    """
-    found: dict[str, FlowInfo] = {}
-    dirs: list[tuple[str, Path]] = [("builtin", builtin_flows_dir())]
-    if repo_root is not None:
-        dirs.append(("project", project_flows_dir(repo_root)))
-    for source, directory in dirs:
-        for path in _flow_files(directory):
-            name, description = _peek(path)
-            shadows = source == "project" and name in found and found[name].source == "builtin"
-            found[name] = FlowInfo(name, source, str(path), description, shadows)
-    return [found[k] for k in sorted(found)]
 
 
 def get_flow(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from engine.readmodels import RunSummary, StartInfo
+from engine.readmodels import FlowChoice, RunSummary, StartInfo
 from engine.records import Autonomy
 
 #: (label, value) for the autonomy picker, from the engine's one list.
@@ -97,7 +98,8 @@ class StartScreen(Screen):
         if app.engine is None or app.repo_root is None:
             return  # the app calls load() again once the engine is open
         try:
-            info = await app.engine.start_info(app.cli_model)
+            # Project flow files are validated after the screen is usable (below).
+            info = await app.engine.start_info(app.cli_model, check_flows=False)
         except Exception as e:
             self._error(f"could not read this repository: {e}")
             return
@@ -105,39 +107,27 @@ class StartScreen(Screen):
         repo_label = self.query_one("#start-repo", Static)
         repo_label.update(f"repository: {Path(info.root).name}")
         repo_label.tooltip = info.root
-        sel = self.query_one("#flow", Select)
-        sel.set_options(
-            [
-                (
-                    (
-                        f"{f.name} — {f.description}"
-                        if f.valid and f.description
-                        else (f.name if f.valid else f"{f.name} — ✗ invalid flow file (see below)")
-                    )
-                    + (" (project, shadows built-in)" if f.shadows_builtin else ""),
-                    f.name,
-                )
-                for f in info.flows
-            ]
-        )
-        names = [f.name for f in info.flows if f.valid] or [f.name for f in info.flows]
-        want = (
-            app.default_flow
-            if app.default_flow in names
-            else ("feature" if "feature" in names else None)
-        )
-        if want or names:
-            sel.value = want or names[0]
+        self._show_flows(info.flows)
         app.mark_ready()
         problems: list[str] = []
         if info.flows_error:
             problems.append(f"flows: {info.flows_error}")
-        if info.flow_issues:
-            problems.append(
-                "Flow files with errors (fix them, then restart; "
-                "`llmflows-tui flows check FILE` checks one):\n"
-                + "\n".join(f"  {i}" for i in info.flow_issues)
-            )
+        elif any(f.source == "project" for f in info.flows):
+            try:
+                check = await app.engine.check_project_flows()
+            except Exception as e:
+                problems.append(f"flows: {e}")
+            else:
+                if check.invalid:
+                    self._show_flows(
+                        [replace(f, valid=f.name not in check.invalid) for f in info.flows]
+                    )
+                if check.issues:
+                    problems.append(
+                        "Flow files with errors (fix them, then restart; "
+                        "`llmflows-tui flows check FILE` checks one):\n"
+                        + "\n".join(f"  {i}" for i in check.issues)
+                    )
         model = self.query_one("#model", Input)
         if not model.value:
             model.value = info.model
@@ -154,6 +144,37 @@ class StartScreen(Screen):
         self.query_one("#resume-label").display = bool(self.resumable)
         opts.display = bool(self.resumable)
         await self._ask_trust()
+
+    def _show_flows(self, flows: list[FlowChoice]) -> None:
+        """Fill the flow picker (invalid project flows marked), keeping a valid choice."""
+        app = self.app
+        sel = self.query_one("#flow", Select)
+        current = sel.value
+        sel.set_options(
+            [
+                (
+                    (
+                        f"{f.name} — {f.description}"
+                        if f.valid and f.description
+                        else (f.name if f.valid else f"{f.name} — ✗ invalid flow file (see below)")
+                    )
+                    + (" (project, shadows built-in)" if f.shadows_builtin else ""),
+                    f.name,
+                )
+                for f in flows
+            ]
+        )
+        names = [f.name for f in flows if f.valid] or [f.name for f in flows]
+        if isinstance(current, str) and current in names:
+            sel.value = current
+            return
+        want = (
+            app.default_flow
+            if app.default_flow in names
+            else ("feature" if "feature" in names else None)
+        )
+        if want or names:
+            sel.value = want or names[0]
 
     def _show_tests(self, info: StartInfo) -> None:
         """The project's test command, where it came from, and what a change does."""
