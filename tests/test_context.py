@@ -204,8 +204,8 @@ def test_context_length_exceeded_twice_pauses_with_a_clear_message(tmp_path, ope
     openai_server.set_default(reply_status(400, message=CONTEXT_ERROR))
     run_id, out = _run(project, tmp_path, _client(openai_server))
     assert out.status == "paused"
-    assert out.gate["kind"] == "context"
-    assert "does not fit the model's context window" in out.gate["prompt"]
+    assert out.gate.kind == "context"
+    assert "does not fit the model's context window" in out.gate.prompt
     # Compacted once (no tool output yet: the longest text loses its middle), then a
     # pause, never an endless retry.
     assert len(openai_server.requests) == 2

@@ -45,7 +45,7 @@ def test_a_message_at_a_review_gate_reaches_the_next_model_call(tmp_path: Path):
     model = _model("agent\n")
     with Session.open(repo) as s:
         run_id = _start(s, flow)
-        assert _run(s, run_id, model).gate["kind"] == "review"
+        assert _run(s, run_id, model).gate.kind == "review"
         note = "In the summary,\nmention the file name."
         ops.message_agent(s, run_id, note)
         ops.answer_gate(s, run_id, "approve")

@@ -103,10 +103,10 @@ def test_rejecting_in_the_demo_replays_the_node_instead_of_failing(tmp_path: Pat
             s, demo.flow, demo.goal, model=demo.model, autonomy="review", settings=demo.settings
         )
         out = asyncio.run(Executor(s, run_id).execute())
-        assert out.gate["kind"] == "review" and out.gate["node"] == "reproduce"
+        assert out.gate.kind == "review" and out.gate.node == "reproduce"
         ops.answer_gate(s, run_id, "reject", reason="name the test after the rounding rule")
         out = asyncio.run(Executor(s, run_id).execute())
-        assert out.status == "paused" and out.gate["node"] == "reproduce"  # replayed, not failed
+        assert out.status == "paused" and out.gate.node == "reproduce"  # replayed, not failed
         for _ in range(10):
             if out.status != "paused":
                 break

@@ -51,7 +51,7 @@ def plan_then_tasks(fix_ok: bool = True) -> dict[str, list]:
 def run(session: Session, run_id: str, model: FakeModel, *, plan_gate: bool = False):
     """Execute; review autonomy first shows the plan, approved here unless ``plan_gate``."""
     out = asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
-    while not plan_gate and out.status == "paused" and out.gate["kind"] == "plan":
+    while not plan_gate and out.status == "paused" and out.gate.kind == "plan":
         ops.answer_gate(session, run_id, "approve")
         out = asyncio.run(Executor(session, run_id, model_factory=lambda s: model).execute())
     return out
@@ -75,7 +75,7 @@ def test_every_construct_runs_pauses_at_gate_and_completes(project: Path):
     with Session.open(project) as s:
         run_id = start(s)
         out = run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "gate"
+        assert out.status == "paused" and out.gate.kind == "gate"
         steps = s.store.steps_for(run_id)
         nodes = [(x["node"], x.get("task_id"), x["status"]) for x in steps]
         assert nodes[:3] == [
@@ -159,13 +159,13 @@ def test_review_autonomy_reject_reason_reaches_next_prompt(project: Path):
     with Session.open(project) as s:
         run_id = start(s, autonomy="review")
         out = run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "review"
+        assert out.status == "paused" and out.gate.kind == "review"
         assert (project / "NOTES.md").exists()
         ops.answer_gate(s, run_id, "reject", reason="use the word better")
         # the rejected edit is rolled back (and kept in a checkpoint)
         assert not (project / "NOTES.md").exists()
         out = run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "review"
+        assert out.status == "paused" and out.gate.kind == "review"
         assert (project / "NOTES.md").read_text() == "better notes\n"
         implement = [x for x in s.store.steps_for(run_id) if x["node"] == "implement"]
         assert [(x["attempt"], x["status"]) for x in implement] == [(1, "rejected"), (2, "done")]
@@ -186,7 +186,7 @@ def test_partial_hunk_approval_keeps_only_accepted_hunks(tmp_path: Path):
     with Session.open(repo) as s:
         run_id = start(s, autonomy="review")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "review"
+        assert out.gate.kind == "review"
         ops.answer_gate(s, run_id, "approve", hunks={HunkRef("big.txt", 1)})
         text = (repo / "big.txt").read_text()
         assert "line 36 CHANGED" in text and "line 2 CHANGED" not in text
@@ -217,7 +217,7 @@ def test_budget_stops_and_resume_with_higher_limit_continues(project: Path):
         ops.update_limits(s, run_id, max_cost_usd=1.0)
         s.store.update_run(run_id, status="paused")
         out = run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "gate"
+        assert out.status == "paused" and out.gate.kind == "gate"
         # the interrupted step was re-entered: its done call was replayed, not repeated
         assert len([c for c in model.calls if c["node"] == "implement"]) == 3
 
@@ -236,22 +236,22 @@ def test_breakpoint_and_single_step(project: Path):
     with Session.open(project) as s:
         run_id = start(s, breakpoints=["test"])
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "breakpoint" and out.gate["node"] == "test"
+        assert out.gate.kind == "breakpoint" and out.gate.node == "test"
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "breakpoint"  # test is reached again after fix
+        assert out.gate.kind == "breakpoint"  # test is reached again after fix
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "gate"
+        assert out.gate.kind == "gate"
 
     model = FakeModel(plan_then_tasks())
     with Session.open(project) as s:
         run_id = start(s, single_step=True)
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "breakpoint" and out.gate["node"] == "plan"
+        assert out.gate.kind == "breakpoint" and out.gate.node == "plan"
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
-        assert out.gate["node"] == "implement"
+        assert out.gate.node == "implement"
 
 
 def test_rewind_undo_and_retry_with_instruction(project: Path):
@@ -302,16 +302,16 @@ def test_command_outside_allowlist_opens_gate_then_runs_once(project: Path, tmp_
     with Session.open(project) as s:
         run_id = start(s, autonomy="auto-edit")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "command" and cmd in out.gate["prompt"]
+        assert out.gate.kind == "command" and cmd in out.gate.prompt
         assert not marker.exists()
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
         assert marker.read_text() == "ran\n"
-        assert out.gate["kind"] == "gate"
+        assert out.gate.kind == "gate"
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
         # auto-edit: a final review of the whole change before completing
-        assert out.gate["kind"] == "review"
+        assert out.gate.kind == "review"
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model)
         assert out.status == "completed"
@@ -361,7 +361,7 @@ def test_partial_hunks_keep_the_persons_own_edits(tmp_path: Path):
     with Session.open(repo) as s:
         run_id = start(s, autonomy="review")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "review"
+        assert out.gate.kind == "review"
         (repo / "other.txt").write_text("y, and my own line\n")  # the person's edit
         ops.answer_gate(
             s, run_id, "approve", hunks={HunkRef("big.txt", 1), HunkRef("other.txt", 0)}
@@ -478,7 +478,7 @@ def test_user_policy_allows_a_command_but_a_project_file_cannot(project: Path):
     with Session.open(project) as s:
         run_id = start(s, autonomy="auto-edit")
         out = run(s, run_id, model)
-        assert out.gate["kind"] == "gate"  # no command gate: the user allows it
+        assert out.gate.kind == "gate"  # no command gate: the user allows it
         assert (project / "MADE_BY_COMMAND").exists()
     # the same allow in the (cloned, maybe hostile) project file widens nothing
     user_config.unlink()
@@ -491,7 +491,7 @@ def test_user_policy_allows_a_command_but_a_project_file_cannot(project: Path):
     model.script["implement"][0] = say(tool("run_command", command=cmd))
     with Session.open(project) as s:
         run_id = start(s, autonomy="auto-edit")
-        assert run(s, run_id, model).gate["kind"] == "command"
+        assert run(s, run_id, model).gate.kind == "command"
         assert not (project / "MADE_BY_COMMAND").exists()
 
 
@@ -540,14 +540,14 @@ def test_review_autonomy_shows_the_plan_before_any_edit(project: Path):
     with Session.open(project) as s:
         run_id = start(s, autonomy="review")
         out = run(s, run_id, model, plan_gate=True)
-        assert out.status == "paused" and out.gate["kind"] == "plan"
-        assert "1. notes" in out.gate["prompt"] and "2. check" in out.gate["prompt"]
+        assert out.status == "paused" and out.gate.kind == "plan"
+        assert "1. notes" in out.gate.prompt and "2. check" in out.gate.prompt
         assert not (project / "NOTES.md").exists()  # nothing edited yet
         ops.answer_gate(s, run_id, "reject", reason="start with the notes")
         out = run(s, run_id, model, plan_gate=True)
-        assert out.gate["kind"] == "plan" and "1. notes first" in out.gate["prompt"]
+        assert out.gate.kind == "plan" and "1. notes first" in out.gate.prompt
         ops.answer_gate(s, run_id, "approve")
         out = run(s, run_id, model, plan_gate=True)
-        assert out.gate["kind"] == "review" and out.gate["node"] == "implement"
+        assert out.gate.kind == "review" and out.gate.node == "implement"
     replan = [c for c in model.calls if c["node"] == "plan"][1]["messages"][1]["content"]
     assert "start with the notes" in replan

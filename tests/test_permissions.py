@@ -94,7 +94,7 @@ def test_reject_recreates_the_file_with_its_private_mode(tmp_path: Path):
     repo = _private_repo(tmp_path)
     with Session.open(repo) as s:
         run_id, out = _start(s, tmp_path)
-        assert out.gate["kind"] == "review"
+        assert out.gate.kind == "review"
         ops.answer_gate(s, run_id, "reject", reason="no")
     assert (repo / "private/secret.txt").read_text() == "".join(LINES)
     assert _mode(repo / "private/secret.txt") == 0o600
@@ -105,7 +105,7 @@ def test_partial_hunk_approval_keeps_the_private_mode(tmp_path: Path):
     repo = _private_repo(tmp_path)
     with Session.open(repo) as s:
         run_id, out = _start(s, tmp_path)
-        assert out.gate["kind"] == "review"
+        assert out.gate.kind == "review"
         ops.answer_gate(s, run_id, "approve", hunks={HunkRef("private/secret.txt", 1)})
     text = (repo / "private/secret.txt").read_text()
     assert "line 36 CHANGED" in text and "line 2 CHANGED" not in text

@@ -64,13 +64,13 @@ def test_stop_at_review_gate_then_resume_asks_for_the_review_again(tmp_path: Pat
             s, _flow(tmp_path, ONE_EDIT), "write a", model="fake/model", autonomy="review"
         )
         out = _run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "review"
+        assert out.status == "paused" and out.gate.kind == "review"
         ops.answer_gate(s, run_id, "stop", reason="later")
         assert s.store.get_run(run_id)["status"] == "stopped"
         # `resume RUN` without --approve: the unreviewed change must not pass silently
         ops.reopen(s, run_id)
         out = _run(s, run_id, model)
-        assert out.status == "paused" and out.gate["kind"] == "review"
+        assert out.status == "paused" and out.gate.kind == "review"
         assert [c["node"] for c in model.calls] == ["edit", "edit"]  # summary not reached
         ops.answer_gate(s, run_id, "approve")
         out = _run(s, run_id, model)
@@ -86,7 +86,7 @@ def test_reject_keeps_the_persons_own_edits_and_index(tmp_path: Path):
             s, _flow(tmp_path, ONE_EDIT), "write a", model="fake/model", autonomy="review"
         )
         out = _run(s, run_id, _one_edit_model())
-        assert out.gate["kind"] == "review" and (repo / "a.txt").exists()
+        assert out.gate.kind == "review" and (repo / "a.txt").exists()
         # while paused, the person edits another file, creates one and stages it
         (repo / "README.md").write_text("hi\nmine while paused\n")
         (repo / "new.txt").write_text("new\n")

@@ -108,6 +108,6 @@ def test_gate_answer_routing_error_names_the_edge_position(repo: Path, tmp_path:
     with Session.open(repo) as s:
         run_id = ops.create_run(s, str(flow), "go", model="fake/model", autonomy="full")
         out = _run(s, run_id, FakeModel({}))
-        assert out.status == "paused" and out.gate["kind"] == "gate"
+        assert out.status == "paused" and out.gate.kind == "gate"
         with pytest.raises(FlowRuntimeError, match=rf"{flow}:9:\d+: when"):
             ops.answer_gate(s, run_id, "approve")

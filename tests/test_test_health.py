@@ -96,8 +96,8 @@ def test_unrunnable_test_command_pauses_then_reruns_with_the_configured_one(tmp_
         out = asyncio.run(Executor(s, run_id, model_factory=lambda _s: FakeModel({})).execute())
         # Not routed as a failing test (the flow would have gone to `fail`): paused.
         assert out.status == "paused"
-        assert out.gate["kind"] == "tests"
-        assert "could not run (exit 127): no-such-python-xyz -m pytest -q" in out.gate["prompt"]
+        assert out.gate.kind == "tests"
+        assert "could not run (exit 127): no-such-python-xyz -m pytest -q" in out.gate.prompt
         (project / ".llmflows" / "config.toml").write_text(
             f'[tests]\ncommand = "{sys.executable} -m pytest -q -p no:cacheprovider"\n'
         )

@@ -247,10 +247,9 @@ def _execute(session, run_id: str, printer: EventPrinter, approval: str = "ask",
         unnotify()
     needs = ""
     if outcome.status == RunStatus.PAUSED and approval == ApprovalMode.NEVER:
-        gate = outcome.gate or {}
-        needs = (
-            f"{gate_label(gate.get('kind', ''))} #{gate.get('id', '?')}: {gate.get('prompt', '')}"
-        )
+        gate = outcome.gate
+        if gate is not None:
+            needs = f"{gate_label(gate.kind)} #{gate.id}: {gate.prompt or ''}"
     branch = getattr(args, "branch", None)
     if outcome.status == "completed" and (getattr(args, "commit", False) or branch):
         from engine.git.commit import commit_run

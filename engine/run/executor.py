@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 class RunOutcome:
     status: str  # completed | failed | paused | stopped
     reason: str = ""
-    gate: dict[str, Any] | None = None
+    gate: GateRecord | None = None  # the open gate when paused
 
 
 @dataclass
@@ -214,7 +214,7 @@ class Executor:
             )
         )
         self._set_status("paused", prompt.splitlines()[0] if prompt else kind, node)
-        return RunOutcome("paused", prompt, self.store.pending_gate(self.run_id))
+        return RunOutcome("paused", prompt, self._pending_gate())
 
     def _attempt_info(self, node_id: str, task_id: str | None) -> tuple[int, int | None]:
         count, last = self.store.attempts_of(self.run_id, node_id, task_id)
@@ -233,9 +233,9 @@ class Executor:
                 await self._mcp.aclose()
 
     async def _execute(self) -> RunOutcome:
-        gate = self.store.pending_gate(self.run_id)
+        gate = self._pending_gate()
         if gate is not None:
-            return RunOutcome("paused", gate["prompt"], gate)
+            return RunOutcome("paused", gate.prompt or "", gate)
         if self.run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
             return RunOutcome(self.run.status, self.run.error or "")
         ledger.require_snapshots(self.session, self.run.head_checkpoint_id)
@@ -297,6 +297,10 @@ class Executor:
             last.checkpoint_id,
             last.payload or {},
         )
+
+    def _pending_gate(self) -> GateRecord | None:
+        row = self.store.pending_gate(self.run_id)
+        return None if row is None else GateRecord.from_row(row)
 
     def _last_gate(self) -> GateRecord | None:
         row = self.store.last_gate(self.run_id)
