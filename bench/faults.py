@@ -200,6 +200,8 @@ def cli(argv: list[str]) -> tuple[int | None, str]:
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         try:
             code: int | None = main(argv)
+        except KeyboardInterrupt:  # ^C or SIGTERM ends the harness (with its table), not a trial
+            raise
         except BaseException as e:  # noqa: BLE001 - a traceback is what we count
             code = None
             buf.write(f"TRACEBACK {type(e).__name__}: {e}")
@@ -216,6 +218,7 @@ def _child(argv: list[str], repo: Path, crash: str | None) -> Forked:
 def baseline(workdir: Path) -> tuple[dict[str, bytes], float]:
     """An uninterrupted run: its final tree and how long the process took."""
     s = Setup(workdir / "baseline")
+    forked.warm_up()  # the delays are drawn from the run's own time, not the server's start
     t0 = time.perf_counter()
     done = _child(s.argv(), s.repo, None).communicate()
     if done.returncode != 0:

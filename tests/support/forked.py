@@ -86,3 +86,10 @@ def start(argv: list[str], env: dict[str, str] | None = None) -> Forked:
     )
     proc.start()
     return Forked(argv, proc, outs[0], outs[1])
+
+
+def warm_up() -> None:
+    """Start the fork server and wait until it has imported everything (timing starts after)."""
+    done = start(["--version"]).communicate()
+    if done.returncode != 0:
+        raise RuntimeError(f"the fork server's child failed: {done.stderr}")
