@@ -1,6 +1,7 @@
 """Real-model smoke benchmark (opt-in, not part of the test suite).
 
-    python bench/realmodel.py [--runs N] [--venv DIR] [--api-base URL --model-name NAME]
+    python bench/realmodel.py [--runs N] [--tools plain|required] [--venv DIR]
+                              [--api-base URL --model-name NAME] [--keep DIR]
 
 Drives the ``bugfix`` flow headless on the demo sample with a real small model
 through litellm's real path, and checks that whatever the model does ends in a
@@ -29,6 +30,10 @@ calls ok / failed, exit code, wall time, and the checks:
 - ``outside``: HOME (config, sentinel files) and a sentinel folder beside the
   repository are byte-for-byte unchanged, nothing added or removed;
 - ``user_git``: the user's HEAD, index entries, branches and stash are unchanged.
+
+``--tools required`` serves the model with a Hermes-style chat template that offers
+the tools (SmolLM2's own template drops them from the prompt) and sets
+``[model.request] tool_choice = "required"`` in the user config.
 
 Exit status 1 when a check fails. ``--max-tokens`` (a run budget: exit 4 when
 reached) and ``--timeout`` (SIGINT, then the app stops at a checkpoint) bound a
@@ -107,6 +112,43 @@ REQUANTIZE = textwrap.dedent(
     """
 )
 
+#: A ChatML template that offers tools the Hermes way (SmolLM2's own template has no
+#: tools): llama.cpp then parses ``<tool_call>`` answers, and a grammar enforces them
+#: under ``tool_choice = "required"``.
+TOOLS_TEMPLATE = """\
+{%- if tools %}{{- '<|im_start|>system\\n' }}
+{%- if messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- endif %}
+{{- '# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n' }}
+{{- 'You are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}
+{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}
+{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and ' }}
+{{- 'arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n' }}
+{{- '{"name": <function-name>, "arguments": <args-json-object>}\\n</tool_call><|im_end|>\\n' }}
+{%- elif messages[0].role == 'system' %}
+{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}
+{%- endif %}
+{%- for m in messages %}
+{%- if m.role == 'user' or (m.role == 'system' and not loop.first)
+    or (m.role == 'assistant' and not m.tool_calls) %}
+{{- '<|im_start|>' + m.role + '\\n' + (m.content or '') + '<|im_end|>\\n' }}
+{%- elif m.role == 'assistant' %}{{- '<|im_start|>assistant' }}
+{%- if m.content %}{{- '\\n' + m.content }}{%- endif %}
+{%- for call in m.tool_calls %}
+{%- set f = call.function if call.function is defined else call %}
+{{- '\\n<tool_call>\\n{"name": "' + f.name + '", "arguments": ' }}
+{%- if f.arguments is string %}{{- f.arguments }}{%- else %}{{- f.arguments | tojson }}{%- endif %}
+{{- '}\\n</tool_call>' }}
+{%- endfor %}{{- '<|im_end|>\\n' }}
+{%- elif m.role == 'tool' %}
+{%- if loop.index0 == 0 or messages[loop.index0 - 1].role != 'tool' %}
+{{- '<|im_start|>user' }}{%- endif %}
+{{- '\\n<tool_response>\\n' + (m.content or '') + '\\n</tool_response>' }}
+{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}
+{%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}
+"""
+
 SERVE = textwrap.dedent(
     """
     import sys
@@ -115,6 +157,9 @@ SERVE = textwrap.dedent(
     model, port, ctx, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     params = xlc.CommonParams()
     params.model.path = model
+    if len(sys.argv) > 5:  # a chat template file
+        with open(sys.argv[5], encoding="utf-8") as f:
+            params.chat_template = f.read()
     params.n_ctx = ctx
     params.hostnames = ["127.0.0.1"]
     params.port = port
@@ -169,11 +214,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(venv: Path, model: Path, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(
+    venv: Path, model: Path, threads: int, tools_template: bool
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    template: list[str] = []
+    if tools_template:
+        path = venv / "chatml-tools.jinja"
+        path.write_text(TOOLS_TEMPLATE)
+        template = [str(path)]
     proc = subprocess.Popen(
         [str(venv / "bin" / "python"), "-c", SERVE, str(model), str(port)]
-        + [str(CONTEXT_WINDOW), str(threads)],
+        + [str(CONTEXT_WINDOW), str(threads), *template],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # llama.cpp's log
@@ -232,19 +284,25 @@ def changed_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
-def user_config(api_base: str, model: str, max_output_tokens: int, timeout_s: int) -> str:
-    return textwrap.dedent(
-        f"""\
-        [model]
-        name = "{model}"
-        api_base = "{api_base}"
-        timeout_s = {timeout_s}
-        max_output_tokens = {max_output_tokens}
-        context_window = {CONTEXT_WINDOW}
-        [model.prices."{model}"]
-        input_cost_per_token = 0.0
-        output_cost_per_token = 0.0
-        """
+def user_config(
+    api_base: str, model: str, max_output_tokens: int, timeout_s: int, tool_choice: str | None
+) -> str:
+    request = f'[model.request]\ntool_choice = "{tool_choice}"\n' if tool_choice else ""
+    return (
+        textwrap.dedent(
+            f"""\
+            [model]
+            name = "{model}"
+            api_base = "{api_base}"
+            timeout_s = {timeout_s}
+            max_output_tokens = {max_output_tokens}
+            context_window = {CONTEXT_WINDOW}
+            [model.prices."{model}"]
+            input_cost_per_token = 0.0
+            output_cost_per_token = 0.0
+            """
+        )
+        + request
     )
 
 
@@ -420,7 +478,10 @@ def run_once(n: int, args: argparse.Namespace, api_base: str, model: str) -> Run
         s = Setup(Path(tmp))
         cfg = s.home / ".config" / "llmflows-tui" / "config.toml"
         cfg.parent.mkdir(parents=True)
-        cfg.write_text(user_config(api_base, model, args.max_output_tokens, args.model_timeout))
+        choice = "required" if args.tools == "required" else None
+        cfg.write_text(
+            user_config(api_base, model, args.max_output_tokens, args.model_timeout, choice)
+        )
         outside_before = s.outside_state()
         git_before = user_git(s.repo)
         argv = [
@@ -549,10 +610,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--api-base", help="use this OpenAI-compatible server (no venv, no install)")
     p.add_argument("--model-name", default=MODEL_NAME, help="the model's name on that server")
     p.add_argument("--threads", type=int, default=2, help="the bundled server's CPU threads")
+    p.add_argument(
+        "--tools",
+        choices=("plain", "required"),
+        default="plain",
+        help="plain: the model's own template and the app's defaults; required: the "
+        "bundled server offers tools with a Hermes-style template and the user config "
+        'sets [model.request] tool_choice = "required"',
+    )
     p.add_argument("--max-output-tokens", type=int, default=512)
     p.add_argument("--model-timeout", type=int, default=600, help="timeout_s of a model call")
-    p.add_argument("--max-tokens", type=int, default=60000, help="the run's token budget")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds before SIGINT")
+    p.add_argument("--max-tokens", type=int, default=40000, help="the run's token budget")
+    p.add_argument("--timeout", type=float, default=900, help="seconds before SIGINT")
     p.add_argument("--keep", metavar="DIR", help="write each run's stdout / stderr here")
     args = p.parse_args(argv)
 
@@ -561,8 +630,11 @@ def main(argv: list[str] | None = None) -> int:
     if api_base is None:
         t = time.monotonic()
         model_path = prepare_venv(Path(args.venv).resolve())
-        server, api_base = start_server(Path(args.venv).resolve(), model_path, args.threads)
+        server, api_base = start_server(
+            Path(args.venv).resolve(), model_path, args.threads, args.tools == "required"
+        )
         print(f"server: xllamacpp on {api_base}, {model_path.name} ({time.monotonic() - t:.0f} s)")
+    print(f"tools: {args.tools}; max_output_tokens {args.max_output_tokens}", flush=True)
     model = f"openai/{args.model_name}"
     results = []
     try:
