@@ -752,3 +752,19 @@ def test_get_flow_unknown_name_lists_available():
     msg = str(ei.value)
     assert "did you mean 'bugfix'" in msg and "bugfix, feature, refactor" in msg
     assert not isinstance(ei.value, FlowValidationError)
+
+
+def test_opening_a_repository_for_the_start_screen_loads_no_gitpython(repo):
+    """Finding the work tree, opening the store and listing flows use plain git: a
+    fresh interpreter has not imported GitPython or jinja2 when the screen is ready."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from engine.run.session import Session; "
+        "from engine.readmodels import start_info; "
+        f"s = Session.open({str(repo)!r}); start_info(s, None, check_flows=False); "
+        "print(sorted(m for m in ('git', 'jinja2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,7 +2,8 @@
 
 Plumbing goes through GitPython's ``repo.git`` so we share its process
 handling; every failure becomes :class:`GitCommandError` (never a silent
-fallback). ``open_repo`` is a context manager because GitPython leaks
+fallback). GitPython is imported on first use: finding the work tree and the
+store's set-up use :func:`plain_git`, so the start screen never loads it. ``open_repo`` is a context manager because GitPython leaks
 ``cat-file`` helper processes in long-lived programs unless closed.
 """
 
@@ -11,30 +12,44 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, overload
-
-import git
+from typing import TYPE_CHECKING, Literal, overload
 
 from engine.errors import GitCommandError, NotAGitRepoError
+
+if TYPE_CHECKING:
+    import git  # GitPython is imported on first use: start-up never needs it
+
+
+def plain_git(cwd: str | os.PathLike[str], *args: str) -> str | None:
+    """Output of ``git ARGS`` in ``cwd`` (trailing newline stripped), None if it fails.
+
+    One process and no GitPython: for the few questions asked on the start-up path.
+    """
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except OSError:  # no such folder, or no git
+        return None
+    return os.fsdecode(out.stdout).rstrip("\n") if out.returncode == 0 else None
 
 
 def find_repo_root(path: str | os.PathLike[str] = ".") -> Path:
     """Top of the work tree containing ``path`` (raises NotAGitRepoError)."""
     p = Path(path).resolve()
-    try:
-        with git.Repo(p, search_parent_directories=True) as repo:
-            if repo.bare or repo.working_tree_dir is None:
-                raise NotAGitRepoError(str(p))
-            return Path(repo.working_tree_dir).resolve()
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise NotAGitRepoError(str(p)) from None
+    # A bare repository (or the inside of .git) has no top level: git refuses.
+    top = plain_git(p if p.is_dir() else p.parent, "rev-parse", "--show-toplevel")
+    if not top:
+        raise NotAGitRepoError(str(p))
+    return Path(top).resolve()
 
 
 @contextlib.contextmanager
 def open_repo(root: str | os.PathLike[str]) -> Iterator[git.Repo]:
+    import git
+
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -75,6 +90,8 @@ def run_git(
 
     ``env`` entries are added to the inherited environment (e.g. GIT_INDEX_FILE).
     """
+    import git
+
     kwargs: dict = {"with_extended_output": True}
     if env:
         kwargs["env"] = env

@@ -13,8 +13,8 @@ import re
 import time
 from pathlib import Path
 
-from engine.errors import GitCommandError, UsageError
-from engine.git.repo import open_repo, run_git
+from engine.errors import GitCommandError, NotAGitRepoError, UsageError
+from engine.git.repo import open_repo, plain_git, run_git
 
 WORKTREES_DIR = Path(".llmflows") / "worktrees"
 
@@ -43,8 +43,9 @@ def create_worktree(repo_root: Path, name: str | None = None) -> Path:
 
 def list_worktrees(repo_root: Path) -> list[Path]:
     """Every work tree of the repository (the main one first), as git lists them."""
-    with open_repo(repo_root) as repo:
-        out = str(run_git(repo, "worktree", "list", "--porcelain"))
+    out = plain_git(repo_root, "worktree", "list", "--porcelain")
+    if out is None:
+        raise NotAGitRepoError(str(repo_root))
     return [
         Path(line[len("worktree ") :]) for line in out.splitlines() if line.startswith("worktree ")
     ]

@@ -34,6 +34,7 @@ from engine.errors import (
     CheckpointNotFoundError,
     EffectAlreadyDoneError,
     GateAlreadyAnsweredError,
+    NotAGitRepoError,
     RecordNotFoundError,
     RunNotFoundError,
     StoreCorruptError,
@@ -41,7 +42,7 @@ from engine.errors import (
     StoreReadOnlyError,
 )
 from engine.events import Event
-from engine.git.repo import open_repo, run_git
+from engine.git.repo import plain_git
 from engine.store.lock import WriterLock
 from engine.store.schema import current_version, migrate
 
@@ -129,8 +130,9 @@ def ensure_excluded(repo_root: str | Path) -> Path:
     worktrees write to the shared exclude file. Raises NotAGitRepoError.
     """
     root = Path(repo_root)
-    with open_repo(root) as repo:
-        rel = str(run_git(repo, "rev-parse", "--git-path", "info/exclude"))
+    rel = plain_git(root, "rev-parse", "--git-path", "info/exclude")
+    if rel is None:
+        raise NotAGitRepoError(str(root))
     path = root / rel  # absolute output stays absolute
     path.parent.mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
