@@ -77,6 +77,7 @@ CALL_ERRORS = (
     ("malformed JSON arguments", "truncated (tool-call JSON does not parse)"),
     ("ran past max_output_tokens", "truncated (runaway answer past the cap)"),
     ("context", "context window exceeded"),
+    ("CancelledError", "cancelled (the step's timeout)"),
 )
 CHECKS = ("exit", "handled", "no_traceback", "outside", "user_git")
 
