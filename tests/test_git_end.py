@@ -203,8 +203,13 @@ def test_history_screen_lists_worktree_runs(setup, tmp_path, capsys):
     assert sorted(str(r.worktree and Path(r.worktree).name) for r in rows) == ["None", "side"]
 
 
-def _refs(repo: Path, run_id: str) -> list[str]:
-    return git(repo, "for-each-ref", "--format=%(objectname)", f"refs/llmflows/{run_id}/").split()
+def _refs(repo: Path, run_id: str, kind: str | None = None) -> list[str]:
+    """Objects the run's refs point at (only those of type ``kind`` if given)."""
+    out = git(
+        repo, "for-each-ref", "--format=%(objectname) %(objecttype)", f"refs/llmflows/{run_id}/"
+    )
+    pairs = [line.split() for line in out.splitlines() if line]
+    return [sha for sha, t in pairs if kind is None or t == kind]
 
 
 def _exists(repo: Path, sha: str) -> bool:
@@ -222,12 +227,15 @@ def test_gc_frees_a_run_that_a_kept_follow_up_continues(setup, tmp_path, capsys)
         == 0
     )
     new = json.loads(capsys.readouterr().out)
-    old_commits = _refs(repo, old)
+    # its checkpoints (its other refs keep blobs a write made, which the follow-up's
+    # tree shares: those stay)
+    old_commits = _refs(repo, old, "commit")
     assert old_commits and all(_exists(repo, sha) for sha in old_commits)
     gc = ["-C", str(repo), "gc", "--keep-last", "1", "--grace-seconds", "0", "--json"]
     assert main([*gc, "--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out)
-    assert _refs(repo, old) == old_commits and all(_exists(repo, sha) for sha in old_commits)
+    assert _refs(repo, old, "commit") == old_commits
+    assert all(_exists(repo, sha) for sha in old_commits)
     assert main(gc) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["runs"] == [old] and report["kept_linked"] == {}

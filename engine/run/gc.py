@@ -88,18 +88,20 @@ def collect(
         return report
     with open_repo(session.repo_root) as repo:
         refs: list[tuple[str, str]] = []
+        commits: set[str] = set()  # checkpoints (the other refs hold blobs a write kept)
         for run_id in doomed:
             out = str(
                 run_git(
                     repo,
                     "for-each-ref",
-                    "--format=%(objectname) %(refname)",
+                    "--format=%(objectname) %(objecttype) %(refname)",
                     f"{REF_PREFIX}/{run_id}/",
                 )
             )
-            refs += [
-                (sha, ref) for sha, ref in (line.split(" ", 1) for line in out.splitlines() if line)
-            ]
+            for sha, kind, ref in (line.split(" ", 2) for line in out.splitlines() if line):
+                refs.append((sha, ref))
+                if kind == "commit":
+                    commits.add(sha)
         report.refs = len(refs)
         branches = session.store.runs_branching_from(doomed)
         if not dry_run:
@@ -120,7 +122,9 @@ def collect(
             )
             for sha, name in refs:
                 run_id = name[len(REF_PREFIX) + 1 :].split("/", 1)[0]
-                if sha in kept and run_id not in report.kept_linked:
+                # A kept run's history holds this checkpoint. (A blob is shared by any
+                # tree with the same content: that is no link between runs.)
+                if sha in commits and sha in kept and run_id not in report.kept_linked:
                     report.kept_linked[run_id] = branches.get(run_id, [])
     return report
 
