@@ -111,6 +111,16 @@ def test_finish_reason_length_is_retried_once_with_a_larger_cap(tmp_path, openai
     assert first["max_tokens"] == 200 and second["max_tokens"] == 400
 
 
+def test_the_larger_cap_of_a_retry_stays_within_the_context_window(tmp_path, openai_server):
+    openai_server.enqueue(reply_length(), _finish(), reply_text(GOOD_JSON))
+    out, _steps, _ = _run(tmp_path, openai_server, max_output_tokens=1500, context_window=3000)
+    assert out.status == "completed"
+    first, second = openai_server.requests[0], openai_server.requests[1]
+    assert first["max_tokens"] == 1500
+    # twice the cap would be 3,000 tokens: the whole window, with no room for the prompt
+    assert 1500 < second["max_tokens"] < 3000
+
+
 def test_length_twice_fails_the_step_showing_the_truncated_text(tmp_path, openai_server):
     openai_server.enqueue(reply_length("the total of the total"), reply_length("and the total of"))
     out, steps, _ = _run(tmp_path, openai_server)

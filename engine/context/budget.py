@@ -48,6 +48,14 @@ class ContextBudget:
         """Tokens a prompt may use (the window minus the answer's reserve)."""
         return max(1024, self.window - self.reserve)
 
+    def retry_cap(
+        self, cap: int, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> int:
+        """The output cap for a retry of an answer cut at ``cap``: twice it, but no
+        more than the window leaves beside the prompt (never less than ``cap``)."""
+        room = self.window - self.count_messages(messages, tools)
+        return max(cap, min(2 * cap, room))
+
     def trim(self, path: str, text: str, max_tokens: int) -> str:
         """``text`` cut to ``max_tokens`` keeping its start and end, with a marker between."""
         if self.count_text(text) <= max_tokens:

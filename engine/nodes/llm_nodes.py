@@ -435,7 +435,7 @@ async def _call_fitting(
     Old tool output is compacted near the window. A provider's context-window
     error compacts once more and retries; a second one pauses the run. An answer
     cut by the output cap (``finish_reason == "length"``, or tool-call arguments
-    that do not parse) is retried once with twice the cap; a second one fails
+    that do not parse) is retried once with twice the cap (as far as the window allows); a second one fails
     the step, showing the truncated text.
     """
     from engine.errors import ModelError
@@ -467,7 +467,8 @@ async def _call_fitting(
                 f"(max_output_tokens); the truncated answer: {shown[:600]!r}"
             )
         truncated = shown
-        options["max_tokens"] = 2 * int(options.get("max_tokens") or budget.reserve)
+        cap = int(options.get("max_tokens") or budget.reserve)
+        options["max_tokens"] = budget.retry_cap(cap, messages, tools)
 
 
 def _context_pause(ctx: StepContext, e: Exception) -> None:
