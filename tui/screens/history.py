@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from engine.readmodels import RunSummary
 
-FIRST_PAGE = 60  # rows added before the first frame; the rest follow in batches
+# Rows added before the first frame (a tall terminal's worth); the rest follow in batches.
+FIRST_PAGE = 40
 TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
 
 if TYPE_CHECKING:
