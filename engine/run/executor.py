@@ -172,8 +172,8 @@ class Executor:
 
     def head(self) -> tuple[CheckpointRecord, dict[str, Any]]:
         """The run's head checkpoint and its state."""
-        run = self.store.get_run(self.run_id)
-        cp = CheckpointRecord.from_row(self.store.get_checkpoint(run["head_checkpoint_id"]))
+        run = RunRecord.from_row(self.store.get_run(self.run_id))
+        cp = CheckpointRecord.from_row(self.store.get_checkpoint(run.head_checkpoint_id))
         return cp, self.store.get_blob(cp.state_hash)
 
     def _checkpoint(
