@@ -128,3 +128,52 @@ def test_lock_released_on_close_and_failed_open(repo: Path, monkeypatch):
         RunStore.open(repo)
     monkeypatch.undo()
     RunStore.open(repo).close()  # the failed open did not leave the lock held
+
+
+# Takes the lock, forks a child that keeps the lock's open file (as a child does
+# between fork and exec) until a line comes on stdin, then SIGKILLs itself.
+_FORKS_THEN_DIES = """
+import os, signal, sys
+from engine.store import RunStore
+s = RunStore.open(sys.argv[1])
+if os.fork() == 0:
+    sys.stdin.readline()
+    os._exit(0)
+print("forked", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_lock_held_by_a_dead_writers_child_is_waited_for(repo: Path, monkeypatch):
+    import fcntl
+    import time
+
+    from engine.store import lock as lock_mod
+
+    writer = _py(_FORKS_THEN_DIES, repo)
+    try:
+        assert writer.stdout.readline().strip() == "forked"
+        assert writer.wait(timeout=60) == -signal.SIGKILL
+        lock = repo / ".llmflows" / "lock"
+        fd = os.open(lock, os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # the dead writer's child still holds it
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+        released: list[bool] = []
+        sleep = time.sleep
+
+        def release_then_sleep(seconds: float) -> None:
+            # the first refusal: now the child goes on (to its exec, here its exit)
+            if not released:
+                writer.stdin.write("\n")
+                writer.stdin.flush()
+                released.append(True)
+            sleep(seconds)
+
+        monkeypatch.setattr(lock_mod.time, "sleep", release_then_sleep)
+        with RunStore.open(repo) as s:
+            assert released and s._lock.previous_pid == writer.pid
+    finally:
+        writer.stdin.close()
+        writer.kill()
+        writer.wait()

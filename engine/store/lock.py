@@ -5,7 +5,9 @@ as a writer has the store open, and the holder writes its pid into the file so
 a refused process can say *who* holds it. ``flock`` is released by the kernel
 when the holder dies, so a lock file left behind by a killed process (its pid
 still in the file) is simply taken over: the pid is only a message, the flock
-is the truth.
+is the truth. One wait: a writer killed just after it forked a subprocess leaves
+the flock with that child until the child reaches exec (``O_CLOEXEC``), a moment
+later; a lock held while its recorded writer is dead is retried for a few seconds.
 
 The file is never unlinked: unlinking while another process has it open would
 let two processes hold locks on two different inodes at once.
@@ -16,9 +18,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from engine.errors import StoreLockedError
+
+#: How long a lock still held after its writer died is waited for (see ``acquire``).
+ORPHAN_WAIT_S = 5.0
 
 
 def _read_pid(fd: int) -> int | None:
@@ -66,14 +72,23 @@ class WriterLock:
         # O_CLOEXEC (Python's default) keeps child processes (tests, shell
         # commands the agent runs) from inheriting the lock.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = _read_pid(fd)
-            os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise StoreLockedError(str(self.store_path), holder) from None
-            raise
+        deadline = time.monotonic() + ORPHAN_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                holder = _read_pid(fd)
+                busy = e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+                # Held, but its writer is dead: a child it forked has not reached exec
+                # yet (O_CLOEXEC closes the lock only there) and lets go in a moment.
+                if busy and holder and not pid_alive(holder) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                os.close(fd)
+                if busy:
+                    raise StoreLockedError(str(self.store_path), holder) from None
+                raise
         # We hold the flock: whatever pid is in the file is stale (its process
         # died or closed without cleaning up). Record ours.
         stale = _read_pid(fd)
