@@ -258,7 +258,8 @@ def test_rewind_undo_and_retry_with_instruction(project: Path):
     model = FakeModel(plan_then_tasks())
     with Session.open(project) as s:
         run_id = start(s)
-        run(s, run_id, model)
+        asked = run(s, run_id, model).gate
+        assert asked is not None
         assert (project / "calc.py").read_text() == FIXED
         steps = s.store.steps_for(run_id)
         plan_cp = steps[0]["checkpoint_id"]
@@ -266,10 +267,22 @@ def test_rewind_undo_and_retry_with_instruction(project: Path):
         assert not (project / "NOTES.md").exists()
         assert (project / "calc.py").read_text() == CALC
         assert s.store.pending_gate(run_id) is None
-        # undo the rewind
+        # undo the rewind: the question that was open is asked again, not skipped
         ops.rewind(s, run_id, result["undo_checkpoint"])
         assert (project / "calc.py").read_text() == FIXED
         assert (project / "NOTES.md").exists()
+        again = s.store.pending_gate(run_id)
+        assert again is not None and again["id"] != asked.id
+        assert (again["kind"], again["node"], again["prompt"], again["step_id"]) == (
+            asked.kind,
+            asked.node,
+            asked.prompt,
+            asked.step_id,
+        )
+        assert again["checkpoint_id"] == result["undo_checkpoint"]
+        assert s.store.get_run(run_id)["status"] == "paused"
+        assert run(s, run_id, model).gate.id == again["id"]  # continuing waits for it
+        ops.rewind(s, run_id, plan_cp)  # rewinding from the reopened gate again
         # retry from the plan checkpoint with an instruction: a sibling attempt of t1
         model.script["implement"] = [
             say(tool("write_file", path="NOTES.md", content="short\n")),

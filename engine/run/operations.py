@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError, RunNotFoundError, UsageError
-from engine.events import GateAnswered, LogMessage, PlanUpdated, Rewound
+from engine.events import GateAnswered, GateOpened, LogMessage, PlanUpdated, Rewound
 from engine.git.diffmodel import HunkRef
 from engine.records import (
     AUTONOMY_CHOICES,
@@ -585,10 +585,10 @@ _GATE_HANDLERS = {
 }
 
 
-def _close_open_gate(session, run_id: str, why: str) -> None:
+def _close_open_gate(session, run_id: str, why: str, answer: dict | None = None) -> None:
     gate = _pending_gate(session, run_id)
     if gate is not None:
-        session.store.answer_gate(gate.id, "superseded", why, {})
+        session.store.answer_gate(gate.id, "superseded", why, answer or {})
         ledger.emit(
             session,
             run_id,
@@ -630,16 +630,21 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
     result = session.checkpoints.rewind(checkpoint_id)
     moved = ledger.moved_since_start(session, run_id)
     result["warnings"] = [moved] if moved else []
+    undo = result["undo_checkpoint"]
     with session.store.transaction():
-        ledger.announce(session, run_id, _cp(session, result["undo_checkpoint"]))
-        _close_open_gate(session, run_id, "rewound")
+        ledger.announce(session, run_id, _cp(session, undo))
+        # The question open here is asked again when the person comes back (undo).
+        _close_open_gate(session, run_id, "rewound", {"undo_checkpoint": undo})
         _abandon_in_flight(session, run_id)
         ledger.move_head(session, run_id, checkpoint_id)
         ledger.emit(
             session,
             run_id,
-            Rewound(checkpoint_id=checkpoint_id, undo_checkpoint_id=result["undo_checkpoint"]),
+            Rewound(checkpoint_id=checkpoint_id, undo_checkpoint_id=undo),
         )
+        if _reopen_gate_left_at(session, run_id, checkpoint_id):
+            ledger.note_user_git(session, run_id)
+            return result
         node, runs_next = node_at(session, target)
         then = f": c continues with {node}" if runs_next else ""
         ledger.set_status(
@@ -652,6 +657,45 @@ def rewind(session, run_id: str, checkpoint_id: int) -> dict[str, Any]:
         # Rewinding is the person's choice of files: the run now builds on this position.
         ledger.note_user_git(session, run_id)
     return result
+
+
+def _reopen_gate_left_at(session, run_id: str, checkpoint_id: int) -> bool:
+    """Back at a position a rewind left while a gate was open there (the rewind's undo
+    checkpoint, or the gate's own checkpoint): open that question again.
+
+    Without this, undoing a rewind made at a review would move on as if the person had
+    approved the step: its state is already past the step. True if a gate was opened.
+    """
+    for gate in reversed(session.store.superseded_gates(run_id)):
+        answer = gate.get("answer") or {}
+        if checkpoint_id not in (gate["checkpoint_id"], answer.get("undo_checkpoint")):
+            continue
+        prompt = gate["prompt"] or ""
+        gate_id = session.store.open_gate(
+            run_id,
+            gate["step_id"],
+            gate["kind"],
+            gate["node"],
+            prompt,
+            checkpoint_id,
+            gate.get("payload") or {},
+        )
+        ledger.emit(
+            session,
+            run_id,
+            GateOpened(
+                gate_id=gate_id,
+                step_id=gate["step_id"],
+                kind=gate["kind"],
+                node=gate["node"],
+                prompt=prompt,
+                checkpoint_id=checkpoint_id,
+            ),
+        )
+        first = prompt.splitlines()[0] if prompt else gate["kind"]
+        ledger.set_status(session, run_id, "paused", first, node=gate["node"])
+        return True
+    return False
 
 
 def retry(

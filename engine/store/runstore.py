@@ -979,6 +979,15 @@ class RunStore:
         return [self._gate_row(r) for r in rows]
 
     @_reads
+    def superseded_gates(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's gates a rewind closed unanswered, in order."""
+        rows = self._all(
+            "SELECT * FROM gates WHERE run_id = ? AND decision = 'superseded' ORDER BY id",
+            (run_id,),
+        )
+        return [self._gate_row(r) for r in rows]
+
+    @_reads
     def last_gate(self, run_id: str) -> dict[str, Any] | None:
         """The newest gate of the run, open or answered, or None."""
         row = self._one("SELECT * FROM gates WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))
