@@ -243,3 +243,16 @@ def test_no_color_and_color_flag_for_diff(setup, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "\x1b[" not in out and "+changed" in out
     git(repo, "status")  # the repo is untouched by diffing
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_listing_quietly(tmp_path, monkeypatch, capsys):
+    """`llmflows-tui flows | head -1`: no "error: Broken pipe", the shell's SIGPIPE status."""
+    repo = init_repo(tmp_path / "repo", {"a.txt": "a\n"})
+
+    class ClosedPipe(io.StringIO):
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["-C", str(repo), "flows"]) == 141
+    assert capsys.readouterr().err == ""

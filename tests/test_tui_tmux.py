@@ -37,6 +37,7 @@ def test_demo_runs_to_completion_in_tmux(tmp_path):
     cmd = f"cd {ROOT} && {sys.executable} -m tui.entry demo --dir {demo_dir}"
     # 80×24: the smallest common terminal; the review gives the diff the screen
     _tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd)
+    _tmux("set-option", "-t", session, "remain-on-exit", "on")  # to read what it prints
     screen = ""
     try:
         deadline = time.monotonic() + 110
@@ -57,7 +58,13 @@ def test_demo_runs_to_completion_in_tmux(tmp_path):
         assert "Plan" in screen and "Cost" in screen and "Tests" in screen
         assert "✓ completed" in screen
         _tmux("send-keys", "-t", session, "C-q")
-        time.sleep(1.0)
+        # after quitting, the demo says where its project is
+        told = f"The demo project is in {demo_dir}"
+        deadline = time.monotonic() + 30
+        while told not in screen.replace("\n", "") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            screen = _tmux("capture-pane", "-p", "-J", "-t", session)
+        assert told in screen.replace("\n", ""), screen
     finally:
         _tmux("kill-session", "-t", session)
     # the approved fix is on disk

@@ -59,4 +59,7 @@ def launch(argv: list[str]) -> int:
             os.path.abspath(args.cwd), model=args.model, autonomy=args.autonomy, flow=args.flow
         )
     app.run()
+    if args.verb == "demo":  # the demo's project is in a temp folder: say where
+        print(f"The demo project is in {demo.repo}; look at its run with:")
+        print(f"  llmflows-tui -C {demo.repo} runs")
     return int(app.return_code or 0)

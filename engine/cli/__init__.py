@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
+import signal
 import sqlite3
 import sys
 
@@ -132,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return _reader_went_away()
     except EngineError as e:
         message = environment_failure(e) if isinstance(e, GitCommandError) else None
         print(f"llmflows-tui: error: {message or e}", file=sys.stderr)
@@ -142,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llmflows-tui: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """``llmflows-tui show X | head``: the reader closed the pipe. Not an error to
+    report; stdout goes to /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
+    return 128 + signal.SIGPIPE
 
 
 _OS_HINTS = {
