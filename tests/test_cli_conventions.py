@@ -256,3 +256,17 @@ def test_a_reader_that_closes_the_pipe_ends_the_listing_quietly(tmp_path, monkey
     monkeypatch.setattr("sys.stdout", ClosedPipe())
     assert main(["-C", str(repo), "flows"]) == 141
     assert capsys.readouterr().err == ""
+
+
+def test_looking_at_a_repository_without_history_creates_nothing(tmp_path, capsys):
+    repo = init_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    exclude = repo / ".git" / "info" / "exclude"
+    before = exclude.read_text() if exclude.exists() else None
+    assert main(["-C", str(repo), "runs"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+    assert main(["-C", str(repo), "show", "r123456"]) == 2
+    assert "no run 'r123456'" in capsys.readouterr().err
+    assert not (repo / ".llmflows").exists()
+    assert (exclude.read_text() if exclude.exists() else None) == before
+    assert main(["-C", str(tmp_path), "runs"]) == 2  # still says when it is no repository
+    assert "not inside a git repository" in capsys.readouterr().err

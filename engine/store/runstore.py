@@ -208,8 +208,15 @@ class RunStore:
         self._mutex = threading.RLock()
         self._savepoints = itertools.count(1)
         self._db: sqlite_utils.Database | None = None
-        ensure_excluded(self.repo_root)  # also proves it is a git work tree
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # A reader of a repository with no history yet (`runs`, `show` in a fresh clone)
+        # reads an empty in-memory store: looking creates nothing in the person's repo.
+        empty = not write and not self.path.exists()
+        if empty:
+            if plain_git(self.repo_root, "rev-parse", "--git-dir") is None:
+                raise NotAGitRepoError(str(self.repo_root))
+        else:
+            ensure_excluded(self.repo_root)  # also proves it is a git work tree
+            self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = WriterLock(self.dir / LOCK_NAME, self.path) if write else None
         if self._lock:
             self._lock.acquire()
@@ -217,12 +224,14 @@ class RunStore:
         with _readable(self.path):
             try:
                 conn = sqlite3.connect(
-                    str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                    ":memory:" if empty else str(self.path),
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    check_same_thread=False,
                 )
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 db = sqlite_utils.Database(conn, execute_plugins=False)
                 db.execute("PRAGMA foreign_keys=ON")
-                if db.journal_mode != "wal":
+                if not empty and db.journal_mode != "wal":
                     db.enable_wal()
                 # WAL + NORMAL is safe against process crashes (kill -9): a
                 # committed transaction survives; only an OS crash may lose the last ones.
