@@ -42,6 +42,7 @@ class TimelinePart:
         def _stop_watching(self) -> None: ...
         def _answer(self, decision: str, **kw: Any) -> Any: ...
         def _after_rewind(self, checkpoint_id: int) -> None: ...
+        def _gate_opened(self, gate: GateRecord) -> None: ...
         @property
         def plan(self) -> PlanTree: ...
         @property
@@ -94,6 +95,11 @@ class TimelinePart:
         # short: the status line keeps "rewound to …: c continues with …" on screen
         self.notify(msg, timeout=6)
         self._after_rewind(cp)
+        # Back where a gate was open (an undo at a review): it is asked again. Read it
+        # here: its GateOpened event may have been handled before `gate = None` above.
+        reopened = await self.app.api.pending_gate(self.run_id)
+        if reopened is not None:
+            self._gate_opened(reopened)
 
     def action_undo_rewind(self) -> None:
         if self.last_undo is None:
