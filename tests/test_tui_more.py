@@ -136,10 +136,13 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
         keys = _footer_keys(app)
         for key in ("a", "r", "space", "m", "s", "?"):
             assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
-        palette = app.screen.query_one(".-command-palette")
+        # every key is fully on screen, left of the "^p Commands" key (shown from 100
+        # columns; below, ctrl+p still works and help lists it)
+        palettes = list(app.screen.query(".-command-palette"))
+        assert bool(palettes) == (size[0] >= 100)
+        edge = palettes[0].region.x if palettes else size[0]
         for key in keys.values():
-            # every key is fully on screen, left of the "^p Commands" key
-            assert key.region.right <= palette.region.x, key.key
+            assert key.region.right <= edge, key.key
         assert "c" not in keys  # continue means nothing at a gate
         labels = [k.description for k in keys.values()]
         assert len(labels) == len(set(labels)), labels  # each action once
@@ -167,6 +170,24 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
         assert "space" not in keys  # no review open: no hunk to accept or reject
         assert "f" in keys and "b" in keys  # a finished run can be forked or rewound
         assert "m" in keys  # and asked a follow-up
+
+
+async def test_footer_keeps_help_in_the_all_panes_view_at_80_columns(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    app = new_app(repo, model)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: at_gate(app) and "a" in _footer_keys(app))
+        await pilot.press("z")  # all panes, the plan tree focused: the most keys at once
+        main_screen(app).plan.focus()
+        await wait_for(pilot, lambda: "b" in _footer_keys(app))
+        keys = _footer_keys(app)
+        for key in ("a", "r", "b", "?"):
+            assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
+        # every key whole on screen, none under the command palette's key (if shown)
+        palettes = [p.region for p in app.screen.query(".-command-palette") if p.region.width]
+        edge = min([80] + [p.x for p in palettes])
+        for key in keys.values():
+            assert key.region.width and key.region.right <= edge, (key.key, key.region, edge)
 
 
 async def test_continue_after_stop_runs_again(tmp_path):

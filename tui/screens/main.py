@@ -18,6 +18,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -90,7 +91,13 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             False,
         ),
         # the summary line above the diff says "z all panes": no footer room needed
-        _b("z", "toggle_focus", "Panes", "diff only / all panes (a review starts with the diff only)", False),
+        _b(
+            "z",
+            "toggle_focus",
+            "Panes",
+            "diff only / all panes (a review starts with the diff only)",
+            False,
+        ),
         _b("t", "toggle_transcript", "Tool output", "show tool results whole / one line", False),
         _b("b", "rewind", "Rewind", "rewind to the checkpoint selected in the plan tree"),
         _b("u", "undo_rewind", "Undo", "undo the last rewind"),
@@ -158,6 +165,14 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
                 yield Transcript(id="tokens")
         yield StatusLine(id="status", clock=self.app.clock)
         yield Footer(compact=True)
+
+    #: Below this width the footer has no room for "^p Commands" next to the run's
+    #: keys: it is left out (ctrl+p still opens the palette; help lists it).
+    PALETTE_KEY_MIN_WIDTH = 100
+
+    def on_resize(self, event: events.Resize) -> None:
+        footer = self.query_one(Footer)
+        footer.show_command_palette = event.size.width >= self.PALETTE_KEY_MIN_WIDTH
 
     def on_mount(self) -> None:
         for sel, title in (
