@@ -39,7 +39,9 @@ def test_batch_item_failure_reuses_the_answers_of_the_other_items(tmp_path: Path
         # not JSON (its step fails and is retried); t2 and t3 were answered in the same
         # batch and must not be asked (and paid) again.
         user = " ".join(str(m.get("content")) for m in messages if m.get("role") == "user")
-        n = next(n for n, title in ((1, "one"), (2, "two"), (3, "three")) if f"task {title}" in user)
+        n = next(
+            n for n, title in ((1, "one"), (2, "two"), (3, "three")) if f"task {title}" in user
+        )
         asked.append(f"t{n}")
         if n == 1 and asked.count("t1") == 1:
             return say(text="not json")
