@@ -49,6 +49,20 @@ async def test_cannot_write_outside_the_repository(repo: Path, outside: Path) ->
     assert (repo / "ok.txt").read_text() == "inside\n"  # the repository stays writable
 
 
+async def test_an_interpreter_installed_under_tmp_stays_visible(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pip install` into a venv in /tmp, then the demo: its tests run with that venv's
+    # python, which the sandbox's private /tmp must not hide.
+    prefix = tmp_path / "venv"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "marker").write_text("visible\n")
+    monkeypatch.setattr("sys.prefix", str(prefix))
+    res = await run_command(f"cat {prefix}/bin/marker; echo x > {prefix}/bin/w", repo)
+    assert "visible" in res.output, res.output
+    assert not (prefix / "bin" / "w").exists()  # read-only
+
+
 async def test_cannot_rewrite_git_or_the_run_store(repo: Path) -> None:
     (repo / ".llmflows").mkdir()
     res = await run_command(

@@ -152,6 +152,8 @@ def wrap(
     if not network_allowed(options):
         args.append("--unshare-net")
     args += _FS
+    for d in _interpreter_dirs_in_tmp():  # e.g. a venv in /tmp: the tests run with it
+        args += ["--ro-bind", d, d]
     home_p = Path(home if home is not None else os.path.expanduser("~"))
     for rel in HOME_SECRETS:
         args += _hide(home_p / rel, root_p)
@@ -168,6 +170,23 @@ def wrap(
         args += _hide(root_p / rel, None)
     args += ["--chdir", str(Path(cwd).resolve()), "--", *argv]
     return args
+
+
+def _interpreter_dirs_in_tmp() -> list[str]:
+    """This interpreter's folders that lie under /tmp, which is a fresh tmpfs inside.
+
+    The demo and the built-in flows run the project's tests with this interpreter, so
+    an app installed in /tmp (a venv made there) must stay visible, read-only.
+    """
+    import sys
+
+    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    found: list[str] = []
+    for d in sorted(dirs):
+        real = os.path.realpath(d)
+        if real.startswith("/tmp/") and os.path.isdir(real) and real not in found:
+            found.append(real)
+    return found
 
 
 def _hide(path: Path, keep: Path | None) -> list[str]:
