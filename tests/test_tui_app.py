@@ -279,6 +279,13 @@ async def test_rewind_and_undo(tmp_path):
         # and back at the review the rewind left: the step is not taken as approved
         await wait_for(pilot, lambda: at_gate(app))
         assert screen.gate.kind == "review" and screen.gate.checkpoint_id == undo
+        # once the run moves on, u no longer offers to undo that old rewind
+        await pilot.press("a")
+        await wait_for(pilot, lambda: finished(app))
+        assert screen.last_undo is None
+        await pilot.press("u")
+        await pilot.pause()
+        assert finished(app) and (repo / "data.txt").read_text() == CHANGED
 
 
 async def test_retry_with_instruction(tmp_path):

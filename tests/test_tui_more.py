@@ -183,11 +183,36 @@ async def test_footer_keeps_help_in_the_all_panes_view_at_80_columns(tmp_path):
         keys = _footer_keys(app)
         for key in ("a", "r", "b", "?"):
             assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
-        # every key whole on screen, none under the command palette's key (if shown)
-        palettes = [p.region for p in app.screen.query(".-command-palette") if p.region.width]
-        edge = min([80] + [p.x for p in palettes])
-        for key in keys.values():
-            assert key.region.width and key.region.right <= edge, (key.key, key.region, edge)
+
+        def whole() -> None:  # every key whole, none under the palette's key (if shown)
+            keys = _footer_keys(app)
+            assert "?" in keys, sorted(keys)
+            palettes = [p.region for p in app.screen.query(".-command-palette") if p.region.width]
+            edge = min([80] + [p.x for p in palettes])
+            for key in keys.values():
+                assert key.region.width and key.region.right <= edge, (key.key, key.region, edge)
+
+        whole()
+        # after a rewind and its undo the gate is back with one more key (u Undo)
+        screen = main_screen(app)
+        assert screen.plan.select_checkpoint(min(screen.plan.checkpoint_ids()))
+        await pilot.press("b")
+        from tui.screens.modals import ConfirmModal
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.last_undo is not None and not at_gate(app))
+        await pilot.press("u")
+        await wait_for(pilot, lambda: at_gate(app))
+        if screen.focus_diff:
+            await pilot.press("z")
+        screen.plan.focus()
+        await wait_for(pilot, lambda: "u" in _footer_keys(app) and "b" in _footer_keys(app))
+        whole()
+        quits: list[bool] = []
+        app.exit = lambda *a, **k: quits.append(True)  # type: ignore[method-assign]
+        await pilot.press("ctrl+q")  # not in the footer here, and still quits
+        await wait_for(pilot, lambda: quits)
 
 
 async def test_continue_after_stop_runs_again(tmp_path):

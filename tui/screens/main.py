@@ -53,6 +53,16 @@ def _b(key: str, action: str, desc: str, help: str, show: bool = True, **kw: Any
     return Binding(key, action, desc, show=show, tooltip=help, **kw)
 
 
+def _moved_on(ev: Any) -> bool:
+    """The run went on past a rewind: a step started, the person answered a gate (a
+    rewind's own "superseded" answer is not one), or the run ended."""
+    if ev.type == "step_started":
+        return True
+    if ev.type == "gate_answered":
+        return str(ev.decision) != "superseded"
+    return ev.type == "run_status" and str(ev.status) in ("completed", "failed")
+
+
 class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
     """One run, live (or read-only for a finished run opened from history)."""
 
@@ -166,13 +176,20 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         yield StatusLine(id="status", clock=self.app.clock)
         yield Footer(compact=True)
 
-    #: Below this width the footer has no room for "^p Commands" next to the run's
-    #: keys: it is left out (ctrl+p still opens the palette; help lists it).
+    #: Below this width the footer has no room for "^p Commands" and "^q Quit" next to
+    #: the run's keys: they are left out (the keys still work; help lists them).
     PALETTE_KEY_MIN_WIDTH = 100
 
     def on_resize(self, event: events.Resize) -> None:
-        footer = self.query_one(Footer)
-        footer.show_command_palette = event.size.width >= self.PALETTE_KEY_MIN_WIDTH
+        wide = event.size.width >= self.PALETTE_KEY_MIN_WIDTH
+        self.query_one(Footer).show_command_palette = wide
+        # Narrow, "^q Quit" leaves the footer too (ctrl+q still quits; help lists it): a
+        # hidden screen binding for the key shadows the app's shown one.
+        if wide:
+            self._bindings.key_to_bindings.pop("ctrl+q", None)
+        else:
+            self._bindings.bind("ctrl+q", "app.quit", "Quit", show=False)
+        self.refresh_bindings()
 
     def on_mount(self) -> None:
         for sel, title in (
@@ -264,6 +281,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
     def apply(self, ev: Any, replay: bool = False) -> None:
         """Apply one engine event to the panes (live or replayed from the store)."""
         t = ev.type
+        if _moved_on(ev):  # `u` would now throw the newer work away
+            self.last_undo = None
         self.transcript.apply_event(ev, replay=replay)
         if t in ("token", "model_waiting"):
             return

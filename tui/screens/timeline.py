@@ -92,7 +92,9 @@ class TimelinePart:
         else:
             msg = f"Rewound to checkpoint {cp}. Your files before it are in checkpoint "
             msg += f"{self.last_undo}: u undoes, c continues from here."
-        # short: the status line keeps "rewound to …: c continues with …" on screen
+        # short: the status line keeps "rewound to …: c continues with …" on screen; the
+        # previous rewind's notice would now say something untrue
+        self.app.clear_notifications()
         self.notify(msg, timeout=6)
         self._after_rewind(cp)
         # Back where a gate was open (an undo at a review): it is asked again. Read it
