@@ -228,15 +228,18 @@ def _fail(path: str, where: str, msg: str) -> ModelConfigError:
     return ModelConfigError(f"{path}: {where}: {msg}")
 
 
-def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
-    where = f"responses[{i}]"
+def _check_keys(path: str, where: str, raw: Any, allowed: set[str] | frozenset[str]) -> None:
+    """``raw`` is a mapping whose keys are all ``allowed`` (else the error names them)."""
     if not isinstance(raw, Mapping):
         raise _fail(path, where, f"expected a mapping, got {type(raw).__name__}")
-    unknown = set(raw) - _ENTRY_KEYS
+    unknown = set(raw) - allowed
     if unknown:
-        raise _fail(
-            path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}"
-        )
+        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
+    where = f"responses[{i}]"
+    _check_keys(path, where, raw, _ENTRY_KEYS)
     text = raw.get("text") or ""
     if not isinstance(text, str):
         raise _fail(path, where, "`text` must be a string")
@@ -291,13 +294,7 @@ def _parse_entry(path: str, i: int, raw: Any) -> ScriptEntry:
 
 def _parse_decision(path: str, i: int, raw: Any) -> ScriptDecision:
     where = f"decisions[{i}]"
-    if not isinstance(raw, Mapping):
-        raise _fail(path, where, f"expected a mapping, got {type(raw).__name__}")
-    unknown = set(raw) - _DECISION_KEYS
-    if unknown:
-        raise _fail(
-            path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_DECISION_KEYS)}"
-        )
+    _check_keys(path, where, raw, _DECISION_KEYS)
     gate, decision = raw.get("gate"), raw.get("decision")
     if gate not in SCRIPTED_GATE_KINDS:
         raise _fail(path, where, f"`gate` must be one of {list(SCRIPTED_GATE_KINDS)}")
