@@ -14,7 +14,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.git.snapshots import Snapshotter
@@ -127,12 +127,17 @@ def apply(root: Path, op: tuple) -> None:
         git(root, "add", "-A")
 
 
+# Fixed examples (derandomized): the same sequences on every run, so CI cannot fail by
+# the luck of the draw; run with a random seed locally to explore further.
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(st.lists(ops, min_size=1, max_size=14))
+# Found by a random run: a folder holding only a symlink, chmod-ed after a checkpoint.
+@example([("symlink", "dir/x", "a.txt"), ("snapshot",), ("dirmode", "dir", 0o700), ("restore", 1)])
 def test_random_operations_restore_exactly(sequence: list[tuple]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="snapprops-"))
     try:

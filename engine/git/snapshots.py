@@ -691,7 +691,10 @@ class Snapshotter:
             entries = read_index(index, len(tree) // 2)
         if entries is None:  # split index or an unknown format: ask git, trust no stat data
             listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
-            entries = {os.fsencode(p): (0, 0, 0, _F_ASSUME_VALID) for p in _regular_paths(listing)}
+            entries = {
+                os.fsencode(p): (0, 0, 0, _F_ASSUME_VALID)
+                for p in _regular_paths(listing, links=True)
+            }
         umask = current_umask()
         plain, executable = 0o666 & ~umask, 0o777 & ~umask
         # git may compare ctimes to the second only: a file whose ctime is in this second
@@ -706,6 +709,10 @@ class Snapshotter:
         dirs: set[bytes] = set()
         large: list[str] = []
         for name, (ctime, _ino, size, flags) in entries.items():
+            # Its folder's bits count whatever the entry is (a folder may hold only a symlink).
+            cut = name.rfind(b"/")
+            if cut > 0:
+                dirs.add(name[:cut])
             hit = seen.get(name)
             if hit is not None and hit[0] == ctime and not flags & _F_ASSUME_VALID:
                 bits = hit[1]
@@ -725,9 +732,6 @@ class Snapshotter:
                 modes[os.fsdecode(name)] = bits
             if size >= _LARGE_FILE_BYTES:
                 large.append(os.fsdecode(name))
-            cut = name.rfind(b"/")
-            if cut > 0:
-                dirs.add(name[:cut])
         self._large = large
         modes.update(_dir_modes(self.root, {os.fsdecode(d) for d in dirs}, executable))
         return modes
@@ -876,13 +880,15 @@ def _git_default(is_dir: bool, executable: bool, umask: int) -> int:
     return (0o777 if is_dir or executable else 0o666) & ~umask
 
 
-def _regular_paths(ls_files_z: bytes) -> list[str]:
-    """Regular-file paths of ``ls-files -s -z`` output (symlinks and gitlinks left out)."""
+def _regular_paths(ls_files_z: bytes, links: bool = False) -> list[str]:
+    """Regular-file paths of ``ls-files -s -z`` output (gitlinks, and symlinks unless
+    ``links``, left out)."""
     # Records are "<mode> <sha> <stage>\t<path>"; only 100644/100755 are regular files.
+    kinds = (b"100644", b"100755", b"120000") if links else (b"100644", b"100755")
     return [
         os.fsdecode(rec[rec.index(b"\t") + 1 :])
         for rec in ls_files_z.split(b"\0")
-        if rec[:6] in (b"100644", b"100755")
+        if rec[:6] in kinds
     ]
 
 
@@ -900,7 +906,7 @@ _F_ASSUME_VALID, _F_EXTENDED, _F_STAGE = 0x8000, 0x4000, 0x3000
 def read_index(
     path: str | os.PathLike[str], hash_len: int
 ) -> dict[bytes, tuple[int, int, int, int]] | None:
-    """Stage-0 regular files of a git index file (versions 2-4): path -> (ctime as
+    """Stage-0 regular files and symlinks of a git index file (versions 2-4): path -> (ctime as
     :func:`ctime_key` gives it, inode, size, flags).
 
     None when the file is not a plain index this reader knows (missing, split index,
@@ -941,7 +947,8 @@ def read_index(
                 end = at + n if n != 0xFFF else find(b"\0", at)
                 name = data[at:end]
                 off += (end - off + 8) & ~7
-            if mode >> 12 == 0o10 and not flags & _F_STAGE:  # a regular file, stage 0
+            # a regular file or a symlink (its folder's bits count), stage 0
+            if mode >> 12 in (0o10, 0o12) and not flags & _F_STAGE:
                 out[name] = (ctime, ino, size, flags)
         while off + 8 <= len(data) - hash_len:  # extensions
             if data[off : off + 4] == b"link":
