@@ -26,7 +26,6 @@ from engine.errors import (
 )
 from engine.events import (
     DiffReady,
-    GateOpened,
     LogMessage,
     StepFinished,
     StepStarted,
@@ -200,20 +199,10 @@ class Executor:
             self.metrics.checkpoint_time += time.perf_counter() - t0
 
     def _open_gate(self, kind, node, prompt, step_id, checkpoint_id, payload) -> RunOutcome:
-        gate_id = self.store.open_gate(
-            self.run_id, step_id, kind, node, prompt, checkpoint_id, payload
+        _gate_id, changes = ledger.open_gate(
+            self.session, self.run_id, kind, node, prompt, step_id, checkpoint_id, payload
         )
-        self.emit(
-            GateOpened(
-                gate_id=gate_id,
-                step_id=step_id,
-                kind=kind,
-                node=node,
-                prompt=prompt,
-                checkpoint_id=checkpoint_id,
-            )
-        )
-        self._set_status("paused", prompt.splitlines()[0] if prompt else kind, node)
+        self.run = replace(self.run, **changes)
         return RunOutcome("paused", prompt, self._pending_gate())
 
     def _attempt_info(self, node_id: str, task_id: str | None) -> tuple[int, int | None]:

@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError
-from engine.events import CheckpointMade, RunStatusChanged
-from engine.records import FINISHED, CheckpointRecord, RunRecord, RunStatus, StepRecord
+from engine.events import CheckpointMade, GateOpened, RunStatusChanged
+from engine.records import FINISHED, CheckpointRecord, GateKind, RunRecord, RunStatus, StepRecord
 
 
 def _run(session, run_id: str) -> RunRecord:
@@ -70,6 +70,37 @@ def record_checkpoint(
         replace(cp, parent_id=parent_id, source=source, message=message, step_id=step_id),
     )
     return cp
+
+
+def open_gate(
+    session,
+    run_id: str,
+    kind: str,
+    node: str | None,
+    prompt: str,
+    step_id: int | None,
+    checkpoint_id: int | None,
+    payload: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    """Put a question to the person: record and announce the gate, pause the run.
+
+    Returns the gate id and the run fields written (see :func:`set_status`).
+    """
+    gate_id = session.store.open_gate(run_id, step_id, kind, node, prompt, checkpoint_id, payload)
+    emit(
+        session,
+        run_id,
+        GateOpened(
+            gate_id=gate_id,
+            step_id=step_id,
+            kind=GateKind(kind),
+            node=node,
+            prompt=prompt,
+            checkpoint_id=checkpoint_id,
+        ),
+    )
+    first = prompt.splitlines()[0] if prompt else kind
+    return gate_id, set_status(session, run_id, "paused", first, node)
 
 
 def set_status(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import CheckpointNotFoundError, RepoMovedError, RunNotFoundError, UsageError
-from engine.events import GateAnswered, GateOpened, LogMessage, PlanUpdated, Rewound
+from engine.events import GateAnswered, LogMessage, PlanUpdated, Rewound
 from engine.git.diffmodel import HunkRef
 from engine.records import (
     AUTONOMY_CHOICES,
@@ -670,30 +670,16 @@ def _reopen_gate_left_at(session, run_id: str, checkpoint_id: int) -> bool:
         answer = gate.get("answer") or {}
         if checkpoint_id not in (gate["checkpoint_id"], answer.get("undo_checkpoint")):
             continue
-        prompt = gate["prompt"] or ""
-        gate_id = session.store.open_gate(
+        ledger.open_gate(
+            session,
             run_id,
-            gate["step_id"],
             gate["kind"],
             gate["node"],
-            prompt,
+            gate["prompt"] or "",
+            gate["step_id"],
             checkpoint_id,
             gate.get("payload") or {},
         )
-        ledger.emit(
-            session,
-            run_id,
-            GateOpened(
-                gate_id=gate_id,
-                step_id=gate["step_id"],
-                kind=gate["kind"],
-                node=gate["node"],
-                prompt=prompt,
-                checkpoint_id=checkpoint_id,
-            ),
-        )
-        first = prompt.splitlines()[0] if prompt else gate["kind"]
-        ledger.set_status(session, run_id, "paused", first, node=gate["node"])
         return True
     return False
 
