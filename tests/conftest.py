@@ -18,6 +18,20 @@ from tests.support.gitutil import init_repo
 os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 _SECRET_HINTS = ("API_KEY", "_TOKEN", "SECRET")
+# Variables that change what nested tools print (pytest shows full summary lines when
+# CI or BUILD_NUMBER is set): that output reaches prompts, token counts and the cost on
+# screen, so a CI machine must see the same as a laptop.
+_OUTPUT_SHAPERS = (
+    "CI",
+    "BUILD_NUMBER",
+    "PYTEST_ADDOPTS",
+    "COLUMNS",
+    "LINES",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "PY_COLORS",
+    "TERM_PROGRAM",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +49,8 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for key in list(os.environ):
         if any(h in key for h in _SECRET_HINTS) or key == "LLMFLOWS_MODEL":
             monkeypatch.delenv(key, raising=False)
+    for key in _OUTPUT_SHAPERS:
+        monkeypatch.delenv(key, raising=False)
     yield
 
 
