@@ -315,7 +315,7 @@ def test_rewind_reuses_the_live_snapshot_when_nothing_changed(
     assert (repo / "new.txt").read_text() == "new\n"
 
 
-@pytest.mark.parametrize("change", ["edit", "untracked", "chmod", "index"])
+@pytest.mark.parametrize("change", ["edit", "untracked", "chmod", "chmod_dir", "index"])
 def test_rewind_takes_a_real_snapshot_after_any_change(
     svc: CheckpointService, repo: Path, change: str
 ):
@@ -330,13 +330,16 @@ def test_rewind_takes_a_real_snapshot_after_any_change(
         (repo / "scratch.txt").write_text("mine\n")
     elif change == "chmod":
         app.chmod(0o600)
+    elif change == "chmod_dir":
+        app.parent.chmod(0o700)
     else:
         git(repo, "add", "README.md")
     before = _worktree(repo)
-    mode = os.stat(app).st_mode & 0o777
+    mode, dir_mode = os.stat(app).st_mode & 0o777, os.stat(app.parent).st_mode & 0o777
     result = svc.rewind(cp1["id"])
     pre = svc.get(result["undo_checkpoint"])
     assert pre["commit_sha"] != cp2["commit_sha"]  # the change is in the saved tree
     svc.rewind(pre["id"])
     assert _worktree(repo) == before
     assert os.stat(app).st_mode & 0o777 == mode
+    assert os.stat(app.parent).st_mode & 0o777 == dir_mode

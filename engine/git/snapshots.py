@@ -57,7 +57,7 @@ import struct
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +216,9 @@ class Snapshotter:
         self._seen_modes: dict[bytes, tuple[int, int]] = {}
         # Tracked files of at least _LARGE_FILE_BYTES in the last index read.
         self._large: list[str] = []
+        # Files (and symlinks) of the last trees whose modes were read from an index, so
+        # an unchanged-tree check can stat them while git status runs (see _live_modes).
+        self._tree_files: dict[str, list[bytes]] = {}
         remove_stale_temp_dirs()
         # The pid in the name lets a later process see that this one is gone (kill -9).
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
@@ -335,9 +338,20 @@ class Snapshotter:
             return None
         if self._large and self._large_changed(read_index(cached.index_path, len(last.tree) // 2)):
             return None  # known without status hashing a big file the snapshot will hash
-        if not self._worktree_matches(cached, last):
+        names = self._tree_files.get(cached.tree)
+        # Both halves of the check at once: bits on the helper thread, status in git.
+        live = self._pool.submit(self._live_modes, names) if names is not None else None
+        try:
+            matches = self._worktree_matches(cached, last)
+        finally:
+            modes_large = live.result() if live is not None else None
+        if not matches:
             return None
-        if self._modes(cached.index_path, cached.tree) != last.modes:
+        if modes_large is None:
+            modes = self._modes(cached.index_path, cached.tree)
+        else:
+            modes, self._large = modes_large
+        if modes != last.modes:
             return None
         ref = self._claim_ref(ref, last.commit, next_ref)
         snap = dataclasses.replace(last, ref=ref)
@@ -689,14 +703,16 @@ class Snapshotter:
         """
         if entries is None:
             entries = read_index(index, len(tree) // 2)
+            if entries is not None:
+                if len(self._tree_files) >= 2:
+                    self._tree_files.pop(next(iter(self._tree_files)))
+                self._tree_files[tree] = list(entries)
         if entries is None:  # split index or an unknown format: ask git, trust no stat data
             listing = self._gitb("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": index})
             entries = {
                 os.fsencode(p): (0, 0, 0, _F_ASSUME_VALID)
                 for p in _regular_paths(listing, links=True)
             }
-        umask = current_umask()
-        plain, executable = 0o666 & ~umask, 0o777 & ~umask
         # git may compare ctimes to the second only: a file whose ctime is in this second
         # (or the last) could still change unseen, so it is stat-ed again next time.
         trusted_before = int(time.time()) - 1
@@ -705,18 +721,13 @@ class Snapshotter:
         for gone in seen.keys() - entries.keys():
             del seen[gone]
         lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
-        modes: dict[str, int] = {}
-        dirs: set[bytes] = set()
-        large: list[str] = []
-        for name, (ctime, _ino, size, flags) in entries.items():
-            # Its folder's bits count whatever the entry is (a folder may hold only a symlink).
-            cut = name.rfind(b"/")
-            if cut > 0:
-                dirs.add(name[:cut])
-            hit = seen.get(name)
-            if hit is not None and hit[0] == ctime and not flags & _F_ASSUME_VALID:
-                bits = hit[1]
-            else:
+
+        def files() -> Iterator[tuple[bytes, int, int]]:
+            for name, (ctime, _ino, size, flags) in entries.items():
+                hit = seen.get(name)
+                if hit is not None and hit[0] == ctime and not flags & _F_ASSUME_VALID:
+                    yield name, hit[1], size
+                    continue
                 try:
                     st = lstat(base + name)
                 except OSError:
@@ -728,13 +739,30 @@ class Snapshotter:
                     seen[name] = (ctime_key(st), bits)
                 else:
                     seen.pop(name, None)
-            if bits != (executable if bits & 0o100 else plain):
-                modes[os.fsdecode(name)] = bits
-            if size >= _LARGE_FILE_BYTES:
-                large.append(os.fsdecode(name))
-        self._large = large
-        modes.update(_dir_modes(self.root, {os.fsdecode(d) for d in dirs}, executable))
+                yield name, bits, size
+
+        modes, self._large = _manifest(self.root, entries, files())
         return modes
+
+    def _live_modes(self, names: list[bytes]) -> tuple[dict[str, int], list[str]]:
+        """What :meth:`_modes` gives for a tree of these files, from lstat alone.
+
+        Needs no refreshed index, so it runs while ``git status`` checks the same tree;
+        only meaningful when that status finds no change (same files as ``names``).
+        """
+        base = os.fsencode(self.root) + b"/"
+        lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
+
+        def files() -> Iterator[tuple[bytes, int, int]]:
+            for name in names:
+                try:
+                    st = lstat(base + name)
+                except OSError:
+                    continue
+                if s_isreg(st.st_mode):
+                    yield name, s_imode(st.st_mode), st.st_size
+
+        return _manifest(self.root, names, files())
 
     def _large_changed(self, entries: dict[bytes, tuple[int, int, int, int]] | None) -> bool:
         """Whether a big tracked file's stat differs from its index entry (no hashing)."""
@@ -957,6 +985,28 @@ def read_index(
     except (struct.error, ValueError, IndexError):
         return None
     return out
+
+
+def _manifest(
+    root: Path, names: Iterable[bytes], files: Iterable[tuple[bytes, int, int]]
+) -> tuple[dict[str, int], list[str]]:
+    """(mode manifest, big files) from the (path, bits, size) of regular ``files``.
+
+    ``names`` are all the tree's paths, symlinks included: a folder's bits count
+    whatever it holds (it may hold only a symlink).
+    """
+    umask = current_umask()
+    plain, executable = 0o666 & ~umask, 0o777 & ~umask
+    dirs = {name[:cut] for name in names if (cut := name.rfind(b"/")) > 0}
+    modes: dict[str, int] = {}
+    large: list[str] = []
+    for name, bits, size in files:
+        if bits != (executable if bits & 0o100 else plain):
+            modes[os.fsdecode(name)] = bits
+        if size >= _LARGE_FILE_BYTES:
+            large.append(os.fsdecode(name))
+    modes.update(_dir_modes(root, {os.fsdecode(d) for d in dirs}, executable))
+    return modes, large
 
 
 def _dir_modes(root: Path, dirs: set[str], default: int) -> dict[str, int]:
