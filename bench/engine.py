@@ -111,20 +111,22 @@ class Timers:
 
     def wrap_git(self) -> None:
         """Count every git subprocess (snapshot, refs, diff-tree) as git time."""
-        import git
+        import subprocess
 
-        orig = git.cmd.Git.execute
+        orig = subprocess.run
         timers = self
 
         @functools.wraps(orig)
-        def execute(*a, **k):
+        def run(cmd, *a, **k):
+            if not (isinstance(cmd, list) and cmd and cmd[0] == "git"):
+                return orig(cmd, *a, **k)
             t0 = time.perf_counter()
             try:
-                return orig(*a, **k)
+                return orig(cmd, *a, **k)
             finally:
                 timers.git += time.perf_counter() - t0
 
-        git.cmd.Git.execute = execute
+        subprocess.run = run  # type: ignore[assignment]
 
 
 def name_is_cm(fn) -> bool:

@@ -1,27 +1,21 @@
 """Locating the repository and running git commands with a chosen environment.
 
-Plumbing goes through GitPython's ``repo.git`` so we share its process
-handling; every failure becomes :class:`GitCommandError` (never a silent
-fallback). GitPython is imported on first use: finding the work tree and the
-store's set-up use :func:`plain_git`, so the start screen never loads it. ``open_repo`` is a context manager because GitPython leaks
-``cat-file`` helper processes in long-lived programs unless closed.
+Plumbing runs ``git`` directly (one ``subprocess.run`` per command: a wrapper library
+added about a millisecond per call, and a rewind makes several); every failure becomes
+:class:`GitCommandError` (never a silent fallback).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
+from typing import Literal, overload
 
 from engine.errors import GitCommandError, NotAGitRepoError
-
-if TYPE_CHECKING:
-    import git  # GitPython is imported on first use: start-up never needs it
 
 
 def plain_git(cwd: str | os.PathLike[str], *args: str) -> str | None:
@@ -46,23 +40,32 @@ def find_repo_root(path: str | os.PathLike[str] = ".") -> Path:
     return Path(top).resolve()
 
 
-@contextlib.contextmanager
-def open_repo(root: str | os.PathLike[str]) -> Iterator[git.Repo]:
-    import git
+@dataclass(frozen=True)
+class GitRepo:
+    """A git work tree (or bare repository) that :func:`run_git` runs commands in."""
 
-    try:
-        repo = git.Repo(root)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise NotAGitRepoError(str(root)) from None
-    try:
-        yield repo
-    finally:
-        repo.close()
+    working_dir: Path
+
+
+@contextlib.contextmanager
+def open_repo(root: str | os.PathLike[str]) -> Iterator[GitRepo]:
+    """The repository at ``root`` (its top: a ``.git`` entry, or a bare repository).
+
+    Raises NotAGitRepoError otherwise. A context manager so callers scope its use.
+    """
+    p = Path(root)
+    if not ((p / ".git").exists() or ((p / "HEAD").is_file() and (p / "objects").is_dir())):
+        raise NotAGitRepoError(str(root))
+    yield GitRepo(p)
+
+
+# git's messages in English whatever the user's locale: some are matched on.
+_C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
 
 
 @overload
 def run_git(
-    repo: git.Repo,
+    repo: GitRepo,
     *args: str,
     env: dict[str, str] | None = None,
     input: bytes | None = None,
@@ -71,7 +74,7 @@ def run_git(
 ) -> str: ...
 @overload
 def run_git(
-    repo: git.Repo,
+    repo: GitRepo,
     *args: str,
     env: dict[str, str] | None = None,
     input: bytes | None = None,
@@ -79,7 +82,7 @@ def run_git(
     binary: Literal[True],
 ) -> bytes: ...
 def run_git(
-    repo: git.Repo,
+    repo: GitRepo,
     *args: str,
     env: dict[str, str] | None = None,
     input: bytes | None = None,
@@ -89,40 +92,26 @@ def run_git(
     """Run ``git ARGS`` in the repo's work tree; raise GitCommandError on failure.
 
     ``env`` entries are added to the inherited environment (e.g. GIT_INDEX_FILE).
+    Text output is UTF-8 (undecodable bytes kept as surrogates) with one trailing
+    newline removed unless ``strip`` is False; ``binary`` returns the raw bytes.
     """
-    import git
-
-    kwargs: dict = {"with_extended_output": True}
-    if env:
-        kwargs["env"] = env
-    stdin = None
-    if input is not None:
-        # Popen needs a real file descriptor for stdin.
-        stdin = tempfile.TemporaryFile()
-        stdin.write(input)
-        stdin.seek(0)
-        kwargs["istream"] = stdin
-    if binary:
-        kwargs["stdout_as_string"] = False
-        kwargs["strip_newline_in_stdout"] = False
-    elif not strip:
-        kwargs["strip_newline_in_stdout"] = False
+    cmd = ["git", *args]
     try:
-        _status, out, _err = repo.git.execute(["git", *args], **kwargs)
-    except git.GitCommandError as e:
-        raise GitCommandError(["git", *args], _status_of(e), _stderr_of(e)) from None
-    finally:
-        if stdin is not None:
-            stdin.close()
-    return out
-
-
-def _status_of(e: git.GitCommandError) -> int:
-    return e.status if isinstance(e.status, int) else 1
-
-
-def _stderr_of(e: git.GitCommandError) -> str:
-    # GitPython formats stderr as "\n  stderr: '...'"; keep just the text.
-    raw = e.stderr if isinstance(e.stderr, str) else str(e.stderr or "")
-    m = re.match(r"\s*stderr: '(.*)'\s*$", raw, re.S)
-    return m.group(1) if m else raw
+        proc = subprocess.run(
+            cmd,
+            cwd=repo.working_dir,
+            env={**os.environ, **_C_LOCALE, **(env or {})},
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as e:  # no git on PATH, or the folder is gone
+        raise GitCommandError(cmd, 127, str(e)) from None
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").removesuffix("\n")
+        raise GitCommandError(cmd, proc.returncode, err)
+    if binary:
+        return proc.stdout
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    return out.removesuffix("\n") if strip else out
