@@ -9,9 +9,11 @@ Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
   DiffView side by side (as at a review gate) plus a full compositor pass.
 * ``files10k_toggle_ms``: one hunk toggle there (DiffView + the file's row in the
   FileList) plus a full compositor pass (median of 20).
-* ``history1000_ratio``: the history screen opened (engine query, table filled,
-  frame) on a store holding 1,000 runs with 50 events each, divided by the same on
-  an empty store.
+* ``history1000_ratio``: the history screen opened until usable (engine query,
+  every run in the table, a full compositor pass) on a store holding 1,000 runs
+  with 50 events each, divided by the same on an empty store (median of 15 each, in
+  3 alternating app sessions per store, each after an untimed warm-up open);
+  ``history1000_end_ms``: then ``end`` (cursor to the oldest run) and a pass.
 * ``late_step_ratio``: one run of ``--steps`` (default 2,000) steps, each with a real
   checkpoint: median step time of the last 100 steps / of the first 100.
 * ``ignored_db_ratio``: DB bytes per step of a 100-step run in a repo with 2,000
@@ -201,53 +203,54 @@ def _fill_store(repo: Path, runs: int, events_per_run: int) -> None:
             store.update_run(run_id, status="completed")
 
 
-async def history(tmp: Path) -> dict:
+async def history(tmp: Path, blocks: int = 3, rounds: int = 5) -> dict:
+    """Open the history screen on 1,000 runs and on none: ``blocks`` alternating
+    app sessions per store, each one untimed warm-up open then ``rounds`` timed."""
     from tests.test_tui_app import make_repo
     from tui.app import LlmflowsApp
-    from tui.screens.history import FIRST_PAGE, HistoryScreen
+    from tui.screens.history import HistoryScreen
+    from tui.widgets.line_table import LineTable
 
-    async def open_ms(repo: Path, model: str, rounds: int = 3) -> tuple[float, float]:
+    async def open_ms(repo: Path, model: str, times: list[float], last: list[float]) -> None:
         app = LlmflowsApp(str(repo), model=model)
-        times: list[float] = []
-        full: list[float] = []
         async with app.run_test(size=(140, 40)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
-            for _ in range(rounds):
+            for n in range(rounds + 1):
                 t0 = time.perf_counter()
                 screen = HistoryScreen()
                 await app.push_screen(screen)
-                table = screen.query_one("DataTable")
-
-                # Actionable: the runs' first page is in the table and painted.
-                def loading() -> bool:
-                    return any(w.group == "history" and w.is_running for w in app.workers)
-
-                while table.row_count < min(len(screen.rows), FIRST_PAGE) or (
-                    not screen.rows and loading()
-                ):
-                    await asyncio.sleep(0)
+                # Usable: the history worker has put every run in the table, and it is painted.
+                (worker,) = [w for w in app.workers if w.group == "history" and w.node is screen]
+                await worker.wait()
+                table = screen.query_one(LineTable)
+                assert table.row_count == len(screen.rows), "rows not in the table"
                 app.screen._compositor.render_full_update()
-                times.append(ms(t0))
-                while loading():
-                    await asyncio.sleep(0)
-                full.append(ms(t0))
+                if n:  # the first open warms caches: untimed
+                    times.append(ms(t0))
+                t0 = time.perf_counter()
+                table.action_last()  # the oldest run, on screen
+                app.screen._compositor.render_full_update()
+                if n:
+                    last.append(ms(t0))
                 app.pop_screen()
                 await pilot.pause()
-        return statistics.median(times), statistics.median(full)
 
     (tmp / "h-empty").mkdir()
     (tmp / "h-full").mkdir()
     empty, model = make_repo(tmp / "h-empty", [])
     full, model2 = make_repo(tmp / "h-full", [])
     _fill_store(full, 1000, 50)
-    empty_ms, _ = await open_ms(empty, model)
-    full_ms, all_rows_ms = await open_ms(full, model2)
-    empty2, _ = await open_ms(empty, model)  # before and after: load drifts
-    empty_ms = (empty_ms + empty2) / 2
+    empty_t: list[float] = []
+    full_t: list[float] = []
+    end_t: list[float] = []
+    for _ in range(blocks):  # alternating, so load drift hits both alike
+        await open_ms(empty, model, empty_t, [])
+        await open_ms(full, model2, full_t, end_t)
+    empty_ms, full_ms = statistics.median(empty_t), statistics.median(full_t)
     return {
         "history1000_ms": full_ms,
-        "history1000_all_rows_ms": all_rows_ms,
+        "history1000_end_ms": statistics.median(end_t),
         "history_empty_ms": empty_ms,
         "history1000_ratio": full_ms / empty_ms,
     }

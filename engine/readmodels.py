@@ -102,7 +102,7 @@ def run_summaries(session: Session, run_id: str | None = None) -> list[RunSummar
     held: bool | None = None
     out = []
     for row in session.store.run_summaries(run_id):
-        tests = row["tests"]
+        passed = row["tests_passed"]
         status = row["status"]
         if status == RunStatus.RUNNING:
             held = _held(session) if held is None else held
@@ -119,7 +119,7 @@ def run_summaries(session: Session, run_id: str | None = None) -> list[RunSummar
                 created_at=row["created_at"],
                 finished_at=row["finished_at"],
                 head_checkpoint_id=row["head_checkpoint_id"],
-                tests=TestTally(int(tests["passed"]), int(tests["failed"])) if tests else None,
+                tests=None if passed is None else TestTally(passed, row["tests_failed"] or 0),
             )
         )
     return out

@@ -521,20 +521,19 @@ class RunStore:
     def run_summaries(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Every run's history line (or ``run_id``'s), newest first, in one query.
 
-        Besides the run's own columns: ``steps`` (all attempts), ``cost_usd`` and
-        ``tests`` (``{"passed", "failed"}`` of the last test result, or None), kept on
-        the run row by triggers (schema migration 3) rather than recomputed per run.
+        Besides the run's own columns: ``steps`` (all attempts), ``cost_usd``,
+        ``tests_passed`` and ``tests_failed`` (of the last test result; None if no test
+        ran), kept on the run row by triggers (schema migration 3) rather than
+        recomputed per run. SQLite reads the JSON (not ``json.loads`` once per run).
         """
-        rows = self._all(
+        return self._all(
             "SELECT id, flow, goal, model, autonomy, status, head_checkpoint_id, "
             "created_at, finished_at, summary_steps AS steps, summary_cost_usd AS cost_usd, "
-            "summary_tests AS tests FROM runs WHERE ? IS NULL OR id = ? "
-            "ORDER BY created_at DESC, rowid DESC",
+            "json_extract(summary_tests, '$.passed') AS tests_passed, "
+            "json_extract(summary_tests, '$.failed') AS tests_failed "
+            "FROM runs WHERE ? IS NULL OR id = ? ORDER BY created_at DESC, rowid DESC",
             (run_id, run_id),
         )
-        for r in rows:
-            r["tests"] = _loads(r["tests"])
-        return rows
 
     # -- steps ---------------------------------------------------------------
 

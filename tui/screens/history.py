@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -10,12 +9,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from engine.readmodels import RunSummary
+from engine.records import RunStatus
+from tui.widgets.line_table import Column, LineTable
 
-# Rows added before the first frame (a tall terminal's worth); the rest follow in batches.
-FIRST_PAGE = 40
 TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
 
 if TYPE_CHECKING:
@@ -36,6 +35,34 @@ def _duration(row: RunSummary) -> str:
         return "—"
     s = max(0, int(float(b) - float(a)))
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+# Fixed widths (the goal takes the rest): filling the table measures nothing.
+COLUMNS = [
+    Column("Goal"),
+    Column("Flow", 12),
+    Column("Status", max(len(s) for s in RunStatus)),
+    Column("Steps", 5),
+    Column("Cost", 9),  # $123.4567
+    Column("Duration", 8),
+    Column("Tests", 9),
+]
+
+
+def history_cells(row: RunSummary) -> tuple[str, ...]:
+    """A run's line in the table, one string per column of :data:`COLUMNS`."""
+    goal = " ".join(row.goal.split())
+    if row.worktree:  # a run --worktree run: listed here, opened from its checkout
+        goal = f"[{Path(row.worktree).name}] {goal}"
+    return (
+        goal,
+        row.flow,
+        str(row.status),
+        str(row.steps),
+        f"${row.cost_usd:.4f}",
+        _duration(row),
+        format_tests(row),
+    )
 
 
 class HistoryScreen(Screen):
@@ -63,24 +90,18 @@ class HistoryScreen(Screen):
         super().__init__()
         self.rows: list[RunSummary] = []
 
+    @property
+    def table(self) -> LineTable[RunSummary]:
+        """The runs table."""
+        return self.query_one("#runs", LineTable)
+
     def compose(self) -> ComposeResult:
         yield Static(TITLE, id="history-title")
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield LineTable(COLUMNS, history_cells, id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key in [
-            ("Goal", "goal"),
-            ("Flow", "flow"),
-            ("Status", "status"),
-            ("Steps", "steps"),
-            ("Cost", "cost"),
-            ("Duration", "duration"),
-            ("Tests", "tests"),
-        ]:
-            table.add_column(label, key=key)
-        table.focus()
+        self.table.focus()
         self.action_refresh()
 
     @work(group="history", exclusive=True)
@@ -90,43 +111,18 @@ class HistoryScreen(Screen):
         except Exception as e:
             self.notify(f"could not read history: {e}", severity="error")
             return
-        table = self.query_one(DataTable)
-        table.clear()
-        # the goal gets what the other columns leave (about 60 cells)
-        goal_width = max(30, self.app.size.width - 64)
-        for n, r in enumerate(self.rows):
-            if n == FIRST_PAGE:
-                # The first page goes on screen at once; a long history fills in behind it.
-                frame = asyncio.get_running_loop().create_future()
-                self.call_after_refresh(frame.set_result, None)
-                await frame
-            elif n > FIRST_PAGE and n % FIRST_PAGE == 0:
-                await asyncio.sleep(0)
-            goal = " ".join(r.goal.split())
-            if r.worktree:  # a run --worktree run: listed here, opened from its checkout
-                goal = f"[{Path(r.worktree).name}] {goal}"
-            table.add_row(
-                goal if len(goal) <= goal_width else goal[: goal_width - 1] + "…",
-                r.flow,
-                str(r.status),
-                str(r.steps),
-                f"${r.cost_usd:.4f}",
-                _duration(r),
-                format_tests(r),
-                key=r.id,
-            )
+        # All rows at once: the table formats and renders only those on screen.
+        self.table.set_rows(self.rows)
         if not self.rows:
             self.query_one("#history-title", Static).update(
                 "No runs yet in this repository — escape goes back to start one."
             )
 
     def selected(self) -> RunSummary | None:
-        table = self.query_one(DataTable)
-        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
-            return None
-        return self.rows[table.cursor_row]
+        index = self.table.cursor_row
+        return self.rows[index] if index < len(self.rows) else None
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_line_table_row_selected(self, event: LineTable.RowSelected) -> None:
         self.action_open()
 
     def _elsewhere(self, row: RunSummary | None) -> bool:
