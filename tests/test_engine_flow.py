@@ -133,7 +133,13 @@ def test_loop_bound_takes_on_error_edge(project: Path):
         assert out.status == "completed"
         cp = s.store.get_checkpoint(s.store.get_run(run_id)["head_checkpoint_id"])
         state = s.store.get_blob(cp["state_hash"])
-        assert "loop bound reached" in state["last_error"]["message"]
+        # ...and says why the run kept coming back: the condition that did not hold at
+        # the node that sends it back, and that node's last test counts
+        assert state["last_error"]["message"] == (
+            "loop bound reached: fix ran 2 times (max_iterations); 'test' sent the run back"
+            " to it because tests.failed == 0 and tests.errors == 0 did not hold"
+            " (its last tests: 0 passed, 1 failed, 0 errors)"
+        )
 
 
 def test_retries_make_sibling_attempts(project: Path):

@@ -402,7 +402,8 @@ class Executor:
                     cp,
                     state,
                     None,
-                    f"loop bound reached: {node_id} ran {bound} times (max_iterations)",
+                    f"loop bound reached: {node_id} ran {bound} times (max_iterations)"
+                    + self._loop_reason(node_id, state),
                 )
             bp = self._breakpoint(node, cp, state)
             if bp is not None:
@@ -451,6 +452,27 @@ class Executor:
             v if isinstance(v, dict) else {"id": f"i{i}", "title": str(v)}
             for i, v in enumerate(value, 1)
         ]
+
+    def _loop_reason(self, node_id: str, state: dict[str, Any]) -> str:
+        """Why the run kept coming back to ``node_id``: the node that sends it back, the
+        conditions that did not hold there, and its last test counts (for the person)."""
+        outputs = state.get("outputs", {})
+        for other in self.flow.nodes.values():
+            if other.id == node_id or other.id not in outputs:
+                continue
+            if not any(e.to == node_id for e in other.next):
+                continue
+            held_not = [e.when for e in other.next if e.when and e.to != node_id]
+            why = f" because {' / '.join(held_not)} did not hold" if held_not else ""
+            out = outputs[other.id]
+            tests = ""
+            if isinstance(out, dict) and "passed" in out:
+                tests = (
+                    f" (its last tests: {out.get('passed') or 0} passed, "
+                    f"{out.get('failed') or 0} failed, {out.get('errors') or 0} errors)"
+                )
+            return f"; '{other.id}' sent the run back to it{why}{tests}"
+        return ""
 
     def _complete_node(self, node, state) -> None:
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
