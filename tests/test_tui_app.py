@@ -276,6 +276,9 @@ async def test_rewind_and_undo(tmp_path):
         # undone: back where everything had been spent
         await wait_for(pilot, lambda: meter.restored is not None and meter.restored[0] == undo)
         assert meter.restored[1] == pytest.approx(meter.run_cost)
+        # the plan tree says where the tree is now: on the undo checkpoint's row, only there
+        here = [line for line in screen.plan.outline() if "◀ here" in line]
+        assert len(here) == 1 and f"cp {undo} " in here[0], screen.plan.outline()
         # and back at the review the rewind left: the step is not taken as approved
         await wait_for(pilot, lambda: at_gate(app))
         assert screen.gate.kind == "review" and screen.gate.checkpoint_id == undo
