@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,7 +34,7 @@ from engine.records import Decision, GateRecord, RunFlags
 
 if TYPE_CHECKING:
     from engine.demo import Demo
-    from engine.git.diffmodel import Diff, HunkRef
+    from engine.git.diffmodel import Diff, FileDiff, HunkRef
     from engine.run.executor import RunOutcome
     from engine.run.session import Session
 
@@ -201,20 +201,37 @@ class EngineAPI:
 
         return await self._on_engine(clash_diff, run_id)
 
-    async def diff(self, base: int, to: int | None) -> Diff:
-        """Checkpoint ``base`` → checkpoint ``to`` (None: the live working tree)."""
+    async def diff(self, base: int, to: int | None, *, first_files: int | None = None) -> Diff:
+        """Checkpoint ``base`` → checkpoint ``to`` (None: the live working tree).
+
+        ``first_files``: read the hunks of only the first that many files now (a viewer
+        reads the others with :meth:`load_hunks` as it shows them); None: every file's.
+        """
 
         def q(session: Session) -> Diff:
             # Hunks are read here, on the engine thread, not when the UI first walks them.
-            return session.checkpoints.diff(base, to).load_hunks()
+            diff = session.checkpoints.diff(base, to)
+            return diff.load_hunks(None if first_files is None else diff.files[:first_files])
 
         return await self._on_engine(q)
 
-    async def run_diff(self, run_id: str, *, to_head: bool = False) -> RangeDiff | None:
-        """The run's whole change: first checkpoint → working tree (or its head)."""
+    async def load_hunks(self, diff: Diff, files: Sequence[FileDiff]) -> None:
+        """Read the hunks of ``files`` (of ``diff``, listed by :meth:`diff` or
+        :meth:`run_diff`) that are still waiting: one ``git diff`` of their paths.
+
+        Off the engine thread: it reads git objects the engine never rewrites, so a
+        step in progress does not hold up the diff a person is scrolling.
+        """
+        await asyncio.to_thread(diff.load_hunks, list(files))
+
+    async def run_diff(
+        self, run_id: str, *, to_head: bool = False, first_files: int | None = None
+    ) -> RangeDiff | None:
+        """The run's whole change: first checkpoint → working tree (or its head);
+        ``first_files`` as for :meth:`diff`."""
         from engine.readmodels import run_diff
 
-        return await self._on_engine(run_diff, run_id, to_head=to_head)
+        return await self._on_engine(run_diff, run_id, to_head=to_head, first_files=first_files)
 
     async def rewind_preview(self, run_id: str, checkpoint_id: int) -> RewindPreview:
         """What rewinding to ``checkpoint_id`` would change on disk."""

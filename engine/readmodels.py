@@ -201,13 +201,20 @@ class RangeDiff:
     diff: Diff
 
 
-def run_diff(session: Session, run_id: str, *, to_head: bool) -> RangeDiff | None:
-    """The whole change of the run: first checkpoint → head (or the working tree)."""
+def run_diff(
+    session: Session, run_id: str, *, to_head: bool, first_files: int | None = None
+) -> RangeDiff | None:
+    """The whole change of the run: first checkpoint → head (or the working tree).
+
+    Hunks are read for every file, or only for the first ``first_files`` files (the
+    others when first asked for)."""
     first = session.store.first_checkpoint(run_id)
     if first is None:
         return None
     to = session.store.get_run(run_id)["head_checkpoint_id"] if to_head else None
-    return RangeDiff(first["id"], to, session.checkpoints.diff(first["id"], to).load_hunks())
+    diff = session.checkpoints.diff(first["id"], to)
+    diff.load_hunks(None if first_files is None else diff.files[:first_files])
+    return RangeDiff(first["id"], to, diff)
 
 
 @dataclass(frozen=True)

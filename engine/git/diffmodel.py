@@ -7,7 +7,7 @@ review and the CLI ``diff --json``. Pure data; no git here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +56,12 @@ class Hunk:
         return sum(1 for ln in self.lines if ln.kind == "-")
 
 
+#: How much a hunk loader is asked to read: the one file being accessed (a loader may
+#: read more when it sees a walk coming), exactly the files given, or every waiting file.
+LoadScope = Literal["one", "some", "all"]
+HunkLoader = Callable[[list["FileDiff"], LoadScope], None]
+
+
 class _LazyHunks:
     """A file's hunks, read from git on first access when the diff was listed without them.
 
@@ -71,7 +77,7 @@ class _LazyHunks:
         state = obj.__dict__
         loader = state.get("_load_hunks")
         if loader is not None:
-            loader(obj, False)  # sets ``obj.hunks`` (and so clears the loader)
+            loader([obj], "one")  # sets ``obj.hunks`` (and so clears the loader)
             state["_load_hunks"] = None
         return state["_hunks"]
 
@@ -96,9 +102,10 @@ class FileDiff:
     old_size: int | None = None  # bytes, for binary summaries
     new_size: int | None = None
 
-    def defer_hunks(self, load: Callable[[FileDiff, bool], None], counts: tuple[int, int]) -> None:
-        """Read the hunks only when first asked for: ``load(self, walk)`` must set
-        ``self.hunks``; ``walk`` is True when the caller is about to read every file's.
+    def defer_hunks(self, load: HunkLoader, counts: tuple[int, int]) -> None:
+        """Read the hunks only when first asked for: ``load(files, scope)`` must set the
+        ``hunks`` of every file in ``files`` (see :data:`LoadScope`); one loader serves
+        many files, so a batch of them is read in one go.
 
         ``counts`` (added, deleted lines, e.g. from ``git diff --numstat``) answer
         :attr:`additions`/:attr:`deletions` without loading.
@@ -148,14 +155,22 @@ class Diff:
     def deletions(self) -> int:
         return sum(f.deletions for f in self.files)
 
-    def load_hunks(self) -> Diff:
-        """Read every file's hunks now (one ``git diff``), e.g. on a worker thread before
-        a UI walks them; returns self."""
-        waiting = [f for f in self.files if not f.hunks_loaded]
-        if waiting:
-            waiting[0].__dict__["_load_hunks"](waiting[0], True)
-        for f in waiting:
-            f.hunks  # noqa: B018 - the access is the load (files of another source)
+    def load_hunks(self, files: Iterable[FileDiff] | None = None) -> Diff:
+        """Read the hunks now, e.g. on a worker thread before a UI walks them; returns self.
+
+        ``files`` None: every file's (one ``git diff``). Otherwise only those files' (one
+        ``git diff`` limited to their paths), for a viewer that shows a few at a time.
+        """
+        chosen = self.files if files is None else files
+        by_loader: dict[HunkLoader, list[FileDiff]] = {}
+        for f in chosen:
+            loader = f.__dict__.get("_load_hunks")
+            if loader is not None:
+                by_loader.setdefault(loader, []).append(f)
+        for loader, waiting in by_loader.items():
+            loader(waiting, "all" if files is None else "some")
+            for f in waiting:
+                f.hunks  # noqa: B018 - the access is the load (a loader that left one)
         return self
 
     def refs(self) -> list[HunkRef]:
@@ -163,9 +178,13 @@ class Diff:
         return [r for f in self.files for r in f.refs()]
 
     def keyed(self, refs: set[HunkRef] | list[HunkRef]) -> set[HunkRef]:
-        """``refs`` (path + index into this diff) with their content keys filled in."""
+        """``refs`` (path + index into this diff) with their content keys filled in.
+
+        Only the files named in ``refs`` are read (a review of 10,000 files with two
+        rejected hunks reads two files' hunks)."""
         wanted = set(refs)
-        return {r for r in self.refs() if r in wanted}
+        paths = {r.path for r in wanted}
+        return {r for f in self.files if f.path in paths for r in f.refs() if r in wanted}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

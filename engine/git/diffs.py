@@ -20,11 +20,20 @@ import gc
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import GitCommandError
-from engine.git.diffmodel import Diff, DiffLine, FileDiff, FileStatus, Hunk, HunkRef
+from engine.git.diffmodel import (
+    Diff,
+    DiffLine,
+    FileDiff,
+    FileStatus,
+    Hunk,
+    HunkRef,
+    LoadScope,
+)
 from engine.git.repo import open_repo, run_git
 from engine.git.snapshots import apply_modes, parse_modes
 
@@ -112,8 +121,9 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _no_hunks(f: FileDiff, walk: bool) -> None:
-    f.hunks = []
+def _no_hunks(files: list[FileDiff], scope: LoadScope) -> None:
+    for f in files:
+        f.hunks = []
 
 
 _NO_MODE = "000000"  # --raw's mode of the missing side (added/deleted)
@@ -166,31 +176,54 @@ def _list_files(
 
 
 class _HunkSource:
-    """Reads the hunks of a listed diff's files from git, on first access.
+    """Reads the hunks of a listed diff's files from git, on first access or on request.
 
-    The first file asked for is read alone (``git diff -- PATH``); a second request, or
-    :meth:`Diff.load_hunks`, means the caller walks the diff (the review pane,
-    ``--json``), so every file still waiting is read with one ``git diff`` of the trees. Either way the hunks are
-    those of the whole diff: a rename is read with both its paths and ``-M``, any other
-    file with ``--no-renames``, which pairs exactly what the listing paired.
+    The first file accessed is read alone (``git diff -- PATH``); a second access means
+    the caller walks the diff (``refs()``, ``--json``), so every file still waiting is
+    read with one ``git diff`` of the trees, as for :meth:`Diff.load_hunks` of all. A
+    viewer asks for the few files it shows (``scope`` "some"): one ``git diff`` limited to
+    their paths. Either way the hunks are those of the whole diff: renames are read with
+    both their paths and ``-M``, any other file with ``--no-renames``, which pairs exactly
+    what the listing paired. Thread-safe: a viewer's reads on the engine thread and an
+    access from another thread never read a file twice or half.
     """
+
+    #: Paths per limited ``git diff`` (a command line stays short; git matches each
+    #: listed path against the tree's entries).
+    BATCH = 256
 
     def __init__(self, root: Path, a: str, b: str, context: int):
         self.root, self.a, self.b, self.context = root, a, b, context
         self.pending: dict[str, FileDiff] = {}
-        self._reads = 0
+        self._accessed = 0
+        self._lock = threading.Lock()
 
-    def load(self, f: FileDiff, walk: bool) -> None:
-        """Set ``f.hunks`` (and, when reading the whole diff, every waiting file's)."""
-        self._reads += 1
-        opts: list[str] = []
-        paths: list[str] = []
-        if self._reads == 1 and len(self.pending) > 1 and not walk:
-            paths = ["--", f.path]
-            if f.status in ("renamed", "copied") and f.old_path:
-                paths.append(f.old_path)
+    def load(self, files: list[FileDiff], scope: LoadScope) -> None:
+        """Set the hunks of ``files`` (of every waiting file when reading the whole diff)."""
+        with self._lock:
+            if scope == "one":
+                self._accessed += 1
+                if self._accessed > 1:
+                    scope = "all"  # a walk: one read of everything left beats one per file
+            waiting = [f for f in files if self.pending.get(f.path) is f]
+            if not waiting:
+                return
+            if scope == "all":
+                self._read([], [])
             else:
-                opts.append("--no-renames")
+                renamed = [f for f in waiting if f.status in ("renamed", "copied") and f.old_path]
+                plain = [f for f in waiting if f not in renamed]
+                for k in range(0, len(plain), self.BATCH):
+                    self._read(["--no-renames"], [f.path for f in plain[k : k + self.BATCH]])
+                for k in range(0, len(renamed), self.BATCH // 2):
+                    chunk = renamed[k : k + self.BATCH // 2]
+                    self._read([], [p for f in chunk for p in (f.path, f.old_path or f.path)])
+            for f in waiting:
+                if self.pending.pop(f.path, None) is not None:
+                    f.hunks = []  # git printed no hunks for it (cannot happen for a listed change)
+
+    def _read(self, opts: list[str], paths: list[str]) -> None:
+        """One ``git diff`` (limited to ``paths`` if any); hands out the hunks it holds."""
         with open_repo(self.root) as repo:
             raw = run_git(
                 repo,
@@ -203,7 +236,7 @@ class _HunkSource:
                 f"-U{self.context}",
                 self.a,
                 self.b,
-                *paths,
+                *(["--", *paths] if paths else []),
                 binary=True,
             )
         text = _decode(raw)
@@ -215,8 +248,6 @@ class _HunkSource:
             want = self.pending.pop(got.path, None)
             if want is not None:
                 want.hunks = got.hunks
-        if self.pending.pop(f.path, None) is not None:
-            f.hunks = []  # git printed no hunks for it (cannot happen for a listed change)
 
 
 def diff_to_worktree(

@@ -123,7 +123,7 @@ class GateExtrasPart:
         kept = await self.app.api.always_allow(self.run_id, scope, prefix)
         where = "here" if scope == "project" else "for you"
         self.notify(f"always allowed ({where}): {kept}")  # type: ignore[attr-defined]
-        self.action_approve()  # type: ignore[attr-defined]
+        await self.action_approve()  # type: ignore[attr-defined]
 
     def action_line_comment(self) -> None:
         ref = self.diff_view.current_hunk()
@@ -141,10 +141,10 @@ class GateExtrasPart:
 
         self.app.push_screen(ReasonModal(f"Comment on {ref.path}:{line}", "for the model"), done)
 
-    def action_commit(self) -> None:
+    async def action_commit(self) -> None:
         if is_final_review(self.gate):
             self.commit_when_done = True
-            self.action_approve()  # type: ignore[attr-defined]
+            await self.action_approve()  # type: ignore[attr-defined]
         else:
             self._commit()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from engine.errors import UsageError
+from engine.git.diffmodel import Diff, FileDiff, HunkRef
 from engine.records import GateRecord
 from tui.messages import TreeChanged
 from tui.screens.modals import EditorModal, MessageModal, ReasonModal, language_for
@@ -85,18 +86,28 @@ class ReviewPart:
     async def _load_diff(self, a: int | None, b: int | None, keep_rejected: bool = False) -> None:
         if a is None:
             return
-        diff = await self.app.api.diff(a, b)
+        # The listing and the first screen's hunks; the view reads the rest as shown.
+        diff = await self.app.api.diff(a, b, first_files=DiffView.FIRST_FILES)
         self._set_diff(diff, (a, b), keep_rejected)
 
-    def _set_diff(self, diff: Any, rng: tuple[int | None, int | None], keep: bool) -> None:
+    def _show(self, diff: Diff, rejected: set[HunkRef] | None = None) -> None:
+        """Put ``diff`` in the diff pane, its hunks read through the engine as shown."""
         view = self.diff_view
-        accepted = None
+
+        async def load(files: list[FileDiff]) -> None:
+            await self.app.api.load_hunks(diff, files)
+
+        view.loader = load
+        view.set_diff(diff, rejected=rejected or ())
+
+    def _set_diff(self, diff: Diff, rng: tuple[int | None, int | None], keep: bool) -> None:
+        view = self.diff_view
+        rejected = None
         if keep and self.diff_range == rng:
             # by content: an edit above a rejected hunk shifts indexes, not the choice
-            gone = {r.key for r in view.diff.keyed(view.rejected_hunks())}
-            accepted = {r for r in diff.refs() if r.key not in gone}
+            rejected = view.diff.keyed(view.rejected_hunks())
         self.diff_range = rng
-        view.set_diff(diff, accepted)
+        self._show(diff, rejected)
         # The review diff of an open gate is on screen (tests and keys can rely on it).
         self.gate_ready = self.gate is not None and rng[1] is None
         self.query_one("#files", FileList).set_diff(diff)
@@ -108,7 +119,9 @@ class ReviewPart:
     @work(group="diff", exclusive=True, exit_on_error=False)
     async def _show_run_diff(self) -> None:
         """The whole change of the run so far: its first checkpoint → working tree (or head)."""
-        res = await self.app.api.run_diff(self.run_id, to_head=self.read_only)
+        res = await self.app.api.run_diff(
+            self.run_id, to_head=self.read_only, first_files=DiffView.FIRST_FILES
+        )
         if res is not None:
             self._set_diff(res.diff, (res.base, res.to), False)
 
@@ -119,21 +132,26 @@ class ReviewPart:
         if diff is None:
             return
         self.diff_range = None  # not a checkpoint range: hunks are not chosen here
-        self.diff_view.set_diff(diff, None)
+        self._show(diff)
         self.query_one("#files", FileList).set_diff(diff)
         self.diff_view.border_title = (
             f"Clash: - the step's version, + yours now  +{diff.additions} -{diff.deletions}"
         )
         self.gate_ready = self.gate is not None
 
-    def on_file_list_file_selected(self, event: Any) -> None:
-        self.diff_view.jump_to_file(event.path)
+    async def on_file_list_file_selected(self, event: Any) -> None:
         self.diff_view.focus()
+        await self.diff_view.show_file(event.path)
 
     def on_diff_view_hunk_toggled(self, event: DiffView.HunkToggled) -> None:
         path = event.ref.path  # one toggle changes one file's row, whatever the diff size
         count = self.diff_view.rejected_in_file(path)
         self.query_one("#files", FileList).set_rejected_count(path, count)
+
+    def on_diff_view_hunks_read(self, event: DiffView.HunksRead) -> None:
+        files = self.query_one("#files", FileList)
+        for path in event.paths:  # hunks rejected by key before they were read
+            files.set_rejected_count(path, self.diff_view.rejected_in_file(path))
 
     def on_diff_view_current_hunk_changed(self, event: DiffView.CurrentHunkChanged) -> None:
         if event.ref is not None:
@@ -189,20 +207,20 @@ class ReviewPart:
                 self._show_clash_diff()
 
     # ------------------------------------------------------------------ diff keys
-    def action_next_hunk(self) -> None:
-        self.diff_view.next_hunk()
+    async def action_next_hunk(self) -> None:
+        await self.diff_view.action_next_hunk()
 
-    def action_prev_hunk(self) -> None:
-        self.diff_view.prev_hunk()
+    async def action_prev_hunk(self) -> None:
+        await self.diff_view.action_prev_hunk()
 
     def action_toggle_hunk(self) -> None:
         self.diff_view.toggle_current_hunk()
 
-    def action_next_file(self) -> None:
-        self.diff_view.next_file()
+    async def action_next_file(self) -> None:
+        await self.diff_view.action_next_file()
 
-    def action_prev_file(self) -> None:
-        self.diff_view.prev_file()
+    async def action_prev_file(self) -> None:
+        await self.diff_view.action_prev_file()
 
     def action_toggle_diff_mode(self) -> None:
         self.diff_view.toggle_mode()
@@ -211,12 +229,16 @@ class ReviewPart:
         self.diff_view.toggle_wrap()
 
     # ------------------------------------------------------------------ answering
-    def action_approve(self) -> None:
+    async def action_approve(self) -> None:
         if self.gate is None or self.gate_kind not in DECISION_KINDS:
             self.notify("Nothing to approve: the run is not waiting for a decision.")
             return
         drop = None
         view = self.diff_view
+        unread = await view.read_rejected() if self.gate_kind in REVIEW_KINDS else []
+        if unread:  # never approve hunks the person rejected because a read failed
+            self.notify(f"could not read {unread[0]} (you rejected hunks there): approve again")
+            return
         if self.gate_kind in REVIEW_KINDS and view.rejected_hunks():
             # by content: the engine finds the very hunks shown here, whatever their index
             drop = view.diff.keyed(view.rejected_hunks())

@@ -10,6 +10,12 @@ proportional to the visible rows, not the diff size:
   (row, width, mode, scroll_x, row state). Row state folds in "is the current
   hunk" and "is rejected", so toggling a hunk re-renders only its rows.
 * Split (side-by-side) rows are indexed lazily the first time split mode is used.
+* Hunks are read lazily too when the diff came listed without them (a 10,000-file
+  review): with a :attr:`DiffView.loader`, a file whose hunks are not read yet shows its
+  header and one "reading" row; rows on screen ask the loader for their files (and the
+  next few) in one batch, and j/k/n/p into such a file wait for it. Hunk numbers stay
+  those of the file (``HunkRef(path, index)``), so choices made are exact whatever was
+  read when.
 * Cost is bounded per line too: a line longer than ``LEX_LIMIT`` is shown plain and
   only the slice on screen is ever cut out of it, so a 5 MB line opens and scrolls
   like a short one.
@@ -30,7 +36,7 @@ import fnmatch
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from difflib import SequenceMatcher
 from pathlib import PurePosixPath
 from typing import ClassVar, Literal
@@ -58,8 +64,13 @@ DiffMode = Literal["unified", "split"]
 #   file  - index into diff.files
 #   hunk  - global hunk number (across files) or -1
 #   a, b  - line indexes within the hunk (unified: a; split: a = old side, b = new side; -1 = empty)
-ROW_FILE, ROW_SUMMARY, ROW_HUNK, ROW_LINE, ROW_EMPTY = range(5)
+ROW_FILE, ROW_SUMMARY, ROW_HUNK, ROW_LINE, ROW_EMPTY, ROW_WAITING = range(6)
 Row = tuple[int, int, int, int, int]
+
+#: Reads the hunks of the given files (awaited; e.g. ``EngineAPI.load_hunks``).
+HunkLoader = Callable[[list[FileDiff]], Awaitable[None]]
+#: Moves that may enter a file whose hunks are not read yet.
+Move = Literal["next_hunk", "prev_hunk", "next_file", "prev_file", "file"]
 
 STATUS_LETTERS = {
     "added": "A",
@@ -204,8 +215,9 @@ def path_index(files: list[FileDiff]) -> dict[str, int]:
 
 
 def shows_hunks(f: FileDiff) -> bool:
-    """Whether the file's hunks are displayed (and navigable / reviewable)."""
-    return not (f.binary or f.too_large) and bool(f.hunks)
+    """Whether the file's hunks are displayed (and navigable / reviewable); never reads
+    them (a listed text file with changed lines has at least one)."""
+    return not (f.binary or f.too_large) and (not f.hunks_loaded or bool(f.hunks))
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -216,8 +228,17 @@ class DiffView(ScrollView, can_focus=True):
     :meth:`set_hunk_accepted`, :meth:`set_mode`, :meth:`toggle_mode`,
     :meth:`next_hunk` / :meth:`prev_hunk`, :meth:`next_file` / :meth:`prev_file`.
 
-    Messages: :class:`DiffView.HunkToggled`, :class:`DiffView.CurrentHunkChanged`.
+    Messages: :class:`DiffView.HunkToggled`, :class:`DiffView.CurrentHunkChanged`,
+    :class:`DiffView.HunksRead`.
     """
+
+    #: Files whose hunks a front end reads together with the listing: a tall screen's
+    #: worth, so the first frame shows hunks and a small review is read whole.
+    FIRST_FILES = 48
+
+    #: Files beyond those on screen whose hunks are read in the same batch (a page or
+    #: two of scrolling, j or n into the next file, without waiting).
+    PREFETCH_FILES = 32
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "next_hunk", "Next hunk", show=False),
@@ -302,6 +323,18 @@ class DiffView(ScrollView, can_focus=True):
         def control(self) -> DiffView:
             return self.diff_view
 
+    class HunksRead(Message):
+        """Hunks of ``paths`` were read and are shown (hunks rejected by key among them)."""
+
+        def __init__(self, diff_view: DiffView, paths: list[str]) -> None:
+            super().__init__()
+            self.diff_view = diff_view
+            self.paths = paths
+
+        @property
+        def control(self) -> DiffView:
+            return self.diff_view
+
     def __init__(
         self,
         diff: Diff | None = None,
@@ -322,16 +355,27 @@ class DiffView(ScrollView, can_focus=True):
         self._file_index: dict[str, int] = {}  # path (and old path) -> file index
         self._vstarts: list[int] | None = None  # wrap: first screen row of each row (+ total)
         self._vkey: tuple | None = None  # (mode, width) the screen rows were built for
-        self._word_cache: LRUCache[int, dict[int, list[tuple[int, int]]]] = LRUCache(256)
+        self._word_cache: LRUCache[tuple[int, int], dict[int, list[tuple[int, int]]]] = LRUCache(
+            256
+        )
         self._rows: dict[str, list[Row]] = {}
         self._hunk_rows: dict[str, list[int]] = {}
         self._file_rows: dict[str, list[int]] = {}
         self._current = -1
         self._file_cursor = 0
         self._gutter_digits = 1
+        self._max_no = 1
         self._max_text = 0
         self._line_cache: LRUCache[tuple, Strip] = LRUCache(512)
         self._token_cache: LRUCache[tuple[int, int, int], list[tuple[str, Style]]] = LRUCache(1024)
+        self.loader: HunkLoader | None = None
+        """Reads hunks of files listed without them; None: they are read when first shown
+        (on this thread)."""
+        self._waiting: set[int] = set()  # files shown without their hunks yet
+        self._wanted: set[int] = set()  # waiting files on screen, to read in the next batch
+        self._reading: set[int] = set()  # waiting files a batch is reading now
+        self._failed: set[int] = set()  # files whose read failed (not asked again)
+        self._rejected_keys: dict[str, set[str]] = {}  # path -> keys to reject on arrival
         self._styles: dict[str, Style] = {}
         self._token_styles: dict[_TokenType, Style] = {}
         if diff is not None:
@@ -354,60 +398,246 @@ class DiffView(ScrollView, can_focus=True):
         """Number of rows in the current mode (virtual height)."""
         return len(self._current_rows())
 
-    def set_diff(self, diff: Diff, accepted: set[HunkRef] | None = None) -> None:
-        """Show ``diff``. ``accepted`` = hunks to mark accepted (None: all accepted).
+    def set_diff(
+        self,
+        diff: Diff,
+        accepted: set[HunkRef] | None = None,
+        *,
+        rejected: Iterable[HunkRef] = (),
+    ) -> None:
+        """Show ``diff``. ``accepted`` = hunks to mark accepted (None: all accepted);
+        ``rejected`` = hunks to mark rejected by content key (``HunkRef.key``), in files
+        shown now or when their hunks are read.
 
-        Cheap: builds a flat index of rows; highlighting happens per visible row.
+        Cheap: builds a flat index of rows; highlighting happens per visible row, and
+        with a :attr:`loader` hunks are read only for the files shown.
         """
         self._diff = diff
-        hunks: list[tuple[int, int]] = []
-        first: list[int] = []
-        max_no = 1
-        max_text = 0
-        for fi, f in enumerate(diff.files):
-            if shows_hunks(f):
-                first.append(len(hunks))
-                for hi, h in enumerate(f.hunks):
-                    hunks.append((fi, hi))
-                    max_no = max(max_no, h.old_start + h.old_len, h.new_start + h.new_len)
-                    for ln in h.lines:
-                        # Upper bound for tabs; cheap enough for 20k lines.
-                        n = len(ln.text)
-                        if n > max_text:
-                            max_text = n + 3 * ln.text.count("\t")
-            else:
-                first.append(-1)
-        self._hunks = hunks
-        self._file_first_hunk = first
+        self._rejected_keys = {}
+        for ref in rejected:
+            self._rejected_keys.setdefault(ref.path, set()).add(ref.key)
+        self._waiting = set()
+        self._wanted.clear()
+        self._reading.clear()
+        self._failed.clear()
+        self._max_no = 1
+        self._max_text = 0
+        off: set[tuple[int, int]] = set()
+        if accepted is not None:
+            for fi, f in enumerate(diff.files):
+                if self._waits(f) or not shows_hunks(f):
+                    continue
+                off.update(
+                    (fi, hi)
+                    for hi, h in enumerate(f.hunks)
+                    if HunkRef(f.path, h.index) not in accepted
+                )
+        self._index(off, None)
         self._file_index = path_index(diff.files)
         self._word_cache.clear()
         self._vstarts = self._vkey = None
-        if accepted is None:
-            self._accepted = [True] * len(hunks)
-        else:
-            self._accepted = [
-                HunkRef(diff.files[fi].path, diff.files[fi].hunks[hi].index) in accepted
-                for fi, hi in hunks
-            ]
-        self._file_rejected = [0] * len(diff.files)
-        for g, ok in enumerate(self._accepted):
-            if not ok:
-                self._file_rejected[hunks[g][0]] += 1
-        self._gutter_digits = len(str(max_no))
-        self._max_text = max_text
         self._rows.clear()
         self._hunk_rows.clear()
         self._file_rows.clear()
         self._line_cache.clear()
         self._token_cache.clear()
         self._build_rows(self._mode)
-        self._current = 0 if hunks else -1
+        self._current = 0 if self._hunks else -1
         self._file_cursor = 0  # file that n/p step from (may have no hunks)
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.refresh()
         self._preload_lexers()
         self.post_message(self.CurrentHunkChanged(self, self.current_hunk()))
+        # Files holding hunks rejected by key are read now: their counts show at once.
+        for fi in self._waiting:
+            if diff.files[fi].path in self._rejected_keys:
+                self._want(fi)
+
+    def _waits(self, f: FileDiff) -> bool:
+        """``f`` is shown without its hunks until the loader reads them."""
+        return self.loader is not None and not f.hunks_loaded and not (f.binary or f.too_large)
+
+    def _index(self, off: set[tuple[int, int]], fresh: Iterable[int] | None) -> None:
+        """Number the hunks of the files whose hunks are read, in display order.
+
+        ``off``: (file, hunk) pairs shown rejected. ``fresh``: files read since the last
+        index (None: all) — their lines size the gutter and text, and their hunks meet
+        the keys rejected before they were read.
+        """
+        files = self._diff.files
+        keys = self._rejected_keys
+        max_no, max_text = self._max_no, self._max_text
+        for fi in range(len(files)) if fresh is None else fresh:
+            f = files[fi]
+            if self._waits(f) or not shows_hunks(f):
+                continue
+            gone = keys.pop(f.path, None)
+            for hi, h in enumerate(f.hunks):
+                max_no = max(max_no, h.old_start + h.old_len, h.new_start + h.new_len)
+                for ln in h.lines:
+                    # Upper bound for tabs; cheap enough for 20k lines.
+                    n = len(ln.text)
+                    if n > max_text:
+                        max_text = n + 3 * ln.text.count("\t")
+                if gone and h.key(f.path) in gone:
+                    off.add((fi, hi))
+        hunks: list[tuple[int, int]] = []
+        first: list[int] = []
+        waiting: set[int] = set()
+        for fi, f in enumerate(files):
+            if self._waits(f):
+                waiting.add(fi)
+                first.append(-1)
+            elif shows_hunks(f):
+                first.append(len(hunks))
+                hunks.extend((fi, hi) for hi in range(len(f.hunks)))
+            else:
+                first.append(-1)
+        self._hunks = hunks
+        self._file_first_hunk = first
+        self._waiting = waiting
+        self._accepted = [pair not in off for pair in hunks]
+        self._file_rejected = [0] * len(files)
+        for g, ok in enumerate(self._accepted):
+            if not ok:
+                self._file_rejected[hunks[g][0]] += 1
+        self._max_no, self._max_text = max_no, max_text
+        self._gutter_digits = len(str(max_no))
+
+    # ------------------------------------------------------------------ reading hunks
+
+    def _want(self, fi: int) -> None:
+        """A waiting file is on screen: read it with the others of this refresh."""
+        if fi not in self._waiting or fi in self._reading or fi in self._failed:
+            return
+        if not self._wanted:
+            self.call_later(self._read_wanted)
+        self._wanted.add(fi)
+
+    def _read_wanted(self) -> None:
+        wanted = self._wanted - self._reading
+        self._wanted = set()
+        if wanted and self.is_attached:
+            self.run_worker(self._read(self._batch(wanted)), group="diffview-hunks")
+
+    def _batch(self, files: set[int]) -> list[int]:
+        """``files`` plus the waiting files next to them (up to PREFETCH_FILES after, a
+        quarter of that before, up to the next file already read): what scrolling on,
+        j or n reach next."""
+        out = set(files)
+        ahead, behind = self.PREFETCH_FILES, self.PREFETCH_FILES // 4
+        for fi, step, room in ((max(files) + 1, 1, ahead), (min(files) - 1, -1, behind)):
+            while room and fi in self._waiting:
+                if fi not in self._reading and fi not in self._failed:
+                    out.add(fi)
+                room -= 1
+                fi += step
+        return sorted(out)
+
+    async def _read(self, fis: list[int]) -> None:
+        """Have the loader read the hunks of files ``fis``, then show them."""
+        diff, loader = self._diff, self.loader
+        if loader is None or not fis:
+            return
+        self._reading.update(fis)
+        try:
+            await loader([diff.files[fi] for fi in fis])
+        except Exception as e:  # the rows say so; the rest of the review goes on
+            if diff is self._diff:
+                self._failed.update(fis)
+                self._line_cache.clear()
+                self.refresh()
+                self.notify(f"could not read the diff's hunks: {e}", severity="error")
+            return
+        finally:
+            if diff is self._diff:
+                self._reading.difference_update(fis)
+        if diff is self._diff:
+            self._hunks_arrived()
+
+    def _hunks_arrived(self) -> None:
+        """Show the hunks of waiting files that have been read, keeping the row on top,
+        the current hunk and every choice."""
+        files = self._diff.files
+        came = sorted(fi for fi in self._waiting if files[fi].hunks_loaded)
+        if not came:
+            return
+        rows = self._current_rows()
+        top, sub = self._locate(int(self.scroll_y))
+        anchor = self._by_file(rows[top]) if 0 <= top < len(rows) else None
+        current = self._hunks[self._current] if self._current >= 0 else None
+        off = {self._hunks[g] for g, ok in enumerate(self._accepted) if not ok}
+        self._index(off, came)
+        self._rows.clear()
+        self._hunk_rows.clear()
+        self._file_rows.clear()
+        self._line_cache.clear()
+        self._vstarts = self._vkey = None
+        if current is not None:
+            self._current = self._file_first_hunk[current[0]] + current[1]
+        elif self._hunks:
+            self._current = 0
+            self.post_message(self.CurrentHunkChanged(self, self.current_hunk()))
+        self._update_virtual_size()
+        if anchor is not None:
+            kind, fi, hi, a, b = anchor
+            g = self._file_first_hunk[fi] + hi if hi >= 0 else -1
+            y = self._y_of(self._find_row((kind, fi, g, a, b)))
+            self.scroll_to(y=y + (sub if kind == ROW_LINE else 0), animate=False, immediate=True)
+        self.refresh()
+        self.post_message(self.HunksRead(self, [files[fi].path for fi in came]))
+
+    def _by_file(self, row: Row) -> Row:
+        """``row`` with its hunk numbered within its file (stays valid as files are read)."""
+        kind, fi, g, a, b = row
+        return (kind, fi, self._hunks[g][1] if g >= 0 else -1, a, b)
+
+    def _waiting_target(self, move: Move, path: str | None) -> int | None:
+        """The file whose hunks are not read yet that ``move`` would enter, if any."""
+        files = self._diff.files
+        if not self._waiting or not files:
+            return None
+        if move == "file":
+            fi = self._file_index.get(path or "", -1)
+        elif move in ("next_file", "prev_file"):
+            step = 1 if move == "next_file" else -1
+            fi = min(max(self._file_cursor + step, 0), len(files) - 1)
+        else:
+            step = 1 if move == "next_hunk" else -1
+            if self._current >= 0:
+                cf, hi = self._hunks[self._current]
+                if 0 <= hi + step < len(files[cf].hunks):
+                    return None  # a move within the file
+                fi = cf + step
+            else:
+                fi = 0 if step > 0 else -1
+            while (
+                0 <= fi < len(files) and fi not in self._waiting and self._file_first_hunk[fi] < 0
+            ):
+                fi += step  # files without hunks are passed over
+        return fi if fi in self._waiting and fi not in self._failed else None
+
+    async def ready_for(self, move: Move, path: str | None = None) -> None:
+        """Read the hunks ``move`` needs first (j into a file not read yet), so it lands
+        where it would if every hunk had been read; ``path`` for ``"file"``."""
+        fi = self._waiting_target(move, path)
+        if fi is not None:
+            await self._read(self._batch({fi}))
+
+    async def read_rejected(self) -> list[str]:
+        """Read the files holding hunks rejected by key before they were read (so the
+        choices are all counted before an answer); returns the paths still unread."""
+        files = self._diff.files
+        fis = sorted(fi for fi in self._waiting if files[fi].path in self._rejected_keys)
+        if fis:
+            await self._read([fi for fi in fis if fi not in self._failed])
+        return [files[fi].path for fi in self._waiting if files[fi].path in self._rejected_keys]
+
+    async def show_file(self, path: str) -> bool:
+        """:meth:`jump_to_file`, its hunks read first (its first hunk becomes current)."""
+        await self.ready_for("file", path)
+        return self.jump_to_file(path)
 
     def accepted_hunks(self) -> set[HunkRef]:
         """Refs of all hunks currently accepted."""
@@ -418,7 +648,8 @@ class DiffView(ScrollView, can_focus=True):
         return {self._ref(g) for g, ok in enumerate(self._accepted) if not ok}
 
     def all_hunks(self) -> list[HunkRef]:
-        """Every reviewable hunk, in display order."""
+        """Every reviewable hunk read so far (with a :attr:`loader`: of the files shown
+        or passed), in display order."""
         return [self._ref(g) for g in range(len(self._hunks))]
 
     def current_hunk(self) -> HunkRef | None:
@@ -548,19 +779,23 @@ class DiffView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ actions
 
-    def action_next_hunk(self) -> None:
+    async def action_next_hunk(self) -> None:
+        await self.ready_for("next_hunk")
         self.next_hunk()
 
-    def action_prev_hunk(self) -> None:
+    async def action_prev_hunk(self) -> None:
+        await self.ready_for("prev_hunk")
         self.prev_hunk()
 
     def action_toggle_hunk(self) -> None:
         self.toggle_current_hunk()
 
-    def action_next_file(self) -> None:
+    async def action_next_file(self) -> None:
+        await self.ready_for("next_file")
         self.next_file()
 
-    def action_prev_file(self) -> None:
+    async def action_prev_file(self) -> None:
+        await self.ready_for("prev_file")
         self.prev_file()
 
     def action_toggle_mode(self) -> None:
@@ -655,6 +890,9 @@ class DiffView(ScrollView, can_focus=True):
         for fi, f in enumerate(self._diff.files):
             file_rows.append(len(rows))
             append((ROW_FILE, fi, -1, -1, -1))
+            if fi in self._waiting:
+                append((ROW_WAITING, fi, -1, -1, -1))
+                continue
             if not shows_hunks(f):
                 append((ROW_SUMMARY, fi, -1, -1, -1))
                 continue
@@ -678,10 +916,10 @@ class DiffView(ScrollView, can_focus=True):
         """Row index in the current mode showing the same thing as ``anchor``."""
         kind, fi, g, a, b = anchor
         rows = self._current_rows()
-        if kind in (ROW_FILE, ROW_SUMMARY, ROW_EMPTY):
+        if kind in (ROW_FILE, ROW_SUMMARY, ROW_EMPTY, ROW_WAITING):
             if fi < 0:
                 return 0
-            return self._file_rows[self._mode][fi] + (1 if kind == ROW_SUMMARY else 0)
+            return self._file_rows[self._mode][fi] + (0 if kind == ROW_FILE else 1)
         start = self._hunk_rows[self._mode][g]
         if kind == ROW_HUNK:
             return start
@@ -866,7 +1104,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def _tokens(self, fi: int, g: int, li: int, line: DiffLine) -> list[tuple[str, Style]]:
         """Highlighted pieces of a short line (see LEX_LIMIT), word changes emphasised."""
-        key = (fi, g, li)
+        key = (fi, self._hunks[g][1], li)  # by file and hunk: stays right as files are read
         cached = self._token_cache.get(key)
         if cached is not None:
             return cached
@@ -892,10 +1130,11 @@ class DiffView(ScrollView, can_focus=True):
 
     def _word_changes(self, fi: int, g: int) -> dict[int, list[tuple[int, int]]]:
         """Changed character ranges of paired -/+ lines of hunk ``g`` (cached per hunk)."""
-        cached = self._word_cache.get(g)
+        hi = self._hunks[g][1]
+        cached = self._word_cache.get((fi, hi))
         if cached is None:
-            cached = _intraline(self._diff.files[fi].hunks[self._hunks[g][1]].lines)
-            self._word_cache.set(g, cached)
+            cached = _intraline(self._diff.files[fi].hunks[hi].lines)
+            self._word_cache.set((fi, hi), cached)
         return cached
 
     def render_line(self, y: int) -> Strip:
@@ -912,6 +1151,8 @@ class DiffView(ScrollView, can_focus=True):
             return blank
         row = rows[row_index]
         kind, fi, g = row[0], row[1], row[2]
+        if kind == ROW_WAITING:
+            self._want(fi)
         if kind == ROW_FILE:
             state: object = self._file_rejected[fi]
         elif g >= 0:
@@ -942,6 +1183,10 @@ class DiffView(ScrollView, can_focus=True):
         if kind == ROW_SUMMARY:
             style = base + self._style("summary")
             return _fit([Segment("   " + (file_summary(f) or ""), style)], width, base)
+        if kind == ROW_WAITING:
+            style = base + self._style("summary")
+            said = "hunks could not be read" if fi in self._failed else "reading hunks…"
+            return _fit([Segment(f"   {said}", style)], width, base)
         current = g == self._current
         rejected = not self._accepted[g]
         hunk = f.hunks[self._hunks[g][1]]
