@@ -20,6 +20,10 @@ Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
   git-ignored ``*.o`` files / the same run without them.
 * ``diff10k_list_ratio`` / ``diff10k_hunks_ratio``: the engine's diff of a 10,000-file
   change (file list only / with every file's hunks read) / ``git diff`` of it.
+* ``review10k_open_ratio``: the real app at a review gate over a 10,000-file change: the
+  review pane opened as the gate opens it (engine listing and first screen's hunks
+  through the facade, file list and diff filled, one frame showing the first file's
+  hunks) / one ``git diff`` of the same change (base checkpoint → working tree).
 * ``rewind_ratio``: ``CheckpointService.rewind`` (pre-restore checkpoint included) in a
   5,000-file repo, 20 files changed, alternating two checkpoints / a bare
   ``git read-tree -m -u A B`` on a prepared temp index doing the same switch.
@@ -38,6 +42,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -412,6 +417,77 @@ def engine_diff(tmp: Path, files: int = 10000, rounds: int = 5) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- review pane
+
+
+async def review_open(tmp: Path, files: int = 10000, rounds: int = 3) -> dict:
+    """The real app at a review gate over a ``files``-file change: the review pane
+    (re)opened as the gate opens it (``_load_diff``: the engine's listing and first
+    screen's hunks through the facade, FileList + DiffView filled) until a frame shows
+    the file list and the first file's hunks / one ``git diff`` of the same change."""
+    import subprocess
+
+    from engine.git.diffmodel import Diff
+    from tests.support.tui import at_gate, main_screen, wait_for
+    from tests.test_tui_app import CHANGED, ORIGINAL, _edit_entries, make_repo
+    from tests.test_tui_review_scale import EditsMany
+    from tui.app import LlmflowsApp
+    from tui.widgets.file_list import FileList
+
+    root = tmp / "review10k"
+    root.mkdir()
+    repo, model = make_repo(root, _edit_entries(CHANGED))
+    names = [f"d{i // 100:03d}/f{i}.txt" for i in range(files)]
+    for name in names:
+        (repo / name).parent.mkdir(exist_ok=True)
+        (repo / name).write_text(ORIGINAL)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=b", "-c", "user.email=b@example.invalid", "commit", "-qm", "many")
+
+    def change_all() -> None:  # inside the step: the gate's diff holds every file
+        for name in names:
+            (repo / name).write_text(CHANGED)
+
+    app = LlmflowsApp(
+        str(repo),
+        model=model,
+        autostart={"flow": "tiny", "goal": "change data.txt"},
+        model_factory=EditsMany(change_all),
+    )
+    bare, opens = [], []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: at_gate(app), 600)
+        screen = main_screen(app)
+        base = screen.diff_range[0]
+        with sqlite3.connect(repo / ".llmflows" / "history.db") as db:
+            (sha,) = db.execute(
+                "SELECT commit_sha FROM checkpoints WHERE id = ?", (base,)
+            ).fetchone()
+        cmd = ["git", "diff", "--no-color", "-M", "--full-index", "--inter-hunk-context=0", sha]
+        frame = app.screen._compositor.render_full_update  # the pass before a terminal write
+        dv, fl = screen.diff_view, screen.query_one("#files", FileList)
+        for _ in range(rounds):  # interleaved so machine noise hits both alike
+            t0 = time.perf_counter()
+            subprocess.run(cmd, cwd=repo, capture_output=True, check=True)
+            bare.append(ms(t0))
+            dv.set_diff(Diff())
+            fl.set_diff(Diff())
+            await pilot.pause()
+            t0 = time.perf_counter()
+            await screen._load_diff(base, None).wait()
+            frame()
+            opens.append(ms(t0))
+            shown = "\n".join(dv.rendered_text())
+            assert len(fl.paths) == files + 1 and "line 2 CHANGED" in shown, shown
+            await pilot.pause()
+    g = statistics.median(bare)
+    return {
+        "git_diff_review10k_ms": g,
+        "review10k_open_ms": statistics.median(opens),
+        "review10k_open_ratio": statistics.median(opens) / g,
+    }
+
+
 # --------------------------------------------------------------------------- rewind
 
 
@@ -530,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     p.add_argument("--steps", type=int, default=2000, help="steps of the late-step run")
     p.add_argument(
-        "--only", default="", help="comma-separated: widgets,history,late,ignored,diff,rewind,start"
+        "--only",
+        default="",
+        help="comma-separated: widgets,history,late,ignored,diff,review,rewind,start",
     )
     args = p.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -542,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             ("history", lambda: asyncio.run(history(tmp))),
             ("ignored", lambda: ignored_db(tmp)),
             ("diff", lambda: engine_diff(tmp)),
+            ("review", lambda: asyncio.run(review_open(tmp))),
             ("rewind", lambda: rewind(tmp)),
             ("start", lambda: start(tmp)),
             ("late", lambda: late_steps(tmp, args.steps)),
