@@ -105,6 +105,10 @@ async def test_history_screen_lists_every_run_and_acts_on_the_selected_one(tmp_p
         await pilot.press("end")
         assert screen.selected() == screen.rows[-1]
         assert screen_lines(screen.table)[-1].split()[:2] == ["goal", "0"]  # the oldest
+        await pilot.press("up", "g")  # refresh: read again, the cursor stays on its run
+        await app.workers.wait_for_complete()
+        assert screen.selected() is not None and screen.selected().goal == "goal 1"
+        assert screen_lines(screen.table)[-1].split()[:2] == ["goal", "1"]  # scrolled to it
         shown: list[str] = []
         app.notify = lambda message, *a, **k: shown.append(message)  # type: ignore[method-assign]
         await pilot.press("r")  # a completed run: nothing to resume, the screen stays

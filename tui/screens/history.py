@@ -106,13 +106,16 @@ class HistoryScreen(Screen):
 
     @work(group="history", exclusive=True)
     async def action_refresh(self) -> None:
+        kept = self.selected()
         try:
             self.rows = await self.app.api.run_summaries()
         except Exception as e:
             self.notify(f"could not read history: {e}", severity="error")
             return
         # All rows at once: the table formats and renders only those on screen.
-        self.table.set_rows(self.rows)
+        # A refresh keeps the cursor on the run it was on.
+        at = next((n for n, r in enumerate(self.rows) if kept and r.id == kept.id), 0)
+        self.table.set_rows(self.rows, cursor=at)
         if not self.rows:
             self.query_one("#history-title", Static).update(
                 "No runs yet in this repository — escape goes back to start one."

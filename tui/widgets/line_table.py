@@ -153,13 +153,14 @@ class LineTable(ScrollView, Generic[T], can_focus=True):
         """Number of rows (the header not counted)."""
         return len(self._rows)
 
-    def set_rows(self, rows: Sequence[T]) -> None:
-        """Show ``rows`` (kept, not copied), replacing any; cursor on the first."""
+    def set_rows(self, rows: Sequence[T], cursor: int = 0) -> None:
+        """Show ``rows`` (kept, not copied), replacing any, the cursor on row ``cursor``."""
         self._rows = rows
         self._cache.clear()
         self.virtual_size = Size(0, len(self._rows) + 1)
         self.set_reactive(LineTable.cursor_row, 0)
         self.scroll_to(0, 0, animate=False, immediate=True)
+        self.cursor_row = cursor
         self.refresh(layout=True)  # height may be auto: the row count matters
 
     def column_widths(self, width: int) -> list[int]:
