@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.controller import RunController
-from engine.events import Event
 from engine.readmodels import (
     ApprovalRules,
     FlowCheck,
@@ -34,6 +33,7 @@ from engine.records import Decision, GateRecord, RunFlags
 
 if TYPE_CHECKING:
     from engine.demo import Demo
+    from engine.events import Event
     from engine.git.diffmodel import Diff, FileDiff, HunkRef
     from engine.run.executor import RunOutcome
     from engine.run.session import Session
@@ -137,10 +137,25 @@ class EngineAPI:
         self, cli_model: str | None = None, *, check_flows: bool = True
     ) -> StartInfo:
         """Flows (checked unless ``check_flows`` is False), the model that would be used,
-        resumable runs."""
-        from engine.readmodels import start_info
+        the test command. Reads no store: it may be called before :meth:`open`
+        (``NotAGitRepoError`` outside a repository)."""
 
-        return await self._on_engine(start_info, cli_model, check_flows=check_flows)
+        def q() -> StartInfo:
+            from engine.git.repo import find_repo_root
+            from engine.readmodels import start_info
+
+            session = self._ctl.session
+            root = session.repo_root if session else find_repo_root(self._ctl.cwd)
+            return start_info(root, cli_model, check_flows=check_flows)
+
+        result: StartInfo = await asyncio.wrap_future(self._ctl.call(q))
+        return result
+
+    async def resumable_runs(self) -> list[RunSummary]:
+        """This checkout's paused or crashed runs, newest first."""
+        from engine.readmodels import resumable_runs
+
+        return await self._on_engine(resumable_runs)
 
     async def check_project_flows(self) -> FlowCheck:
         """The project's flow files validated (issues and the names of invalid flows)."""

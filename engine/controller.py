@@ -18,9 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.events import Event
-
 if TYPE_CHECKING:
+    from engine.events import Event
     from engine.run.session import Session
 
 

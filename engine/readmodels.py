@@ -12,7 +12,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.events import Event, event_from_dict
 from engine.records import (
     RESUMABLE,
     ApprovalRule,
@@ -24,6 +23,9 @@ from engine.records import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from engine.events import Event
     from engine.git.diffmodel import Diff
     from engine.run.session import Session
 
@@ -171,6 +173,8 @@ def run_view(session: Session, run_id: str) -> RunView:
         ]
     except Exception:  # a deleted or broken project flow still shows its stored events
         nodes = []
+    from engine.events import event_from_dict
+
     events = [event_from_dict(d) for d in session.store.events_for(run_id)]
     flags = RunFlags(session.store.breakpoints(run_id), run.single_step)
     return RunView(run, nodes, events, _gate(session.store.pending_gate(run_id)), flags)
@@ -246,7 +250,7 @@ class FlowChoice:
 
 @dataclass(frozen=True)
 class StartInfo:
-    """What the start screen shows: repository, flows (checked), model, resumable runs."""
+    """What the start screen shows first: repository, flows (checked), model, tests."""
 
     root: str
     flows: list[FlowChoice] = field(default_factory=list)
@@ -255,7 +259,6 @@ class StartInfo:
     flows_error: str | None = None
     model: str = ""
     model_error: str | None = None
-    resumable: list[RunSummary] = field(default_factory=list)
     #: The project's test command ("" when none is configured or detected) and where
     #: it came from (``from .llmflows/config.toml`` / ``detected from pyproject.toml, …``).
     test_command: str = ""
@@ -304,17 +307,19 @@ def check_project_flows(session: Session) -> FlowCheck:
     return FlowCheck(issues, frozenset(bad))
 
 
-def start_info(session: Session, cli_model: str | None, *, check_flows: bool = True) -> StartInfo:
-    """Flows with their check results, the model that would be used, resumable runs.
+def start_info(root: Path, cli_model: str | None, *, check_flows: bool = True) -> StartInfo:
+    """Flows with their check results, the model that would be used, the test command
+    of the repository at ``root``.
 
-    With ``check_flows=False`` project flow files are listed but not validated (every
-    flow ``valid``): :func:`check_project_flows` does that part, so a screen can be
-    usable before the flow validator (and jinja2) is even imported.
+    It reads files only, not the run store: a start screen is usable before the store
+    (and SQLite tooling) is even opened; :func:`resumable_runs` comes after. With
+    ``check_flows=False`` project flow files are listed but not validated (every flow
+    ``valid``): :func:`check_project_flows` does that part, so the screen is usable
+    before the flow validator (and jinja2) is imported.
     """
     from engine.flow.listing import find_flows
     from engine.models import resolve_model_settings
 
-    root = session.repo_root
     flows: list[FlowChoice] = []
     issues: list[str] = []
     bad: set[str] = set()
@@ -350,8 +355,12 @@ def start_info(session: Session, cli_model: str | None, *, check_flows: bool = T
         flows_error=flows_error,
         model=model,
         model_error=model_error,
-        resumable=[s for s in run_summaries(session) if s.resumable],
         test_command=tests.command if tests else "",
         test_source=test_source,
         test_configured=tests is not None and tests.source == "config",
     )
+
+
+def resumable_runs(session: Session) -> list[RunSummary]:
+    """This checkout's paused or crashed runs, newest first (what the start screen offers)."""
+    return [s for s in run_summaries(session) if s.resumable]

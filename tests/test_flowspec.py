@@ -723,9 +723,9 @@ def test_start_info_lists_project_flows_and_checks_them_apart(repo):
         MINIMAL.replace("name: t", "name: bad").replace("kind: llm", "kind: nope")
     )
     with Session.open(repo) as session:
-        quick = {f.name: f for f in start_info(session, None, check_flows=False).flows}
+        quick = {f.name: f for f in start_info(repo, None, check_flows=False).flows}
         check = check_project_flows(session)
-        full = {f.name: f for f in start_info(session, None).flows}
+        full = {f.name: f for f in start_info(repo, None).flows}
         assert session._snapshotter is None
     assert quick["bad"].valid and quick["mine"].valid
     assert check.invalid == {"bad"} and any("bad.yaml" in i for i in check.issues)
@@ -763,7 +763,7 @@ def test_opening_a_repository_for_the_start_screen_loads_no_gitpython(repo):
     code = (
         "import sys; from engine.run.session import Session; "
         "from engine.readmodels import start_info; "
-        f"s = Session.open({str(repo)!r}); start_info(s, None, check_flows=False); "
+        f"s = Session.open({str(repo)!r}); start_info(s.repo_root, None, check_flows=False); "
         "print(sorted(m for m in ('git', 'jinja2') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

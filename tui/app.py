@@ -97,6 +97,8 @@ class LlmflowsApp(App):
         self.repo_root: Path | None = None
         self.live: Any = None
         self._first_paint_done = False
+        #: Set once open_repo() has finished (opened the store, or shown why not).
+        self._opened = asyncio.Event()
         self._notifier: Any = None  # bell / OSC 9 on gates and run ends (tui/notify.py)
 
     # ------------------------------------------------------------------ engine plumbing
@@ -147,10 +149,15 @@ class LlmflowsApp(App):
         from engine.api import EngineAPI
         from engine.errors import NotAGitRepoError, StoreLockedError
 
-        if self.engine is None:
-            self.engine = EngineAPI(self.cwd, model_factory=self.model_factory)
-            self.engine.subscribe(self._on_engine_thread_event)
+        self._opened.clear()
         try:
+            if self.engine is None:
+                self.engine = EngineAPI(self.cwd, model_factory=self.model_factory)
+                self.engine.subscribe(self._on_engine_thread_event)
+            if isinstance(self.screen, StartScreen):
+                # The form needs files only: fill it before the store (and SQLite tooling)
+                # is opened, which the engine thread does next.
+                await self.screen.show_info()
             self.repo_root = await self.engine.open()
         except NotAGitRepoError as e:
             await self._replace_top(NoRepoScreen(self.cwd, str(e)))
@@ -161,10 +168,12 @@ class LlmflowsApp(App):
         except Exception as e:
             self.notify(f"could not open {self.cwd}: {e}", severity="error", timeout=30)
             return
+        finally:
+            self._opened.set()
         if not isinstance(self.screen, StartScreen):
             await self._replace_top(StartScreen())
         else:
-            self.screen.load()  # it mounted before the engine was open
+            self.screen.load()  # it mounted before the store was open
         if self.autostart:
             spec, self.autostart = self.autostart, None
             try:
@@ -189,7 +198,7 @@ class LlmflowsApp(App):
 
     @work(group="open", exclusive=True)
     async def _reopen(self, cwd: str | None, changes: dict[str, Any]) -> None:
-        old, self.engine, self.live = self.engine, None, None
+        old, self.engine, self.live, self.repo_root = self.engine, None, None, None
         if old is not None:
             await old.close()
         if cwd is not None:
@@ -217,6 +226,7 @@ class LlmflowsApp(App):
         test_command: str | None = None,
     ) -> str:
         """Check the model, create the run, show it live and execute it."""
+        await self._opened.wait()  # the form is usable a moment before the store is open
         if self.api.busy:
             raise RuntimeError("a run is already executing: stop it first (s)")
         run_id = await self.api.start_run(

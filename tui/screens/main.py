@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from engine.records import FINISHED, GateRecord, RunRecord
@@ -35,6 +35,7 @@ from tui.screens.timeline import TimelinePart, rewind_effect
 from tui.widgets.cost_meter import CostMeter, fmt_usd
 from tui.widgets.diff_view import DiffView
 from tui.widgets.file_list import FileList
+from tui.widgets.footer import Footer
 from tui.widgets.plan_tree import PlanTree
 from tui.widgets.status_line import StatusLine
 from tui.widgets.test_output import TestOutput

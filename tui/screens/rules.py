@@ -8,10 +8,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from engine.readmodels import ApprovalRules
 from engine.records import ApprovalRule, RuleScope
+from tui.widgets.footer import Footer
 
 TITLE = (
     "Commands that run without asking — project: in this repository; user: in every "

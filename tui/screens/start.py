@@ -12,11 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from engine.readmodels import FlowChoice, RunSummary, StartInfo
 from engine.records import Autonomy
+from tui.widgets.footer import Footer
 
 #: (label, value) for the autonomy picker, from the engine's one list.
 AUTONOMY = [(f"{a.value} — {a.summary}", a.value) for a in Autonomy]
@@ -24,6 +24,7 @@ AUTONOMY = [(f"{a.value} — {a.summary}", a.value) for a in Autonomy]
 if TYPE_CHECKING:
     from textual import getters
 
+    from engine.readmodels import FlowChoice, RunSummary, StartInfo
     from tui.app import LlmflowsApp
 
 
@@ -33,6 +34,7 @@ class StartScreen(Screen):
     if TYPE_CHECKING:
         app = getters.app(LlmflowsApp)
 
+    AUTO_FOCUS = "#goal"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start run", priority=True),
         # not ctrl+h: terminals send it for Backspace, so it would erase the goal
@@ -53,6 +55,8 @@ class StartScreen(Screen):
         self.resumable: list[RunSummary] = []
         #: The test command as configured or detected (a different one typed is the person's).
         self.found_tests = ""
+        #: What show_info() read (None until the repository has been read).
+        self.info: StartInfo | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="start"):
@@ -89,26 +93,47 @@ class StartScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#resume-label").display = False
         self.query_one("#resume").display = False
-        self.query_one("#goal").focus()
         self.load()
 
-    @work(group="start-load", exclusive=True)
-    async def load(self) -> None:
+    async def show_info(self) -> None:
+        """Read the repository's flows, model and test command into the form: from here
+        the screen can be used (the run store is not needed for it). Raises
+        ``NotAGitRepoError``; other failures are shown on the screen."""
+        from engine.errors import NotAGitRepoError
+
         app = self.app
-        if app.engine is None or app.repo_root is None:
-            return  # the app calls load() again once the engine is open
         try:
-            # Project flow files are validated after the screen is usable (below).
-            info = await app.engine.start_info(app.cli_model, check_flows=False)
+            # Project flow files are validated after the screen is usable (load()).
+            info = await app.api.start_info(app.cli_model, check_flows=False)
+        except NotAGitRepoError:
+            raise
         except Exception as e:
             self._error(f"could not read this repository: {e}")
             return
+        self.info = info
         # Only the folder's name: the full path is in the tooltip (keeps the screen short).
         repo_label = self.query_one("#start-repo", Static)
         repo_label.update(f"repository: {Path(info.root).name}")
         repo_label.tooltip = info.root
         self._show_flows(info.flows)
+        model = self.query_one("#model", Input)
+        if not model.value:
+            model.value = info.model
+        self._show_tests(info)
         app.mark_ready()
+
+    @work(group="start-load", exclusive=True)
+    async def load(self) -> None:
+        """Once the store is open: the form (if not shown yet), the project's flow files
+        checked, resumable runs, the trust prompt."""
+        app = self.app
+        if app.engine is None or app.repo_root is None:
+            return  # the app calls show_info() and load() as it opens the repository
+        if self.info is None:
+            await self.show_info()
+        info = self.info
+        if info is None:
+            return
         problems: list[str] = []
         if info.flows_error:
             problems.append(f"flows: {info.flows_error}")
@@ -128,15 +153,14 @@ class StartScreen(Screen):
                         "`llmflows-tui flows check FILE` checks one):\n"
                         + "\n".join(f"  {i}" for i in check.issues)
                     )
-        model = self.query_one("#model", Input)
-        if not model.value:
-            model.value = info.model
-        self._show_tests(info)
         if info.model_error:
             problems.append(info.model_error)
+        try:
+            self.resumable = await app.engine.resumable_runs()
+        except Exception as e:
+            problems.append(f"could not list paused or crashed runs: {e}")
         if problems:
             self._error("\n\n".join(problems), offer_demo=bool(info.model_error))
-        self.resumable = info.resumable
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
         for r in self.resumable:
