@@ -325,7 +325,15 @@ def review_diff(session, run_id: str):
 def _hunks_to_drop(session, gate, keep, drop) -> list[HunkRef]:
     """Resolve the caller's refs on the live review diff (by key, else by index)."""
     live = review_diff(session, gate.run_id)
-    refs = live.refs()
+    if drop is not None:
+        # A hunk's key and index name its file: only the files named are read (a review
+        # of 10,000 files with two hunks dropped reads two files' hunks).
+        named = {g.path for g in drop}
+        chosen = [f for f in live.files if f.path in named]
+        live.load_hunks(chosen)
+        refs = [r for f in chosen for r in f.refs()]
+    else:
+        refs = live.refs()
     by_key = {r.key: r for r in refs}
 
     def resolve(given: set[HunkRef]) -> set[str]:
