@@ -467,13 +467,27 @@ class DiffView(ScrollView, can_focus=True):
         """
         files = self._diff.files
         keys = self._rejected_keys
+        lazy = self.loader is not None
+        sized = None if fresh is None else set(fresh)
         max_no, max_text = self._max_no, self._max_text
-        for fi in range(len(files)) if fresh is None else fresh:
-            f = files[fi]
-            if self._waits(f) or not shows_hunks(f):
+        hunks: list[tuple[int, int]] = []
+        first: list[int] = []
+        waiting: set[int] = set()
+        for fi, f in enumerate(files):
+            if f.binary or f.too_large:
+                first.append(-1)
                 continue
-            gone = keys.pop(f.path, None)
-            for hi, h in enumerate(f.hunks):
+            if lazy and not f.hunks_loaded:
+                waiting.add(fi)
+                first.append(-1)
+                continue
+            file_hunks = f.hunks
+            first.append(len(hunks) if file_hunks else -1)
+            hunks.extend([(fi, hi) for hi in range(len(file_hunks))])
+            if sized is not None and fi not in sized:
+                continue
+            gone = keys.pop(f.path, None) if keys else None
+            for hi, h in enumerate(file_hunks):
                 max_no = max(max_no, h.old_start + h.old_len, h.new_start + h.new_len)
                 for ln in h.lines:
                     # Upper bound for tabs; cheap enough for 20k lines.
@@ -482,26 +496,17 @@ class DiffView(ScrollView, can_focus=True):
                         max_text = n + 3 * ln.text.count("\t")
                 if gone and h.key(f.path) in gone:
                     off.add((fi, hi))
-        hunks: list[tuple[int, int]] = []
-        first: list[int] = []
-        waiting: set[int] = set()
-        for fi, f in enumerate(files):
-            if self._waits(f):
-                waiting.add(fi)
-                first.append(-1)
-            elif shows_hunks(f):
-                first.append(len(hunks))
-                hunks.extend((fi, hi) for hi in range(len(f.hunks)))
-            else:
-                first.append(-1)
         self._hunks = hunks
         self._file_first_hunk = first
         self._waiting = waiting
-        self._accepted = [pair not in off for pair in hunks]
         self._file_rejected = [0] * len(files)
-        for g, ok in enumerate(self._accepted):
-            if not ok:
-                self._file_rejected[hunks[g][0]] += 1
+        if off:
+            self._accepted = [pair not in off for pair in hunks]
+            for g, ok in enumerate(self._accepted):
+                if not ok:
+                    self._file_rejected[hunks[g][0]] += 1
+        else:
+            self._accepted = [True] * len(hunks)
         self._max_no, self._max_text = max_no, max_text
         self._gutter_digits = len(str(max_no))
 
@@ -836,7 +841,8 @@ class DiffView(ScrollView, can_focus=True):
         """Import the diff's lexers in a thread so paging into a new language doesn't stall."""
         if not self.is_attached:
             return
-        paths = [f.path for f in self._diff.files if shows_hunks(f)]
+        first, waiting = self._file_first_hunk, self._waiting
+        paths = [f.path for fi, f in enumerate(self._diff.files) if first[fi] >= 0 or fi in waiting]
         if paths:
 
             def load() -> None:
@@ -890,13 +896,10 @@ class DiffView(ScrollView, can_focus=True):
         for fi, f in enumerate(self._diff.files):
             file_rows.append(len(rows))
             append((ROW_FILE, fi, -1, -1, -1))
-            if fi in self._waiting:
-                append((ROW_WAITING, fi, -1, -1, -1))
-                continue
-            if not shows_hunks(f):
-                append((ROW_SUMMARY, fi, -1, -1, -1))
-                continue
             g = self._file_first_hunk[fi]
+            if g < 0:  # no hunks shown: not read yet, or a summary (binary, rename...)
+                append((ROW_WAITING if fi in self._waiting else ROW_SUMMARY, fi, -1, -1, -1))
+                continue
             for hunk in f.hunks:
                 hunk_rows.append(len(rows))
                 append((ROW_HUNK, fi, g, -1, -1))
