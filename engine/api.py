@@ -13,6 +13,7 @@ The front end never sees a ``Session``, a ``RunStore`` or SQL.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -99,6 +100,7 @@ class EngineAPI:
         model_factory: Callable[..., Any] | None = None,
     ) -> None:
         self._ctl = RunController(cwd, model_factory=model_factory)
+        self._prefetched: tuple[str | None, concurrent.futures.Future[StartInfo]] | None = None
 
     # -- plumbing ------------------------------------------------------------
     async def _on_engine(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
@@ -133,22 +135,47 @@ class EngineAPI:
         return self._ctl.busy
 
     # -- reads ---------------------------------------------------------------
+    def prefetch_start_info(
+        self, cli_model: str | None = None
+    ) -> concurrent.futures.Future[StartInfo]:
+        """Begin reading :meth:`start_info` (unchecked flows) on the engine thread now, e.g.
+        while the front end is still loading; the next such call takes the result."""
+        fut = self._ctl.call(self._read_start_info, cli_model, False)
+        self._prefetched = (cli_model, fut)
+        return fut
+
+    def prefetched_start_info(self, cli_model: str | None = None) -> StartInfo | None:
+        """The prefetched start information if it has arrived without error (else None:
+        :meth:`start_info` then waits for it or raises its error)."""
+        if self._prefetched is None or self._prefetched[0] != cli_model:
+            return None
+        fut = self._prefetched[1]
+        if not fut.done() or fut.exception() is not None:
+            return None
+        self._prefetched = None
+        info: StartInfo = fut.result()
+        return info
+
+    def _read_start_info(self, cli_model: str | None, check_flows: bool) -> StartInfo:
+        from engine.git.repo import find_repo_root
+        from engine.readmodels import start_info
+
+        session = self._ctl.session
+        root = session.repo_root if session else find_repo_root(self._ctl.cwd)
+        return start_info(root, cli_model, check_flows=check_flows)
+
     async def start_info(
         self, cli_model: str | None = None, *, check_flows: bool = True
     ) -> StartInfo:
         """Flows (checked unless ``check_flows`` is False), the model that would be used,
         the test command. Reads no store: it may be called before :meth:`open`
         (``NotAGitRepoError`` outside a repository)."""
-
-        def q() -> StartInfo:
-            from engine.git.repo import find_repo_root
-            from engine.readmodels import start_info
-
-            session = self._ctl.session
-            root = session.repo_root if session else find_repo_root(self._ctl.cwd)
-            return start_info(root, cli_model, check_flows=check_flows)
-
-        result: StartInfo = await asyncio.wrap_future(self._ctl.call(q))
+        pre, self._prefetched = self._prefetched, None
+        if pre is not None and pre[0] == cli_model and not check_flows:
+            fut = pre[1]
+        else:
+            fut = self._ctl.call(self._read_start_info, cli_model, check_flows)
+        result: StartInfo = await asyncio.wrap_future(fut)
         return result
 
     async def resumable_runs(self) -> list[RunSummary]:

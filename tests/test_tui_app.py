@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from textual.widgets import OptionList
 
 from tests.support.tui import at_gate, finished, main_screen, wait_for
 from tui.app import LlmflowsApp
@@ -336,6 +337,10 @@ async def test_history_resume_of_a_paused_run(tmp_path):
             pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
         )
         assert [r.id for r in app2.screen.resumable] == [run_id]
+        # listed under the form (mounted only when there is a run to resume)
+        listed = app2.screen.query_one("#resume", OptionList)
+        assert listed.display and listed.option_count == 1
+        assert listed.get_option_at_index(0).id == run_id
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
         assert app2.screen.rows[0].status == "paused"
@@ -429,6 +434,31 @@ async def test_not_a_repo_offers_git_init(tmp_path):
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
     assert (folder / ".git").is_dir()
+
+
+async def test_start_screen_is_filled_from_a_prefetch_before_the_store_opens(tmp_path):
+    """`llmflows-tui` reads flows/model/tests on the engine thread while Textual loads: the
+    start screen mounts with them (no "loading flows…" frame) and is ready (mark_ready)
+    before the run store is opened; the store opens right after, then resumable runs."""
+    from engine.api import EngineAPI
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    engine = EngineAPI(str(repo))
+    engine.prefetch_start_info(model).result()  # launch() does this before importing textual
+    app = LlmflowsApp(str(repo), model=model, engine=engine, clock=lambda: 1000.0)
+    ready_with_store: list[bool] = []
+    app.mark_ready = lambda: ready_with_store.append(app.repo_root is not None)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, StartScreen) and screen.info is not None
+        assert screen.query_one("#flow").value == "feature"
+        assert screen.query_one("#model").value == model
+        assert ready_with_store == [False]  # marked at mount, the store not open yet
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.repo_root == repo.resolve() and screen.resumable == []
+        assert ready_with_store == [False]  # the form is not read again once the store opens
 
 
 async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):

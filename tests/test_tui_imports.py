@@ -113,14 +113,16 @@ def test_seam_check_sees_nested_and_from_imports(tmp_path: Path):
 _HEAVY = ("jinja2", "git", "yaml", "litellm", "textual", "sqlite_utils", "engine.flow.spec")
 
 
-def _heavy_after(argv: list[str]) -> list[str]:
+def _heavy_after(*argvs: list[str]) -> list[str]:
+    """The heavy modules loaded by running each of ``argvs`` in one fresh interpreter."""
     code = (
         "import sys\n"
         "from tui.entry import main\n"
-        "try:\n"
-        f"    main({argv!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        f"for argv in {list(argvs)!r}:\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
         f"heavy = {_HEAVY!r}\n"
         "print(sorted(m for m in sys.modules if m in heavy or m.startswith('engine.flow.')), "
         "file=sys.stderr)\n"
@@ -139,7 +141,13 @@ def test_help_and_version_import_nothing_they_do_not_use():
 
 
 def test_read_only_verbs_skip_the_flow_engine_and_litellm(tmp_path: Path):
+    """`runs`, `show RUN` and `flows` (the listing) read the store or peek at flow files:
+    no TUI, model client, template engine, GitPython or flow validator."""
+    from engine.store import RunStore
+
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    loaded = _heavy_after(["-C", str(tmp_path), "runs"])
-    assert "litellm" not in loaded and "textual" not in loaded and "jinja2" not in loaded
-    assert "engine.flow.spec" not in loaded
+    with RunStore.open(tmp_path) as store:
+        run_id = store.create_run("bugfix", "fix it", "scripted:x.yaml", "review")
+    repo = ["-C", str(tmp_path)]
+    loaded = _heavy_after([*repo, "runs"], [*repo, "show", run_id], [*repo, "flows"])
+    assert set(loaded) <= {"sqlite_utils", "yaml", "engine.flow.listing"}, loaded

@@ -84,7 +84,10 @@ class LlmflowsApp(App):
         autostart: dict[str, Any] | None = None,
         model_factory: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.time,
+        engine: EngineAPI | None = None,
     ) -> None:
+        """``engine``: one already made on ``cwd`` (tui/launch.py starts it, and the start
+        screen's reading, before Textual is even imported); else made on mount."""
         super().__init__()
         self.cwd = str(cwd)
         self.cli_model = model
@@ -94,6 +97,8 @@ class LlmflowsApp(App):
         self.model_factory = model_factory
         self.clock = clock
         self.engine: EngineAPI | None = None
+        if engine is not None:
+            self._adopt(engine)
         self.repo_root: Path | None = None
         self.live: Any = None
         self._first_paint_done = False
@@ -108,6 +113,10 @@ class LlmflowsApp(App):
         if self.engine is None:
             raise RuntimeError("the engine is not open yet")
         return self.engine
+
+    def _adopt(self, engine: EngineAPI) -> None:
+        self.engine = engine
+        engine.subscribe(self._on_engine_thread_event)
 
     def _on_engine_thread_event(self, event: Any) -> None:
         # Called on the engine thread: hop to the UI thread.
@@ -152,13 +161,12 @@ class LlmflowsApp(App):
         self._opened.clear()
         try:
             if self.engine is None:
-                self.engine = EngineAPI(self.cwd, model_factory=self.model_factory)
-                self.engine.subscribe(self._on_engine_thread_event)
-            if isinstance(self.screen, StartScreen):
+                self._adopt(EngineAPI(self.cwd, model_factory=self.model_factory))
+            if isinstance(self.screen, StartScreen) and self.screen.info is None:
                 # The form needs files only: fill it before the store (and SQLite tooling)
                 # is opened, which the engine thread does next.
                 await self.screen.show_info()
-            self.repo_root = await self.engine.open()
+            self.repo_root = await self.api.open()
         except NotAGitRepoError as e:
             await self._replace_top(NoRepoScreen(self.cwd, str(e)))
             return

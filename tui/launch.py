@@ -38,6 +38,13 @@ def launch(argv: list[str]) -> int:
         os.environ["NO_COLOR"] = "1"
     if args.notify:
         os.environ["LLMFLOWS_NOTIFY"] = args.notify
+    engine = None
+    if args.verb != "demo":
+        from engine.api import EngineAPI
+
+        # The engine thread reads the repository (flows, model, tests) while Textual loads.
+        engine = EngineAPI(os.path.abspath(args.cwd))
+        engine.prefetch_start_info(args.model)
     from tui.app import LlmflowsApp, demo_autostart
 
     if args.verb == "demo":
@@ -56,7 +63,11 @@ def launch(argv: list[str]) -> int:
         )
     else:
         app = LlmflowsApp(
-            os.path.abspath(args.cwd), model=args.model, autonomy=args.autonomy, flow=args.flow
+            os.path.abspath(args.cwd),
+            model=args.model,
+            autonomy=args.autonomy,
+            flow=args.flow,
+            engine=engine,
         )
     app.run()
     if args.verb == "demo":  # the demo's project is in a temp folder: say where

@@ -8,6 +8,8 @@ the functions below are also usable directly.
 
 from typing import TYPE_CHECKING
 
+from engine.lazy import lazy_exports
+
 if TYPE_CHECKING:
     from engine.tools.base import ToolResult
     from engine.tools.commands import CommandResult, is_secret_var, run_command, scrubbed_env
@@ -57,15 +59,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -62,22 +62,17 @@ class StartScreen(Screen):
         with VerticalScroll(id="start"):
             yield Static("llmflows — supervised autonomy for coding agents", id="start-title")
             yield Static("", id="start-repo")
-            with Horizontal(classes="row"):
+            with Grid(id="start-form"):
                 yield Label("Flow", classes="field-label")
                 yield Select([], id="flow", allow_blank=True, prompt="loading flows…")
-            with Horizontal(classes="row"):
                 yield Label("Goal", classes="field-label")
                 yield Input(placeholder="what should the agent do?", id="goal")
-            with Horizontal(classes="row"):
                 yield Label("Model", classes="field-label")
                 yield Input(id="model", placeholder="litellm model, or scripted:PATH")
-            with Horizontal(classes="row"):
                 yield Label("Autonomy", classes="field-label")
                 yield Select(AUTONOMY, id="autonomy", allow_blank=False, value="review")
-            with Horizontal(classes="row"):
                 yield Label("Budget $", classes="field-label")
                 yield Input(placeholder="max cost in USD (blank: none)", id="budget")
-            with Horizontal(classes="row test-row"):
                 yield Label("Tests", classes="field-label")
                 yield Input(placeholder="the command that runs the tests", id="test-command")
             yield Static("", id="test-source")
@@ -86,13 +81,15 @@ class StartScreen(Screen):
                 yield Button("History", id="open-history")
                 yield Button("Offline demo", id="demo", classes="hidden")
             yield Static("", id="start-error")
-            yield Label("Paused or crashed runs — enter resumes:", id="resume-label")
-            yield OptionList(id="resume")
+            # the paused or crashed runs (#resume) are mounted here when there are any
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#resume-label").display = False
-        self.query_one("#resume").display = False
+        app = self.app
+        # Read while Textual was loading (tui/launch.py): the first frame shows the form filled.
+        info = app.engine.prefetched_start_info(app.cli_model) if app.engine else None
+        if info is not None:
+            self._fill(info)
         self.load()
 
     async def show_info(self) -> None:
@@ -110,6 +107,10 @@ class StartScreen(Screen):
         except Exception as e:
             self._error(f"could not read this repository: {e}")
             return
+        self._fill(info)
+
+    def _fill(self, info: StartInfo) -> None:
+        """The form from ``info``: repository, flows, model, test command."""
         self.info = info
         # Only the folder's name: the full path is in the tooltip (keeps the screen short).
         repo_label = self.query_one("#start-repo", Static)
@@ -120,7 +121,7 @@ class StartScreen(Screen):
         if not model.value:
             model.value = info.model
         self._show_tests(info)
-        app.mark_ready()
+        self.app.mark_ready()
 
     @work(group="start-load", exclusive=True)
     async def load(self) -> None:
@@ -156,18 +157,30 @@ class StartScreen(Screen):
         if info.model_error:
             problems.append(info.model_error)
         try:
-            self.resumable = await app.engine.resumable_runs()
+            resumable = await app.engine.resumable_runs()
         except Exception as e:
+            resumable = []
             problems.append(f"could not list paused or crashed runs: {e}")
         if problems:
             self._error("\n\n".join(problems), offer_demo=bool(info.model_error))
+        await self._show_resumable(resumable)
+        await self._ask_trust()
+
+    async def _show_resumable(self, runs: list[RunSummary]) -> None:
+        """The paused or crashed runs under the form (mounted the first time there are any)."""
+        if not self.query("#resume"):
+            if not runs:
+                self.resumable = runs
+                return
+            await self.query_one("#start").mount(
+                Label("Paused or crashed runs — enter resumes:", id="resume-label"),
+                OptionList(id="resume"),
+            )
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
-        for r in self.resumable:
-            opts.add_option(Option(f"{r.status:<8} {r.flow:<10} {r.goal[:70]}", id=r.id))
-        self.query_one("#resume-label").display = bool(self.resumable)
-        opts.display = bool(self.resumable)
-        await self._ask_trust()
+        opts.add_options(Option(f"{r.status:<8} {r.flow:<10} {r.goal[:70]}", id=r.id) for r in runs)
+        self.query_one("#resume-label").display = opts.display = bool(runs)
+        self.resumable = runs
 
     def _show_flows(self, flows: list[FlowChoice]) -> None:
         """Fill the flow picker (invalid project flows marked), keeping a valid choice."""
