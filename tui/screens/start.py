@@ -79,7 +79,7 @@ class StartScreen(Screen):
             with Horizontal(classes="row buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="start-run")
                 yield Button("History", id="open-history")
-                yield Button("Offline demo", id="demo", classes="hidden")
+                # "Offline demo" (#demo) is mounted here when a problem offers it
             yield Static("", id="start-error")
             # the paused or crashed runs (#resume) are mounted here when there are any
         yield Footer()
@@ -254,7 +254,11 @@ class StartScreen(Screen):
     def _error(self, text: str, offer_demo: bool = False) -> None:
         error = self.query_one("#start-error", Static)
         error.update(text)
-        self.query_one("#demo").set_class(not offer_demo, "hidden")
+        demo = self.query("#demo")
+        if demo:
+            demo.set_class(not offer_demo, "hidden")
+        elif offer_demo:
+            self.query_one(".buttons").mount(Button("Offline demo", id="demo"))
         if text:  # below the form: at 36 rows it would be off screen
             self.call_after_refresh(error.scroll_visible, animate=False)
 
