@@ -461,6 +461,22 @@ async def test_start_screen_is_filled_from_a_prefetch_before_the_store_opens(tmp
         assert ready_with_store == [False]  # the form is not read again once the store opens
 
 
+async def test_a_prefetch_outside_a_repository_still_offers_git_init(tmp_path):
+    """The prefetched read failed (not a repository): the app asks again, gets that error
+    and shows the "not a git repository" screen, as without a prefetch."""
+    from engine.api import EngineAPI
+    from engine.errors import NotAGitRepoError
+    from tui.screens.start import NoRepoScreen
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    engine = EngineAPI(str(folder))
+    assert isinstance(engine.prefetch_start_info(None).exception(), NotAGitRepoError)
+    app = LlmflowsApp(str(folder), engine=engine, clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NoRepoScreen))
+
+
 async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):
     repo, _ = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model="scripted:/nonexistent/script.yaml", clock=lambda: 1000.0)
