@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -38,6 +37,8 @@ def notify_mode(flag: str | None = None) -> NotifyMode:
     if value is None and os.environ.get(ENV_NOTIFY):
         value, where = os.environ[ENV_NOTIFY], ENV_NOTIFY
     if value is None:
+        import tomllib  # not for `--help`, which needs only NOTIFY_CHOICES
+
         path = user_config_path()
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8")).get("notify") or {}
