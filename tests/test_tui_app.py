@@ -477,6 +477,22 @@ async def test_a_prefetch_outside_a_repository_still_offers_git_init(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, NoRepoScreen))
 
 
+async def test_the_collector_paused_for_start_up_resumes_after_the_first_frame(tmp_path):
+    """tui/launch.py turns the garbage collector off for start-up; the app turns it back on
+    after its first frame, with what start-up made frozen (never walked again)."""
+    import gc
+
+    gc.disable()  # as launch() does
+    try:
+        app = LlmflowsApp(str(tmp_path), clock=lambda: 1000.0)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):
     repo, _ = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model="scripted:/nonexistent/script.yaml", clock=lambda: 1000.0)

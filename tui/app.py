@@ -13,6 +13,7 @@ help; see ``tui/screens/``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -139,6 +140,7 @@ class LlmflowsApp(App):
             self.call_after_refresh(self._first_paint)
         # Start the engine after the first frame: opening the store competes for the GIL.
         self.call_after_refresh(self.open_repo)
+        self.call_after_refresh(resume_gc)
 
     def mark_ready(self) -> None:
         """The start screen is actionable (repo read, flows listed): stamp it after its frame."""
@@ -380,6 +382,15 @@ class LlmflowsApp(App):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(help_sections()))
+
+
+def resume_gc() -> None:
+    """Turn the garbage collector back on if tui/launch.py paused it for start-up. What
+    start-up made (modules, classes, styles, the first screen) lives as long as the app:
+    frozen, later collections do not walk it again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def demo_autostart(demo: Any) -> dict[str, Any]:
