@@ -493,6 +493,18 @@ async def test_the_collector_paused_for_start_up_resumes_after_the_first_frame(t
         gc.enable()
 
 
+def test_a_launch_that_never_paints_turns_the_collector_back_on(tmp_path, capsys):
+    import gc
+
+    from tui.launch import launch
+
+    (tmp_path / "mine.txt").write_text("not empty\n")
+    assert launch(["demo", "--dir", str(tmp_path)]) == 2
+    assert "llmflows-tui demo:" in capsys.readouterr().err
+    assert gc.isenabled()
+    assert (tmp_path / "mine.txt").read_text() == "not empty\n"
+
+
 async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):
     repo, _ = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model="scripted:/nonexistent/script.yaml", clock=lambda: 1000.0)

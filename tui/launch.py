@@ -37,6 +37,14 @@ def launch(argv: list[str]) -> int:
     # collecting meanwhile is wasted work (~10% of the time to the first frame). The app
     # turns the collector back on after its first frame (tui.app.resume_gc).
     gc.disable()
+    try:
+        return _launch(argv)
+    finally:
+        if not gc.isenabled():  # the app never painted (bad arguments, a demo that failed)
+            gc.enable()
+
+
+def _launch(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     # Textual reads both from the environment; the flags are the per-launch form.
     if args.color == "never":
