@@ -110,7 +110,7 @@ def test_seam_check_sees_nested_and_from_imports(tmp_path: Path):
     assert [m for m in mods if m not in SEAM] == ["engine.run.session", "engine.cli"]
 
 
-_HEAVY = ("jinja2", "git", "yaml", "litellm", "textual", "sqlite_utils", "engine.flow.spec")
+_HEAVY = ("jinja2", "yaml", "litellm", "textual", "sqlite_utils", "engine.flow.spec")
 
 
 def _heavy_after(*argvs: list[str]) -> list[str]:
@@ -142,7 +142,7 @@ def test_help_and_version_import_nothing_they_do_not_use():
 
 def test_read_only_verbs_skip_the_flow_engine_and_litellm(tmp_path: Path):
     """`runs`, `show RUN` and `flows` (the listing) read the store or peek at flow files:
-    no TUI, model client, template engine, GitPython or flow validator."""
+    no TUI, model client, template engine or flow validator."""
     from engine.store import RunStore
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

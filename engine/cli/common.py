@@ -34,7 +34,7 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 def repo_root_from_args(args: Any) -> Path:
     """The work tree containing ``args.cwd`` (the global ``-C``); NotAGitRepoError (exit 2) if none."""
-    from engine.git.repo import find_repo_root  # gitpython: only verbs that need a repo
+    from engine.git.repo import find_repo_root  # only verbs that need a repo
 
     return find_repo_root(getattr(args, "cwd", None) or ".")
 

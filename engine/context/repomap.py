@@ -189,7 +189,7 @@ class RepoMapCache:
 
 
 def _git(root: Path, *args: str, stdin: str | None = None) -> str:
-    """Plumbing output (not GitPython: 50,000-line outputs must stay cheap)."""
+    """Plumbing output, "" when git fails (one process; 50,000-line outputs stay cheap)."""
     done = subprocess.run(
         ["git", "-C", str(root), *args],
         input=stdin.encode() if stdin is not None else None,

@@ -21,7 +21,7 @@ from engine.errors import GitCommandError, NotAGitRepoError
 def plain_git(cwd: str | os.PathLike[str], *args: str) -> str | None:
     """Output of ``git ARGS`` in ``cwd`` (trailing newline stripped), None if it fails.
 
-    One process and no GitPython: for the few questions asked on the start-up path.
+    One process, errors as None: for the few questions asked on the start-up path.
     """
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
