@@ -262,6 +262,26 @@ def test_diff_commits_lists_files_and_reads_hunks_only_when_asked(repo: Path, mo
 
     assert shape(d.files) == shape(whole.files)
 
+    # A viewer's batch: exactly the files asked for, in one limited git diff (renames in
+    # one more, with both paths), hunks and keys as in the whole diff.
+    monkeypatch.setattr(diffs, "run_git", counting)
+    calls.clear()
+    lazy = diff_commits(repo, base, target)
+    wanted = {"long.txt", "ln", "new name.txt", "latin.txt"}
+    lazy.load_hunks([f for f in lazy.files if f.path in wanted])
+    reads = [c for c in calls if "-U3" in c]
+    assert len(reads) == 2
+    assert sorted(reads[0][reads[0].index("--") + 1 :]) == ["latin.txt", "ln", "long.txt"]
+    assert "--no-renames" in reads[0] and "--no-renames" not in reads[1]
+    assert sorted(reads[1][reads[1].index("--") + 1 :]) == ["new name.txt", "old name.txt"]
+    assert {f.path for f in lazy.files if f.hunks_loaded and f.hunks} == wanted
+    assert not {f.path for f in lazy.files if not f.hunks_loaded} & wanted
+    chosen = [f for f in lazy.files if f.path in wanted]
+    same = [f for f in whole.files if f.path in wanted]
+    assert shape(chosen) == shape(same)
+    assert [r.key for f in chosen for r in f.refs()] == [r.key for f in same for r in f.refs()]
+    assert len([c for c in calls if "-U3" in c]) == 2  # nothing read twice
+
 
 def test_diff_commits_ignores_user_diff_config(repo: Path):
     base = git(repo, "rev-parse", "HEAD").strip()

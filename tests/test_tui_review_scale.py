@@ -114,6 +114,16 @@ async def test_a_300_file_review_reads_hunks_only_for_the_files_shown(tmp_path, 
         ]
         assert sum(f.hunks_loaded for f in files) == sum(len(paths) for _s, _k, paths in mine)
 
+        # A live refresh (as when the person saves a file): a new listing with only the
+        # first screen read; the far rejections come back, by key, as their files are read.
+        before = view.diff
+        screen.refresh_diff()
+        await wait_for(pilot, lambda: view.diff is not before and len(view.rejected_hunks()) == 2)
+        assert view.rejected_hunks() == {HunkRef(FAR, 1), HunkRef(above, 1)}
+        for path in (FAR, above):
+            assert "✗1" in file_list.row_text(file_list.paths.index(path)).plain
+        assert sum(f.hunks_loaded for f in view.diff.files) < MANY // 2
+
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
     assert (repo / "data.txt").read_text() == CHANGED

@@ -211,8 +211,11 @@ class _HunkSource:
             if scope == "all":
                 self._read([], [])
             else:
-                renamed = [f for f in waiting if f.status in ("renamed", "copied") and f.old_path]
-                plain = [f for f in waiting if f not in renamed]
+                renamed: list[FileDiff] = []
+                plain: list[FileDiff] = []
+                for f in waiting:  # (never ``f in list``: FileDiff equality reads hunks)
+                    paired = f.status in ("renamed", "copied") and f.old_path
+                    (renamed if paired else plain).append(f)
                 for k in range(0, len(plain), self.BATCH):
                     self._read(["--no-renames"], [f.path for f in plain[k : k + self.BATCH]])
                 for k in range(0, len(renamed), self.BATCH // 2):
