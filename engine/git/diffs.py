@@ -196,7 +196,7 @@ class _HunkSource:
         self.root, self.a, self.b, self.context = root, a, b, context
         self.pending: dict[str, FileDiff] = {}
         self._accessed = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a hunks access inside a read must not deadlock
 
     def load(self, files: list[FileDiff], scope: LoadScope) -> None:
         """Set the hunks of ``files`` (of every waiting file when reading the whole diff)."""
