@@ -142,6 +142,52 @@ def test_loop_bound_takes_on_error_edge(project: Path):
         )
 
 
+LOOP_FLOW = """\
+name: loop
+description: a reproduce loop whose check never holds
+settings:
+  test_command: "python -m pytest -q"
+nodes:
+  - id: baseline
+    kind: run
+    command: "{{ settings.test_command }}"
+    tests: true
+    next: reproduce
+  - id: reproduce
+    kind: agent
+    max_iterations: 2
+    prompt: "Reproduce: {{ goal }}"
+    next: confirm
+  - id: confirm
+    kind: run
+    command: "{{ settings.test_command }}"
+    tests: true
+    next:
+      - when: "tests.failed > 0"
+        to: end
+      - to: reproduce
+"""
+
+
+def test_loop_bound_names_the_node_that_sent_the_run_back(tmp_path: Path):
+    """Not the node that led into the loop (baseline), the one that looped (confirm)."""
+    project = init_repo(tmp_path / "proj", {"calc.py": FIXED, "test_calc.py": TESTS})
+    flow = tmp_path / "loop.yaml"
+    flow.write_text(LOOP_FLOW)
+    model = FakeModel({"reproduce": [say(tool("finish", summary="no"))] * 2})
+    with Session.open(project) as s:
+        run_id = ops.create_run(
+            s, str(flow), "g", model="fake/model", autonomy="full", settings={"test_command": PY}
+        )
+        out = run(s, run_id, model)
+        assert out.status == "failed"
+        assert s.store.get_run(run_id)["error"] == (
+            "loop bound reached: reproduce ran 2 times (max_iterations); 'confirm' sent the run"
+            " back to it because tests.failed > 0 did not hold"
+            " (its last tests: 1 passed, 0 failed, 0 errors)"
+        )
+
+
 def test_retries_make_sibling_attempts(project: Path):
     model = FakeModel(plan_then_tasks())
     model.fail_with["summary"] = [ModelError("boom", kind="server")]

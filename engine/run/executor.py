@@ -454,25 +454,24 @@ class Executor:
         ]
 
     def _loop_reason(self, node_id: str, state: dict[str, Any]) -> str:
-        """Why the run kept coming back to ``node_id``: the node that sends it back, the
-        conditions that did not hold there, and its last test counts (for the person)."""
-        outputs = state.get("outputs", {})
-        for other in self.flow.nodes.values():
-            if other.id == node_id or other.id not in outputs:
-                continue
-            if not any(e.to == node_id for e in other.next):
-                continue
-            held_not = [e.when for e in other.next if e.when and e.to != node_id]
-            why = f" because {' / '.join(held_not)} did not hold" if held_not else ""
-            out = outputs[other.id]
-            tests = ""
-            if isinstance(out, dict) and "passed" in out:
-                tests = (
-                    f" (its last tests: {out.get('passed') or 0} passed, "
-                    f"{out.get('failed') or 0} failed, {out.get('errors') or 0} errors)"
-                )
-            return f"; '{other.id}' sent the run back to it{why}{tests}"
-        return ""
+        """Why the run kept coming back to ``node_id``: the node that sent it back (the
+        last one that ran), the conditions that did not hold there, its last test counts."""
+        steps = self.store.steps_for(self.run_id)
+        if not steps or steps[-1]["node"] not in self.flow.nodes:
+            return ""
+        other = self.flow.node(steps[-1]["node"])
+        if other.id == node_id or not any(e.to == node_id for e in other.next):
+            return ""
+        held_not = [e.when for e in other.next if e.when and e.to != node_id]
+        why = f" because {' / '.join(held_not)} did not hold" if held_not else ""
+        out = state.get("outputs", {}).get(other.id)
+        tests = ""
+        if isinstance(out, dict) and "passed" in out:
+            tests = (
+                f" (its last tests: {out.get('passed') or 0} passed, "
+                f"{out.get('failed') or 0} failed, {out.get('errors') or 0} errors)"
+            )
+        return f"; '{other.id}' sent the run back to it{why}{tests}"
 
     def _complete_node(self, node, state) -> None:
         state["iterations"][node.id] = state["iterations"].get(node.id, 0) + 1
