@@ -381,6 +381,13 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         span = ro.run.finished_at - ro.run.created_at
         assert span > 0 and ro.query_one("#status").elapsed == pytest.approx(span)
         assert ro.plan.node_status("edit") == "done"
+        assert ro.status_line.message.startswith("read-only: escape back")
+        # looking is allowed: z gives the diff the screen (and back), like at a review
+        focus = ro.focus_diff
+        await pilot.press("z")
+        assert ro.focus_diff is not focus
+        await pilot.press("z")
+        assert ro.focus_diff is focus
         await pilot.press("question_mark")
         from tui.screens.modals import HelpScreen
 
@@ -392,6 +399,25 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
         text = console.export_text()
         for key in ("approve", "reject", "rewind", "retry", "single-step", "history"):
             assert key in text.lower()
+
+
+async def test_a_failed_run_opened_from_history_says_why_it_failed(tmp_path):
+    repo, model = make_repo(tmp_path, [])  # the script has no answer: the first call fails
+    app = new_app(repo, model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: finished(app, "failed"))
+        error = main_screen(app).message  # the reason the run_status event gave
+        assert error
+        await pilot.press("h")
+        from tui.screens.history import HistoryScreen
+        from tui.screens.main import MainScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.read_only)
+        ro = app.screen
+        await wait_for(pilot, lambda: ro.status_line.message.startswith("failed: "))
+        assert ro.status_line.message.startswith(f"failed: {error[:40]}")
 
 
 async def test_edit_in_app_editor_becomes_part_of_the_step(tmp_path, monkeypatch):

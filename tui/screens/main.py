@@ -264,6 +264,7 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         if data.gate is not None and not self.read_only:
             self._gate_opened(data.gate)
         elif self.read_only:
+            self.message = run.error or self.message
             self._show_run_diff()
             # replayed events would time the run by today's clock: use its stored times
             self.status_line.set_span(run.created_at, run.finished_at)
@@ -463,7 +464,10 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         """The status line's message: what is happening, and what is expected of you."""
         kind = self.gate_kind
         if self.read_only:
-            msg = "read-only: escape back · f fork · m follow-up"
+            keys = "escape back · f fork · m follow-up"
+            # a run that failed says why first (the reason is otherwise only in the log)
+            failed = self.status in ("failed", "crashed") and self.message
+            msg = f"{self.status}: {self.message} · {keys}" if failed else f"read-only: {keys}"
         elif self.stopping:
             msg = "stop requested: stopping at the next safe point…"
         elif kind in STEP_KINDS:
@@ -510,8 +514,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         )
         if action in diff_keys:
             return bool(self.diff_view.diff.files) if self.is_mounted else True
-        if action in ("history", "toggle_transcript"):
-            return True
+        if action in ("history", "toggle_transcript", "toggle_focus", "prompts"):
+            return True  # looking, never changing: also in the read-only view
         if action == "back":
             return self.read_only
         if action == "fork":
