@@ -337,10 +337,14 @@ async def test_history_resume_of_a_paused_run(tmp_path):
             pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
         )
         assert [r.id for r in app2.screen.resumable] == [run_id]
-        # listed under the form (mounted only when there is a run to resume)
+        # listed above the form, in view (mounted only when there is a run to resume)
         listed = app2.screen.query_one("#resume", OptionList)
         assert listed.display and listed.option_count == 1
         assert listed.get_option_at_index(0).id == run_id
+        await pilot.pause()
+        form = app2.screen.query_one("#start-form")
+        assert 0 < listed.region.y < form.region.y
+        assert listed.region.bottom <= app2.screen.size.height
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app2.screen, HistoryScreen) and app2.screen.rows)
         assert app2.screen.rows[0].status == "paused"

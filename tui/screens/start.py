@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -62,6 +63,7 @@ class StartScreen(Screen):
         with VerticalScroll(id="start"):
             yield Static("llmflows — supervised autonomy for coding agents", id="start-title")
             yield Static("", id="start-repo")
+            # the paused or crashed runs (#resume) are mounted here when there are any
             with Grid(id="start-form"):
                 yield Label("Flow", classes="field-label")
                 yield Select([], id="flow", allow_blank=True, prompt="loading flows…")
@@ -81,7 +83,6 @@ class StartScreen(Screen):
                 yield Button("History", id="open-history")
                 # "Offline demo" (#demo) is mounted here when a problem offers it
             yield Static("", id="start-error")
-            # the paused or crashed runs (#resume) are mounted here when there are any
         yield Footer()
 
     def on_mount(self) -> None:
@@ -167,18 +168,27 @@ class StartScreen(Screen):
         await self._ask_trust()
 
     async def _show_resumable(self, runs: list[RunSummary]) -> None:
-        """The paused or crashed runs under the form (mounted the first time there are any)."""
+        """The paused or crashed runs above the form, where they are seen at any terminal
+        size (mounted the first time there are any)."""
         if not self.query("#resume"):
             if not runs:
                 self.resumable = runs
                 return
             await self.query_one("#start").mount(
-                Label("Paused or crashed runs — enter resumes:", id="resume-label"),
+                Label("Paused or crashed runs — tab here, enter resumes:", id="resume-label"),
                 OptionList(id="resume"),
+                after="#start-repo",
             )
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
-        opts.add_options(Option(f"{r.status:<8} {r.flow:<10} {r.goal[:70]}", id=r.id) for r in runs)
+        opts.add_options(
+            # one row per run: a long goal is cut with … rather than wrapped
+            Option(
+                Text(f"{r.status:<8} {r.flow:<10} {r.goal}", no_wrap=True, overflow="ellipsis"),
+                id=r.id,
+            )
+            for r in runs
+        )
         self.query_one("#resume-label").display = opts.display = bool(runs)
         self.resumable = runs
 
