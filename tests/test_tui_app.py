@@ -405,6 +405,26 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
             assert key in text.lower()
 
 
+async def test_flow_picker_offers_only_flows(tmp_path):
+    """Once flows are listed, the picker has no blank "loading…" row to land on."""
+    from textual.widgets import Select
+
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#flow").value,
+        )
+        sel = app.screen.query_one("#flow", Select)
+        sel.focus()
+        await pilot.press("enter", "home", "enter")
+        await pilot.pause()
+        assert sel.value == "bugfix"  # the first flow (sorted), not a blank choice
+
+
 async def test_a_failed_run_opened_from_history_says_why_it_failed(tmp_path):
     repo, model = make_repo(tmp_path, [])  # the script has no answer: the first call fails
     app = new_app(repo, model)

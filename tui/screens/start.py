@@ -66,7 +66,8 @@ class StartScreen(Screen):
             # the paused or crashed runs (#resume) are mounted here when there are any
             with Grid(id="start-form"):
                 yield Label("Flow", classes="field-label")
-                yield Select([], id="flow", allow_blank=True, prompt="loading flows…")
+                # no blank choice: once flows are listed every row is a flow ("" = none yet)
+                yield Select([("loading flows…", "")], id="flow", allow_blank=False)
                 yield Label("Goal", classes="field-label")
                 yield Input(placeholder="what should the agent do?", id="goal")
                 yield Label("Model", classes="field-label")
@@ -210,6 +211,7 @@ class StartScreen(Screen):
                 )
                 for f in flows
             ]
+            or [("no flows found", "")]
         )
         names = [f.name for f in flows if f.valid] or [f.name for f in flows]
         if isinstance(current, str) and current in names:
