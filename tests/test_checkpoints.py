@@ -121,6 +121,22 @@ def test_taken_ref_is_skipped_never_overwritten(svc: CheckpointService, repo: Pa
     assert git(repo, "rev-parse", "refs/llmflows/manual/1").strip() == other
 
 
+def test_taken_ref_is_skipped_by_a_rewind_that_reuses_the_last_snapshot(
+    svc: CheckpointService, repo: Path
+):
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", None)
+    (repo / "README.md").write_text("# two\n")
+    cp2 = svc.create(run_id, None, "step", "two", None)
+    # the name the pre-restore checkpoint would get is someone else's
+    taken = f"refs/llmflows/{run_id}/{cp2['seq'] + 1}"
+    git(repo, "update-ref", taken, cp1["commit_sha"])
+    pre = svc.get(svc.rewind(cp1["id"])["undo_checkpoint"])
+    assert pre["commit_sha"] == cp2["commit_sha"]  # reused, under the next free name
+    assert pre["ref"] == f"refs/llmflows/{run_id}/{cp2['seq'] + 2}"
+    assert git(repo, "rev-parse", taken).strip() == cp1["commit_sha"]
+
+
 def test_linked_worktrees_checkpoint_concurrently_without_losing_refs(repo: Path, tmp_path: Path):
     import threading
 
@@ -339,6 +355,9 @@ def test_rewind_takes_a_real_snapshot_after_any_change(
     result = svc.rewind(cp1["id"])
     pre = svc.get(result["undo_checkpoint"])
     assert pre["commit_sha"] != cp2["commit_sha"]  # the change is in the saved tree
+    # the name tried for a reuse was given back: refs and rows match one to one
+    listed = git(repo, "for-each-ref", "--format=%(refname)", f"refs/llmflows/{run_id}/").split()
+    assert sorted(listed) == sorted(c["ref"] for c in svc.list(run_id))
     svc.rewind(pre["id"])
     assert _worktree(repo) == before
     assert os.stat(app).st_mode & 0o777 == mode

@@ -339,24 +339,38 @@ class Snapshotter:
         if self._large and self._large_changed(read_index(cached.index_path, len(last.tree) // 2)):
             return None  # known without status hashing a big file the snapshot will hash
         names = self._tree_files.get(cached.tree)
-        # Both halves of the check at once: bits on the helper thread, status in git.
+        # All at once: the ref (first name only; most checks find nothing changed) and
+        # the bits on the helper thread, git status here.
+        claim = self._pool.submit(self._try_ref, ref, last.commit)
         live = self._pool.submit(self._live_modes, names) if names is not None else None
         try:
             matches = self._worktree_matches(cached, last)
         finally:
+            claimed = claim.result()
             modes_large = live.result() if live is not None else None
+        if matches:
+            if modes_large is None:
+                modes = self._modes(cached.index_path, cached.tree)
+            else:
+                modes, self._large = modes_large
+            matches = modes == last.modes
         if not matches:
+            if claimed:  # the caller's real snapshot takes the name
+                self._git("update-ref", "-d", ref, last.commit)
             return None
-        if modes_large is None:
-            modes = self._modes(cached.index_path, cached.tree)
-        else:
-            modes, self._large = modes_large
-        if modes != last.modes:
-            return None
-        ref = self._claim_ref(ref, last.commit, next_ref)
+        if not claimed:  # taken by someone else: the next free name
+            ref = self._claim_ref(ref, last.commit, next_ref)
         snap = dataclasses.replace(last, ref=ref)
         self._last = snap
         return snap
+
+    def _try_ref(self, ref: str, commit: str) -> bool:
+        """Create ``ref`` -> ``commit`` if it does not exist (False if it does or fails)."""
+        try:
+            self._git("update-ref", "-m", "llmflows snapshot", ref, commit, "")
+        except GitCommandError:
+            return False
+        return True
 
     def _worktree_matches(self, build: _TreeBuild, snap: Snapshot) -> bool:
         """Whether the work tree still equals ``build``'s index (skipped paths aside)."""
