@@ -491,7 +491,7 @@ async def review_open(tmp: Path, files: int = 10000, rounds: int = 3) -> dict:
 # --------------------------------------------------------------------------- rewind
 
 
-def rewind(tmp: Path, files: int = 5000, rounds: int = 7) -> dict:
+def rewind(tmp: Path, files: int = 5000, rounds: int = 15) -> dict:
     from engine.git.checkpoints import CheckpointService
     from engine.git.snapshots import Snapshotter
     from engine.store import RunStore
