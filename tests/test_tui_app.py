@@ -356,6 +356,31 @@ async def test_history_resume_of_a_paused_run(tmp_path):
     assert (repo / "data.txt").read_text() == CHANGED
 
 
+async def test_start_screen_resume_list_resumes_with_enter(tmp_path):
+    repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
+    goal = "change data.txt so that every line is different, " * 3  # wider than 80
+    app = LlmflowsApp(
+        str(repo), model=model, autostart={"flow": "tiny", "goal": goal}, clock=lambda: 1000.0
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: at_gate(app))
+        run_id = main_screen(app).run_id
+    app2 = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        from tui.screens.start import StartScreen
+
+        await wait_for(
+            pilot, lambda: isinstance(app2.screen, StartScreen) and app2.screen.resumable
+        )
+        listed = app2.screen.query_one("#resume", OptionList)
+        await pilot.pause()
+        assert listed.region.height == 3  # one row (and its border) at 80 columns
+        listed.focus()
+        await pilot.press("enter")  # the first run is highlighted: no arrow key needed
+        await wait_for(pilot, lambda: at_gate(app2))
+        assert main_screen(app2).run_id == run_id
+
+
 async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
     repo, model = make_repo(tmp_path, _edit_entries(CHANGED))
     app = new_app(repo, model)
@@ -442,6 +467,8 @@ async def test_a_failed_run_opened_from_history_says_why_it_failed(tmp_path):
         ro = app.screen
         await wait_for(pilot, lambda: ro.status_line.message.startswith("failed: "))
         assert ro.status_line.message.startswith(f"failed: {error[:40]}")
+        # and whole, where a one-row status line cannot cut it
+        assert any(n.message == error for n in app._notifications)
 
 
 async def test_edit_in_app_editor_becomes_part_of_the_step(tmp_path, monkeypatch):

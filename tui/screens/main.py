@@ -265,6 +265,11 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             self._gate_opened(data.gate)
         elif self.read_only:
             self.message = run.error or self.message
+            if run.status in ("failed", "crashed") and self.message:
+                # the status line has one row: the whole reason, wrapped, in a toast
+                self.notify(
+                    self.message, title=f"This run {run.status}", severity="warning", timeout=15
+                )
             self._show_run_diff()
             # replayed events would time the run by today's clock: use its stored times
             self.status_line.set_span(run.created_at, run.finished_at)

@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -176,20 +175,21 @@ class StartScreen(Screen):
                 self.resumable = runs
                 return
             await self.query_one("#start").mount(
-                Label("Paused or crashed runs — tab here, enter resumes:", id="resume-label"),
+                Label(
+                    "Paused or crashed runs — shift+tab to reach, enter resumes:", id="resume-label"
+                ),
                 OptionList(id="resume"),
                 after="#start-repo",
             )
         opts = self.query_one("#resume", OptionList)
         opts.clear_options()
         opts.add_options(
-            # one row per run: a long goal is cut with … rather than wrapped
-            Option(
-                Text(f"{r.status:<8} {r.flow:<10} {r.goal}", no_wrap=True, overflow="ellipsis"),
-                id=r.id,
-            )
+            # one row per run at 80 columns: a long goal is cut with …
+            Option(f"{r.status:<8} {r.flow:<10} {_cut(r.goal, 48)}", id=r.id)
             for r in runs
         )
+        if runs:
+            opts.highlighted = 0  # enter resumes at once, without an arrow key first
         self.query_one("#resume-label").display = opts.display = bool(runs)
         self.resumable = runs
 
@@ -442,3 +442,9 @@ class LockedScreen(Screen):
     def action_quit(self) -> None:
         # Not a success: scripts wrapping the app see that it could not open the repo.
         self.app.exit(return_code=2, message=self.message)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` on one line, at most ``width`` characters (… marks a cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
