@@ -86,6 +86,13 @@ def test_pause_at_gate_exit_3_then_reject_and_approve(tmp_path: Path, cli):
     assert "completed" in text and "edit attempt 2" in text
     listing = cli("runs", repo=repo).stdout
     assert run_id in listing and "completed" in listing
+    # approving again says where the run is and what to do instead
+    res = cli("resume", run_id, "--approve", repo=repo)
+    assert res.returncode == 2
+    assert (
+        f"run {run_id} is completed, not waiting for an answer: it has ended "
+        "(a follow-up: run --continue GOAL)"
+    ) in res.stderr
 
 
 def test_budget_stop_exit_4_and_resume_with_higher_limit(tmp_path: Path, cli):

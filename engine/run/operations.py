@@ -205,7 +205,8 @@ def answer_gate(
     run = _run(session, run_id)
     gate = _pending_gate(session, run_id)
     if gate is None:
-        raise UsageError(f"run {run_id} is not waiting for an answer")
+        hint = ": it has ended (a follow-up: run --continue GOAL)" if run.status in FINISHED else ""
+        raise UsageError(f"run {run_id} is {run.status}, not waiting for an answer{hint}")
     if decision not in HUMAN_DECISIONS:
         raise UsageError(f"unknown decision {decision!r}")
     if decision == "reject" and not reason.strip():
