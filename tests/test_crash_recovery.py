@@ -127,6 +127,31 @@ def test_recovery_keeps_the_persons_edits_made_while_the_run_was_dead(tmp_path):
     _check_store(demo)
 
 
+def test_recovery_removes_the_temp_file_of_a_write_killed_before_its_rename(tmp_path):
+    demo = tmp_path / "demo"
+    # killed as the step's write_file of tests/test_rounding.py begins (intent recorded)
+    first = run_cli(
+        "demo", "--headless", "--dir", str(demo), "--autonomy", "full", crash="intent-tool:2"
+    )
+    assert first.returncode == -9, first.stdout + first.stderr
+    tests = demo / "tests"
+    leftover = tests / ".test_rounding.py.0123abcd.llmflows-tmp"  # as atomic_write names it
+    leftover.write_text("half a file\n")
+    mine = [tests / ".test_rounding.py.notours.llmflows-tmp", tests / "notes.llmflows-tmp"]
+    for p in mine:
+        p.write_text("the person's\n")
+    # the write's outcome is unknown: recovery asks first, with the leftover already gone
+    second = run_cli("resume", _run_id(demo), repo=demo)
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert not leftover.exists()
+    assert all(p.read_text() == "the person's\n" for p in mine)
+    third = run_cli("resume", _run_id(demo), "--approve", repo=demo)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert (tests / "test_rounding.py").exists()
+    assert all(p.read_text() == "the person's\n" for p in mine)
+    _check_store(demo)
+
+
 def test_a_kill_right_after_a_model_answer_does_not_lose_its_cost(tmp_path, capsys):
     from engine.cli import main
 

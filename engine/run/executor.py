@@ -48,7 +48,7 @@ from engine.records import (
 from engine.run import ledger
 from engine.run.budget import Limits, Usage, check_before_step
 from engine.run.crashpoints import crash_point
-from engine.run.journal import Journal, clashing_files, written_versions
+from engine.run.journal import Journal, clashing_files, remove_write_leftovers, written_versions
 from engine.run.state import END, FAIL, clone
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,7 @@ class Executor:
         if step is None:
             return None
         effects = [EffectRecord.from_row(r) for r in self.store.effects_for_step(step.id)]
+        remove_write_leftovers(self.session.repo_root, effects)
         done = [e for e in effects if e.status == "done"]
         unknown = [e for e in effects if e.status == "intent"]
         for e in unknown:

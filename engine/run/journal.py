@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,37 @@ def clashing_files(root: Path, done: list[EffectRecord], unknown: list[EffectRec
     mine = [p for p in wrote if p not in busy]
     now = blob_ids(root, mine)
     return sorted(p for p in mine if now[p] != wrote[p])
+
+
+#: What engine.tools.files.atomic_write leaves beside a file if killed before its rename.
+_WRITE_TEMP_RE = r"\.{name}\.[0-9a-f]{{8}}\.llmflows-tmp"
+
+
+def remove_write_leftovers(root: Path, effects: list[EffectRecord]) -> list[str]:
+    """Delete the temp files of the step's file writes a dead process left unrenamed.
+
+    A write goes to a temp file beside its target, then is renamed over it: a kill
+    in between leaves that temp file, which is never the step's or the person's
+    work. Only files named exactly as ``atomic_write`` names them are removed.
+    Returns their repository-relative paths.
+    """
+    top = root.resolve()
+    removed: list[str] = []
+    for e in effects:
+        path = ((e.request or {}).get("arguments") or {}).get("path")
+        if not isinstance(path, str) or not path:
+            continue
+        target = (top / path).resolve()
+        if not target.is_relative_to(top) or target == top:
+            continue  # the tool refused such a path; nothing of ours can be there
+        pattern = re.compile(_WRITE_TEMP_RE.format(name=re.escape(target.name)))
+        if not target.parent.is_dir():
+            continue
+        for tmp in target.parent.iterdir():
+            if pattern.fullmatch(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+                os.unlink(tmp)
+                removed.append(str(tmp.relative_to(top)))
+    return removed
 
 
 def written_versions(done: list[EffectRecord]) -> dict[str, str | None]:
