@@ -52,6 +52,14 @@ def _run_id(repo: Path) -> str:
     return json.loads(run_cli("runs", "--json", repo=repo).stdout)[0]["id"]
 
 
+def _killed_demo(tmp_path: Path, crash: str) -> Path:
+    """The demo's bugfix run, SIGKILLed at crash point ``crash``; its project folder."""
+    demo = tmp_path / "demo"
+    first = run_cli("demo", "--headless", "--dir", str(demo), "--autonomy", "full", crash=crash)
+    assert first.returncode == -9, first.stdout + first.stderr
+    return demo
+
+
 def _check_store(repo: Path) -> None:
     with RunStore.open(repo, write=False) as store:
         assert store.integrity_check() == "ok"
@@ -110,11 +118,7 @@ def test_review_autonomy_approved_command_runs_once_across_a_crash(tmp_path):
 
 
 def test_recovery_keeps_the_persons_edits_made_while_the_run_was_dead(tmp_path):
-    demo = tmp_path / "demo"
-    first = run_cli(
-        "demo", "--headless", "--dir", str(demo), "--autonomy", "full", crash="intent-llm:3"
-    )
-    assert first.returncode == -9, first.stdout + first.stderr
+    demo = _killed_demo(tmp_path, "intent-llm:3")
     readme = demo / "README.md"
     before = readme.read_text()
     readme.write_text(before + "a line the person added\n")
@@ -128,12 +132,8 @@ def test_recovery_keeps_the_persons_edits_made_while_the_run_was_dead(tmp_path):
 
 
 def test_recovery_removes_the_temp_file_of_a_write_killed_before_its_rename(tmp_path):
-    demo = tmp_path / "demo"
     # killed as the step's write_file of tests/test_rounding.py begins (intent recorded)
-    first = run_cli(
-        "demo", "--headless", "--dir", str(demo), "--autonomy", "full", crash="intent-tool:2"
-    )
-    assert first.returncode == -9, first.stdout + first.stderr
+    demo = _killed_demo(tmp_path, "intent-tool:2")
     tests = demo / "tests"
     leftover = tests / ".test_rounding.py.0123abcd.llmflows-tmp"  # as atomic_write names it
     leftover.write_text("half a file\n")
