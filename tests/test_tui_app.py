@@ -469,6 +469,10 @@ async def test_a_failed_run_opened_from_history_says_why_it_failed(tmp_path):
         assert ro.status_line.message.startswith(f"failed: {error[:40]}")
         # and whole, where a one-row status line cannot cut it
         assert any(n.message == error for n in app._notifications)
+        # with the diff given the screen, the one-line summary says the run failed
+        await pilot.press("z")
+        assert ro.focus_diff
+        assert " ✗ failed " in str(ro.query_one("#summary").content)
 
 
 async def test_edit_in_app_editor_becomes_part_of_the_step(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from engine.records import FINISHED, GateRecord, RunRecord
+from engine.records import ENDED, FINISHED, GateRecord, RunRecord
 from tui.messages import EngineEvent, RunEnded
 from tui.screens.gate_extras import EXTRA_ACTIONS, GateExtrasPart
 from tui.screens.review import DECISION_KINDS, REVIEW_KINDS, STEP_KINDS, ReviewPart
@@ -428,10 +428,13 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             return
         tests = self.query_one("#tests", TestOutput).summary_text().split("  (")[0]
         cost = self.query_one("#cost", CostMeter).run_cost
-        node = self.plan.current_node or (self.gate.node if self.gate else None) or "—"
+        node = self.plan.current_node or (self.gate.node if self.gate else None)
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" Plan ", style="bold reverse")
-        t.append(f" ▶ {node}  ")
+        if node is None and self.status in ENDED:  # where the run is: it has ended
+            t.append(f" {'✓' if self.status == 'completed' else '✗'} {self.status}  ")
+        else:
+            t.append(f" ▶ {node or '—'}  ")
         t.append(f"{tests}  ", style="dim")
         t.append(f"{fmt_usd(cost)}  ")
         t.append("z all panes", style="bold")
