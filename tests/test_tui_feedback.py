@@ -172,8 +172,11 @@ async def test_a_follow_up_on_a_finished_run_starts_a_linked_run(tmp_path):
     app = new_app(repo, model)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: at_gate(app))
+        # one key, named for what it does: a message at a pause, a follow-up once finished
+        assert main_screen(app).active_bindings["m"].binding.description == "Message"
         await pilot.press("a")
         await wait_for(pilot, lambda: finished(app))
+        assert main_screen(app).active_bindings["m"].binding.description == "Follow-up"
         first = main_screen(app).run_id
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, MessageModal))

@@ -21,7 +21,7 @@ def test_help_lists_every_main_screen_binding_once():
     keys = [k for k, _ in main]
     assert len(keys) == len(set(keys)), keys
     for b in MainScreen.BINDINGS:
-        assert (b.key, b.tooltip) in main
+        assert b.tooltip in dict(main)[b.key]  # a key with two actions lists both
 
 
 def _styled_app():

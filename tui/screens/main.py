@@ -92,7 +92,8 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
         _b("p", "prev_file", "Prev file", "previous file in the diff", False, priority=True),
         _b("w", "toggle_diff_wrap", "Wrap", "wrap long diff lines on / off", False, priority=True),
         _b("v", "toggle_diff_mode", "Unified/split", "unified / split diff", False, priority=True),
-        _b("m", "message", "Message", "message the agent at a pause; follow-up when finished"),
+        _b("m", "message", "Message", "message the agent at a pause"),
+        _b("m", "follow_up", "Follow-up", "a follow-up run when finished"),
         _b(
             "e",
             "edit",
@@ -528,8 +529,9 @@ class MainScreen(ReviewPart, TimelinePart, GateExtrasPart, Screen):
             return self.read_only
         if action == "fork":
             return idle and kind is None and not self.focus_diff
-        if action == "message":
-            return idle and self.status not in ("…", "running")
+        if action in ("message", "follow_up"):  # one key, named for what it does now
+            usable = idle and self.status not in ("…", "running")
+            return usable and (action == "follow_up") == self.is_finished()
         if self.read_only:
             return False
         if action in EXTRA_ACTIONS:

@@ -207,7 +207,12 @@ def help_for(screen_cls: Any) -> list[tuple[str, str]]:
         if not isinstance(b, Binding) or b.system:
             continue
         key = b.key_display or key_label(b.key)
-        lines.append((key, b.tooltip or b.description))
+        text = b.tooltip or b.description
+        at = next((i for i, (k, _) in enumerate(lines) if k == key), None)
+        if at is not None:  # one key, two actions by state (m: message / follow-up)
+            lines[at] = (key, f"{lines[at][1]}; {text}")
+        else:
+            lines.append((key, text))
         seen |= {key_label(k) for k in b.key.split(",")}
     extra = getattr(screen_cls, "KEY_HELP", None)
     for key, text in extra if isinstance(extra, list) else []:

@@ -354,6 +354,12 @@ class ReviewPart:
             self.refresh_diff()
 
     # ------------------------------------------------------------------ talking to the agent
+    def is_finished(self) -> bool:
+        """The run has ended: ``m`` starts a follow-up run instead of messaging the agent."""
+        return self.status in ("completed", "failed") or (
+            self.status == "stopped" and self.read_only
+        )
+
     def action_message(self) -> None:
         """At a pause: a message for the next model call. On a finished run: a follow-up."""
         if self.busy:
@@ -361,11 +367,13 @@ class ReviewPart:
             return
         self._message()
 
+    def action_follow_up(self) -> None:
+        """A follow-up run on a finished run's result (the same dialog as a message)."""
+        self.action_message()
+
     @work(group="message", exclusive=True, exit_on_error=False)
     async def _message(self) -> None:
-        finished = self.status in ("completed", "failed") or (
-            self.status == "stopped" and self.read_only
-        )
+        finished = self.is_finished()
         if finished:
             title, hint = "Follow-up: what next?", FOLLOW_UP_HINT
         else:
