@@ -430,6 +430,33 @@ async def test_history_opens_read_only_and_help_lists_keys(tmp_path):
             assert key in text.lower()
 
 
+async def test_help_opened_before_the_store_is_open_stays_on_top(tmp_path):
+    """The form is usable before the store opens; a dialog opened on it meanwhile is not
+    thrown away when the store is ready (reopen() goes through the same opening)."""
+    from tui.screens.modals import HelpScreen
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StartScreen) and app.repo_root is not None
+        )
+        app.action_help()
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        app.reopen()  # the store opens while help is on top
+        await wait_for(
+            pilot,
+            lambda: (
+                app.repo_root is not None
+                and all(w.is_finished for w in app.workers if w.group == "open")
+            ),
+        )
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert [type(s) for s in app.screen_stack].count(StartScreen) == 1
+
+
 async def test_flow_picker_offers_only_flows(tmp_path):
     """Once flows are listed, the picker has no blank "loading…" row to land on."""
     from textual.widgets import Select

@@ -25,6 +25,14 @@ def _no_blink(app) -> None:
         w.cursor_blink = False
 
 
+def _settled(app) -> bool:
+    """The store is open and the start screen's loading after it has finished."""
+    groups = ("open", "start-load")
+    return app.repo_root is not None and all(
+        w.is_finished for w in app.workers if w.group in groups
+    )
+
+
 def test_start_screen(snap_compare, tmp_path):
     repo, _ = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model="scripted:/tmp/demo-script.yaml", clock=lambda: 1000.0)
@@ -37,6 +45,7 @@ def test_start_screen(snap_compare, tmp_path):
             lambda: (
                 isinstance(app.screen, StartScreen)
                 and app.screen.query_one("#model").value == "scripted:/tmp/demo-script.yaml"
+                and _settled(app)
             ),
         )
         _no_blink(app)
@@ -94,6 +103,7 @@ def test_help_screen(snap_compare, tmp_path):
             lambda: (
                 isinstance(app.screen, StartScreen)
                 and app.screen.query_one("#model").value == "scripted:/tmp/demo-script.yaml"
+                and _settled(app)
             ),
         )
         app.action_help()

@@ -164,10 +164,11 @@ class LlmflowsApp(App):
         try:
             if self.engine is None:
                 self._adopt(EngineAPI(self.cwd, model_factory=self.model_factory))
-            if isinstance(self.screen, StartScreen) and self.screen.info is None:
+            start = self._start_screen()
+            if start is not None and start.info is None:
                 # The form needs files only: fill it before the store (and SQLite tooling)
                 # is opened, which the engine thread does next.
-                await self.screen.show_info()
+                await start.show_info()
             self.repo_root = await self.api.open()
         except NotAGitRepoError as e:
             await self._replace_top(NoRepoScreen(self.cwd, str(e)))
@@ -180,10 +181,13 @@ class LlmflowsApp(App):
             return
         finally:
             self._opened.set()
-        if not isinstance(self.screen, StartScreen):
+        start = self._start_screen()
+        if start is None:
             await self._replace_top(StartScreen())
         else:
-            self.screen.load()  # it mounted before the store was open
+            # It mounted before the store was open. Help, history or the palette opened
+            # on it meanwhile (the form is usable before the store opens) stay on top.
+            start.load()
         if self.autostart:
             spec, self.autostart = self.autostart, None
             try:
@@ -196,6 +200,10 @@ class LlmflowsApp(App):
                 )
             except Exception as e:
                 self.notify(f"could not start the run: {e}", severity="error", timeout=30)
+
+    def _start_screen(self) -> StartScreen | None:
+        """The start screen, if it is in the screen stack (under a dialog or not)."""
+        return next((s for s in self.screen_stack if isinstance(s, StartScreen)), None)
 
     async def _replace_top(self, screen: Any) -> None:
         while len(self.screen_stack) > 1:
