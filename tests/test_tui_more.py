@@ -279,10 +279,15 @@ async def test_start_screen_shows_flow_file_errors_with_file_line_col(tmp_path):
             pilot,
             lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#model").value,
         )
+
+        # project flows are checked once the store is open (after the form is usable)
+        def error() -> str:
+            return str(app.screen.query_one("#start-error").render())
+
+        await wait_for(pilot, lambda: "broken.yaml" in error())
         # the error is scrolled into view after the next refresh
         await wait_for(pilot, lambda: app.screen.query_one("#start-error").region.y < 36)
-        error = str(app.screen.query_one("#start-error").render())
-        assert ".llmflows/flows/broken.yaml:5:11: unknown node kind 'agnt'" in error, error
+        assert ".llmflows/flows/broken.yaml:5:11: unknown node kind 'agnt'" in error(), error()
         assert app.screen.query_one("#start-error").region.y < 36  # scrolled into view
         assert app.screen.query_one("#flow").value != "broken"  # a valid flow is preselected
 
