@@ -12,6 +12,7 @@ are accepted before or after the verb, like ``git -C`` and ``codex -m``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
@@ -151,11 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 def _reader_went_away() -> int:
     """``llmflows-tui show X | head``: the reader closed the pipe. Not an error to
     report; stdout goes to /dev/null so the interpreter's final flush stays quiet."""
-    try:
+    # stdout may not be a real file (tests): then there is nothing to quiet
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
-        pass
     return 128 + signal.SIGPIPE
 
 

@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -29,6 +29,7 @@ from textual.strip import Strip
 
 from engine.git.diffmodel import Diff, FileDiff
 from tui.widgets.diff_view import STATUS_LETTERS, path_index
+from tui.widgets.line_table import ROW_CURSOR_BINDINGS
 
 _STATUS_STYLES = {"A": "green", "D": "red", "M": "yellow", "R": "cyan", "C": "cyan", "T": "magenta"}
 
@@ -68,15 +69,7 @@ class FileList(ScrollView, can_focus=True):
     Messages: :class:`FileList.FileSelected` (enter / click on a row).
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("enter", "select", "Select", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = ROW_CURSOR_BINDINGS
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"file-list--highlight"}
 

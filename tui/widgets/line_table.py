@@ -54,6 +54,18 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
+#: The keys of a Line-API list with a row cursor (this table, the review's FileList).
+ROW_CURSOR_BINDINGS: list[BindingType] = [
+    Binding("down", "cursor_down", "Down", show=False),
+    Binding("up", "cursor_up", "Up", show=False),
+    Binding("home", "first", "First", show=False),
+    Binding("end", "last", "Last", show=False),
+    Binding("pagedown", "page_down", "Page down", show=False),
+    Binding("pageup", "page_up", "Page up", show=False),
+    Binding("enter", "select", "Select", show=False),
+]
+
+
 class LineTable(ScrollView, Generic[T], can_focus=True):
     """A virtualized table of items (``cells`` turns one into its strings), a row cursor.
 
@@ -61,15 +73,7 @@ class LineTable(ScrollView, Generic[T], can_focus=True):
     :meth:`column_widths`. Messages: :class:`LineTable.RowSelected`.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("enter", "select", "Select", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = ROW_CURSOR_BINDINGS
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "line-table--header",
