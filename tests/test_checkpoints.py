@@ -362,3 +362,78 @@ def test_rewind_takes_a_real_snapshot_after_any_change(
     assert _worktree(repo) == before
     assert os.stat(app).st_mode & 0o777 == mode
     assert os.stat(app.parent).st_mode & 0o777 == dir_mode
+
+
+def _manifest_of(repo: Path, commit: str) -> dict[str, int]:
+    return snapshots.parse_modes(git(repo, "log", "-1", "--format=%B", commit))
+
+
+def test_rewind_corrects_the_reused_snapshot_when_an_untouched_file_was_chmod_ed(
+    svc: CheckpointService, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The rewind only rewrites README.md; src/app.py's bits are read while it runs.
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", {"n": 1})
+    (repo / "README.md").write_text("# step two\n")
+    cp2 = svc.create(run_id, None, "step", "two", {"n": 2})
+    app = repo / "src" / "app.py"
+    app.chmod(0o600)
+    trace = tmp_path / "trace.log"
+    _git_trace(monkeypatch, trace)
+    result, commands = _traced(trace, lambda: svc.rewind(cp1["id"]))
+    pre = svc.get(result["undo_checkpoint"])
+    # Same tree, nothing re-hashed, but a commit of its own that records the new bits,
+    # and the pre-restore ref follows it.
+    assert "write-tree" not in commands
+    assert pre["tree_sha"] == cp2["tree_sha"] and pre["commit_sha"] != cp2["commit_sha"]
+    assert _manifest_of(repo, pre["commit_sha"])["src/app.py"] == 0o600
+    assert git(repo, "rev-parse", pre["ref"]).strip() == pre["commit_sha"]
+    assert os.stat(app).st_mode & 0o777 == 0o644  # step one's bits
+    svc.rewind(pre["id"])
+    assert os.stat(app).st_mode & 0o777 == 0o600
+
+
+def test_rewind_takes_a_real_snapshot_when_a_file_it_rewrites_was_chmod_ed(
+    svc: CheckpointService, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", {"n": 1})
+    readme = repo / "README.md"
+    readme.write_text("# step two\n")
+    cp2 = svc.create(run_id, None, "step", "two", {"n": 2})
+    readme.chmod(0o600)  # its bits must be read before the rewind overwrites it
+    trace = tmp_path / "trace.log"
+    _git_trace(monkeypatch, trace)
+    result, commands = _traced(trace, lambda: svc.rewind(cp1["id"]))
+    pre = svc.get(result["undo_checkpoint"])
+    assert "write-tree" in commands  # found before the restore: a real snapshot
+    assert _manifest_of(repo, pre["commit_sha"])["README.md"] == 0o600
+    assert pre["commit_sha"] != cp2["commit_sha"]
+    svc.rewind(pre["id"])
+    assert readme.read_text() == "# step two\n" and os.stat(readme).st_mode & 0o777 == 0o600
+
+
+def test_a_failed_rewind_still_corrects_the_reused_snapshot_s_bits(
+    svc: CheckpointService, repo: Path, monkeypatch: pytest.MonkeyPatch
+):
+    run_id = svc.store.create_run("plan", "goal", "scripted:x", "review", {})
+    cp1 = svc.create(run_id, None, "step", "one", {"n": 1})
+    (repo / "README.md").write_text("# step two\n")
+    cp2 = svc.create(run_id, None, "step", "two", {"n": 2})
+    (repo / "src" / "app.py").chmod(0o600)
+    real_git = snapshots.Snapshotter._git
+
+    def failing(self, *args, **kwargs):
+        if args[:2] == ("read-tree", "-m"):
+            raise snapshots.GitCommandError(["git", *args], 128, "simulated failure")
+        return real_git(self, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots.Snapshotter, "_git", failing)
+    with pytest.raises(snapshots.GitCommandError) as failed:
+        svc.rewind(cp1["id"])
+    undo_id = max(c["id"] for c in svc.list(run_id))
+    assert f"saved as checkpoint {undo_id}" in "".join(failed.value.__notes__)
+    pre = svc.get(undo_id)
+    assert pre["tree_sha"] == cp2["tree_sha"] and pre["commit_sha"] != cp2["commit_sha"]
+    assert _manifest_of(repo, pre["commit_sha"])["src/app.py"] == 0o600
+    assert git(repo, "rev-parse", pre["ref"]).strip() == pre["commit_sha"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 from pathlib import Path
 
 from engine.git.diffmodel import HunkRef
@@ -148,6 +149,33 @@ def test_manifest_stats_only_files_whose_index_entry_changed(tmp_path: Path, mon
         third = snap.snapshot("refs/llmflows/m/3", "edited and chmod-ed")
     assert stated == [b"src/m3.py"]
     assert third.modes == {**first.modes, "src/m3.py": 0o600}
+
+
+def test_a_chmod_alone_is_recorded_even_when_the_user_turns_optional_locks_off(
+    tmp_path: Path, monkeypatch
+):
+    """The manifest trusts the ctimes our ``git status`` refreshes in the temp index; a
+    user's GIT_OPTIONAL_LOCKS=0 would stop status writing them, so a chmod with no edit
+    would keep the old bits. (Clock moved on as above.)"""
+    from types import SimpleNamespace
+
+    from engine.git import snapshots
+
+    repo = init_repo(tmp_path / "r", {f"src/m{i}.py": f"x = {i}\n" for i in range(5)})
+    real_time = snapshots.time.time
+    monkeypatch.setattr(snapshots, "time", SimpleNamespace(time=lambda: real_time() + 100))
+    monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
+    with Snapshotter(repo) as snap:
+        snap.snapshot("refs/llmflows/m/1", "first")
+        # git compares ctimes to the second: the chmod must land in a later one.
+        m3 = repo / "src/m3.py"
+        created = os.stat(m3).st_ctime_ns // 1_000_000_000
+        m3.chmod(0o600)
+        while os.stat(m3).st_ctime_ns // 1_000_000_000 == created:
+            time.sleep(0.05)
+            m3.chmod(0o600)
+        second = snap.snapshot("refs/llmflows/m/2", "chmod-ed")
+    assert second.modes == {"src/m3.py": 0o600}
 
 
 def test_manifest_with_a_split_index_stats_every_file(tmp_path: Path):

@@ -160,6 +160,7 @@ class CheckpointService:
         *,
         state_hash: str | None = None,
         reuse: bool = False,
+        restoring: str | None = None,
         git_parent: bool = True,
     ) -> tuple[dict[str, Any], Any]:
         with self._lock:
@@ -178,7 +179,9 @@ class CheckpointService:
                 if reuse and hasattr(self.snapshotter, "snapshot_if_unchanged"):
                     # Nothing changed since the last snapshot (usually the step's own
                     # checkpoint): point a new ref at it instead of hashing the tree again.
-                    snap = self.snapshotter.snapshot_if_unchanged(ref, next_ref=next_ref)
+                    snap = self.snapshotter.snapshot_if_unchanged(
+                        ref, next_ref=next_ref, restoring=restoring
+                    )
                 if snap is None:
                     snap = self.snapshotter.snapshot(
                         ref,
@@ -271,10 +274,17 @@ class CheckpointService:
                 head_id,
                 state_hash=head_state,
                 reuse=True,
+                restoring=target["commit_sha"],
             )
             kwargs: dict[str, Any] = {"restore_index": restore_index}
             if self._restore_takes_current:
                 kwargs["current"] = snap
+
+                def corrected(fixed: Any) -> None:
+                    # Bits changed since the reused snapshot: the row follows its commit.
+                    self.store.set_checkpoint_commit(pre["id"], fixed.commit)
+
+                kwargs["corrected"] = corrected
             try:
                 result = self.snapshotter.restore(target["commit_sha"], **kwargs)
             except Exception as e:

@@ -41,7 +41,10 @@ Restores put those bits back (see :func:`apply_modes`), so a private ``0600``
 file never comes back world-readable. The manifest costs one read of the temp index
 per snapshot: a chmod changes a file's ctime, which our ``git status`` (ctime checks
 pinned on) refreshes in the index, so only files whose entry changed since our last
-``lstat`` of them are stat-ed again.
+``lstat`` of them are stat-ed again. A rewind that reuses the last snapshot as its
+pre-restore checkpoint checks the bits of the files it rewrites (and of directories)
+first, and reads the others while ``read-tree`` runs; if those changed, the reused
+snapshot is replaced by a commit of the same tree with the right bits.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +99,9 @@ _STATUS = (
     "--untracked-files=all",
     "--ignore-submodules=all",
 )
+# Our status must write back the stat data it refreshes (the manifest trusts those
+# ctimes), whatever GIT_OPTIONAL_LOCKS the user's environment sets.
+_STATUS_ENV = {"GIT_OPTIONAL_LOCKS": "1"}
 # Names tried for one snapshot before giving up (each taken by someone else).
 _MAX_REF_ATTEMPTS = 100
 _TRAILER_MODES = "Llmflows-Modes: "
@@ -174,6 +180,22 @@ class RestoreResult:
 
 
 @dataclass
+class _PendingModes:
+    """A reused snapshot whose files' bits are checked while the restore it precedes runs.
+
+    The restore leaves every file outside ``changes`` alone, so their bits can be read
+    while ``read-tree`` works; the touched files and all directories were checked
+    before (``early``). See :meth:`Snapshotter.snapshot_if_unchanged`.
+    """
+
+    snap: Snapshot
+    target_tree: str
+    changes: list[tuple[str, str]]  # diff-tree of snap.tree -> target_tree
+    rest: list[bytes]  # the tree's files the restore does not touch
+    early: dict[str, int]  # manifest entries of the touched files and of every directory
+
+
+@dataclass
 class _TreeBuild:
     tree: str
     skipped: list[SkippedPath]
@@ -211,7 +233,7 @@ class Snapshotter:
         # rev-parse prints these relative to the cwd (the work tree top).
         self.common_dir = (self.root / common).resolve()
         self.index_path = self.root / index
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmflows-snap")
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llmflows-snap")
         # Permission bits seen by lstat, by index path: (ctime as the index stores it, bits).
         self._seen_modes: dict[bytes, tuple[int, int]] = {}
         # Tracked files of at least _LARGE_FILE_BYTES in the last index read.
@@ -227,6 +249,7 @@ class Snapshotter:
         # The snapshot whose tree ``_cached`` holds (the last one taken or restored).
         self._last: Snapshot | None = None
         self._loaded: dict[str, Snapshot] = {}  # commit id -> parsed (commits never change)
+        self._pending: _PendingModes | None = None
         self._index_memo: tuple[tuple[int, ...], tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -318,7 +341,11 @@ class Snapshotter:
         return snap
 
     def snapshot_if_unchanged(
-        self, ref: str, *, next_ref: Callable[[], str] | None = None
+        self,
+        ref: str,
+        *,
+        next_ref: Callable[[], str] | None = None,
+        restoring: str | None = None,
     ) -> Snapshot | None:
         """The last snapshot taken or restored, under a new ``ref``, if nothing changed since.
 
@@ -327,7 +354,13 @@ class Snapshotter:
         stat data) and no permission bits differ. Then no new tree or commit is made:
         ``ref`` is pointed at the same commit (same rules as :meth:`snapshot`). Returns
         None when anything changed (the caller takes a real snapshot).
+
+        ``restoring`` (a snapshot commit) says the caller restores it next, passing the
+        returned snapshot as ``current``: only the bits of the files that restore
+        touches (and of directories) are checked here; the others are read while the
+        restore runs, which corrects the snapshot if they changed (see :meth:`restore`).
         """
+        self._pending = None
         last, cached = self._last, self._cached
         if last is None or cached is None or cached.tree != last.tree:
             return None
@@ -339,16 +372,27 @@ class Snapshotter:
         if self._large and self._large_changed(read_index(cached.index_path, len(last.tree) // 2)):
             return None  # known without status hashing a big file the snapshot will hash
         names = self._tree_files.get(cached.tree)
+        target = self.load(restoring) if restoring is not None and names is not None else None
         # All at once: the ref (first name only; most checks find nothing changed) and
-        # the bits on the helper thread, git status here.
+        # the bits on the helper threads, git status here.
         claim = self._pool.submit(self._try_ref, ref, last.commit)
-        live = self._pool.submit(self._live_modes, names) if names is not None else None
+        live = split = None
+        if target is not None and names is not None:
+            split = self._pool.submit(self._split_modes, names, last.tree, target.tree)
+        elif names is not None:
+            live = self._pool.submit(self._live_modes, names)
         try:
             matches = self._worktree_matches(cached, last)
         finally:
             claimed = claim.result()
             modes_large = live.result() if live is not None else None
-        if matches:
+            early = split.result() if split is not None else None
+        if matches and early is not None:
+            changes, rest, early_modes = early
+            touched = {p for _, p in changes}
+            expected = {p: m for p, m in last.modes.items() if p.endswith("/") or p in touched}
+            matches = early_modes == expected
+        elif matches:
             if modes_large is None:
                 modes = self._modes(cached.index_path, cached.tree)
             else:
@@ -362,7 +406,77 @@ class Snapshotter:
             ref = self._claim_ref(ref, last.commit, next_ref)
         snap = dataclasses.replace(last, ref=ref)
         self._last = snap
+        if early is not None and target is not None:
+            self._pending = _PendingModes(snap, target.tree, early[0], early[1], early[2])
         return snap
+
+    def _split_modes(
+        self, names: list[bytes], tree: str, target_tree: str
+    ) -> tuple[list[tuple[str, str]], list[bytes], dict[str, int]]:
+        """(changes tree -> target, files they leave alone, bits of the others and dirs).
+
+        Runs before a restore to ``target_tree``: the bits of every file it will write
+        or delete, and of every directory, must be read before it does.
+        """
+        changes = self._tree_changes(tree, target_tree)
+        touched = {os.fsencode(p) for st, p in changes if st != "A"}
+        rest = [n for n in names if n not in touched]
+        modes, _large = _manifest(
+            self.root, names, self._file_bits([n for n in names if n in touched])
+        )
+        return changes, rest, modes
+
+    def _files_manifest(self, names: list[bytes]) -> dict[str, int]:
+        """Manifest entries of these files alone (their directories left out)."""
+        return _manifest(self.root, [], self._file_bits(names))[0]
+
+    def _file_bits(self, names: Iterable[bytes]) -> Iterator[tuple[bytes, int, int]]:
+        """(path, permission bits, size) of each of ``names`` that is a regular file."""
+        base = os.fsencode(self.root) + b"/"
+        lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
+        for name in names:
+            try:
+                st = lstat(base + name)
+            except OSError:
+                continue
+            if s_isreg(st.st_mode):
+                yield name, s_imode(st.st_mode), st.st_size
+
+    def _check_modes(
+        self,
+        snap: Snapshot,
+        pending: _PendingModes | None,
+        corrected: Callable[[Snapshot], None] | None,
+        rest_job: Future[dict[str, int]] | None = None,
+    ) -> Snapshot:
+        """``snap``, or a commit of its tree with the live bits if its bits are stale.
+
+        With ``pending``, the touched files' and directories' bits were read before the
+        restore and ``rest_job`` reads the others; without it every file is read now.
+        """
+        if pending is not None and rest_job is not None:
+            modes = {**pending.early, **rest_job.result()}
+        else:
+            names = self._tree_files.get(snap.tree)
+            if names is None:
+                return snap  # cannot happen: a pending check is only made with the names
+            modes, _large = self._live_modes(names)
+        if modes == snap.modes:
+            return snap
+        lines = [ln for ln in snap.message.splitlines() if not ln.startswith(_TRAILER_MODES)]
+        if modes:
+            recorded = {p: format(m, "o") for p, m in sorted(modes.items())}
+            lines.append(_TRAILER_MODES + json.dumps(recorded, ensure_ascii=True))
+        message = "\n".join(lines) + "\n"
+        args = ["commit-tree", snap.tree]
+        for p in snap.parents:
+            args += ["-p", p]
+        commit = self._git(*args, "-F", "-", env=_IDENT, input=message.encode("utf-8"))
+        self._git("update-ref", "-m", "llmflows snapshot", snap.ref, commit, snap.commit)
+        fixed = dataclasses.replace(snap, commit=commit, message=message, modes=modes)
+        if corrected is not None:
+            corrected(fixed)
+        return fixed
 
     def _try_ref(self, ref: str, commit: str) -> bool:
         """Create ``ref`` -> ``commit`` if it does not exist (False if it does or fails)."""
@@ -374,7 +488,7 @@ class Snapshotter:
 
     def _worktree_matches(self, build: _TreeBuild, snap: Snapshot) -> bool:
         """Whether the work tree still equals ``build``'s index (skipped paths aside)."""
-        out = self._gitb(*_STATUS, env={"GIT_INDEX_FILE": build.index_path})
+        out = self._gitb(*_STATUS, env={**_STATUS_ENV, "GIT_INDEX_FILE": build.index_path})
         skipped = [s.path.rstrip("/") for s in snap.skipped]
         for rec in out.split(b"\0"):
             if len(rec) < 4:
@@ -488,6 +602,7 @@ class Snapshotter:
         restore_index: bool = False,
         *,
         current: Snapshot | None = None,
+        corrected: Callable[[Snapshot], None] | None = None,
     ) -> RestoreResult:
         """Make the working tree equal to the snapshot ``target_commit``.
 
@@ -502,10 +617,22 @@ class Snapshotter:
         With ``restore_index=True`` the user's real index is also set to the index tree
         recorded in the target (exact staged state, e.g. rewinding to checkpoint 0). That
         is the only operation that ever writes the user's index; HEAD is never touched.
+
+        When ``current`` came from ``snapshot_if_unchanged(restoring=target_commit)``,
+        the bits of the files this restore leaves alone are read while it runs; if any
+        changed since that snapshot, ``current`` is replaced by a commit of the same
+        tree with the right bits (its ref moved to it) and ``corrected`` is called with
+        it, even when the restore fails.
         """
         target = self.load(target_commit)
         if restore_index and not target.index_tree:
             raise SnapshotError(f"{target_commit} records no index tree; cannot restore the index")
+        pending, self._pending = self._pending, None
+        if pending is None or current is None or pending.snap != current:
+            pending = None
+        elif pending.target_tree != target.tree:
+            pending = None
+            current = self._check_modes(current, None, corrected)
         stale_index = False  # index built by read-tree: no stat data to trust
         if current is not None:
             cur_tree, cur_skipped, cur_modes = current.tree, current.skipped, current.modes
@@ -534,8 +661,17 @@ class Snapshotter:
                 }
             )
             # The change list is only needed up front to re-hash a stale index; otherwise
-            # compute it on the helper thread while read-tree does the real work.
-            changes_job = self._pool.submit(self._tree_changes, cur_tree, target.tree)
+            # compute it on a helper thread while read-tree does the real work.
+            if pending is not None:
+                changes_job: Future[list[tuple[str, str]]] = Future()
+                changes_job.set_result(pending.changes)
+                # Files the restore leaves alone: their bits can be read while it runs.
+                rest_job: Future[dict[str, int]] | None = self._pool.submit(
+                    self._files_manifest, pending.rest
+                )
+            else:
+                changes_job = self._pool.submit(self._tree_changes, cur_tree, target.tree)
+                rest_job = None
             merge_from = cur_tree
             if protected:
                 # Merge from a "current" tree whose protected entries equal the target's:
@@ -565,7 +701,12 @@ class Snapshotter:
             with contextlib.suppress(Exception):
                 changes_job.result()  # never leave it running past the temp index
             _unlink(index)
+            if pending is not None and rest_job is not None:
+                with contextlib.suppress(Exception):
+                    self._last = self._check_modes(pending.snap, pending, corrected, rest_job)
             raise
+        if pending is not None and rest_job is not None:
+            cur_modes = self._check_modes(pending.snap, pending, corrected, rest_job).modes
         # The temp index now holds the target tree with fresh stat data: it is what
         # the next pre-restore check (snapshot_if_unchanged) compares the work tree to.
         self._set_cache(_TreeBuild(target.tree, target.skipped, index, target.ignored))
@@ -687,7 +828,7 @@ class Snapshotter:
             args = list(_STATUS)
             if with_ignored:
                 args.append("--ignored=matching")
-            out = self._gitb(*args, env=env)
+            out = self._gitb(*args, env={**_STATUS_ENV, **env})
             skipped, ignored, update, drop = self._classify(out)
             if update:
                 data = b"\0".join(os.fsencode(p) for p in update) + b"\0"
@@ -764,19 +905,7 @@ class Snapshotter:
         Needs no refreshed index, so it runs while ``git status`` checks the same tree;
         only meaningful when that status finds no change (same files as ``names``).
         """
-        base = os.fsencode(self.root) + b"/"
-        lstat, s_isreg, s_imode = os.lstat, stat.S_ISREG, stat.S_IMODE
-
-        def files() -> Iterator[tuple[bytes, int, int]]:
-            for name in names:
-                try:
-                    st = lstat(base + name)
-                except OSError:
-                    continue
-                if s_isreg(st.st_mode):
-                    yield name, s_imode(st.st_mode), st.st_size
-
-        return _manifest(self.root, names, files())
+        return _manifest(self.root, names, self._file_bits(names))
 
     def _large_changed(self, entries: dict[bytes, tuple[int, int, int, int]] | None) -> bool:
         """Whether a big tracked file's stat differs from its index entry (no hashing)."""

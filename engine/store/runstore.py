@@ -690,6 +690,14 @@ class RunStore:
         )
         return _last_pk(table)
 
+    @_writes
+    def set_checkpoint_commit(self, checkpoint_id: int, commit: str) -> None:
+        """Point a checkpoint at another commit of the same tree (its bits corrected)."""
+        try:
+            self.db["checkpoints"].update(checkpoint_id, {"commit_sha": commit})
+        except NotFoundError:
+            raise CheckpointNotFoundError(f"no checkpoint {checkpoint_id} in {self.path}") from None
+
     @_reads
     def get_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM checkpoints WHERE id = ?", (checkpoint_id,))
