@@ -55,6 +55,24 @@ def test_three_builtins_exist():
 
 
 @pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_is_listed_without_yaml_as_yaml_reads_it(name):
+    # The start screen lists built-ins from their first lines (no YAML import).
+    from engine.flow import listing
+
+    path = builtin_flows_dir() / f"{name}.yaml"
+    assert listing._peek_builtin(path) == listing._peek(path)
+
+
+def test_a_builtin_whose_header_is_not_plain_text_is_read_with_yaml(tmp_path):
+    from engine.flow import listing
+
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text('name: quoted\ndescription: "with: a colon"\nnodes: []\n')
+    assert listing._peek_builtin(quoted) is None
+    assert listing._peek(quoted) == ("quoted", "with: a colon")
+
+
+@pytest.mark.parametrize("name", BUILTINS)
 def test_builtin_loads_clean(name):
     spec = load_flow(builtin_flows_dir() / f"{name}.yaml", "builtin")
     assert spec.name == name and spec.description

@@ -9,11 +9,15 @@ model, so the whole app can be tried without an API key.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import gc
 import os
 import sys
 
 from engine.records import AUTONOMY_CHOICES
+
+#: How long the start waits for the repository read before showing the screen anyway.
+_READ_WAIT_S = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +56,17 @@ def _launch(argv: list[str]) -> int:
     if args.notify:
         os.environ["LLMFLOWS_NOTIFY"] = args.notify
     engine = None
+    from tui.app import LlmflowsApp, demo_autostart
+
     if args.verb != "demo":
         from engine.api import EngineAPI
 
-        # The engine thread reads the repository (flows, model, tests) while Textual loads.
         engine = EngineAPI(os.path.abspath(args.cwd))
-        engine.prefetch_start_info(args.model)
-    from tui.app import LlmflowsApp, demo_autostart
+        # Read the repository (flows, model, tests) now, so the first frame shows the
+        # form filled. Not while Textual loads: both are Python work, and two threads
+        # taking turns on the GIL finish later than one after the other. A slow read
+        # (a huge or remote folder) is left to finish behind the screen.
+        concurrent.futures.wait([engine.prefetch_start_info(args.model)], timeout=_READ_WAIT_S)
 
     if args.verb == "demo":
         from engine.api import prepare_demo

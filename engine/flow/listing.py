@@ -6,8 +6,8 @@ import neither jinja2 nor the validator: each file is only peeked at with a YAML
 
 from __future__ import annotations
 
-import importlib.resources
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,32 @@ class FlowInfo:
 
 def builtin_flows_dir() -> Path:
     """Directory of the built-in flows (the ``flows`` package)."""
-    return Path(str(importlib.resources.files("flows")))
+    # Its files are read by path (prompt templates too), so the package is never zipped:
+    # its folder is enough, without importlib.resources on the start screen's path.
+    import flows
+
+    return Path(flows.__file__).parent
+
+
+# A top-level "key: one-line plain text" (no quotes, comments, anchors or tags).
+_PLAIN_LINE = re.compile(r"^(name|description): ([A-Za-z][\w ,.;()/'-]*?) *$", re.MULTILINE)
+
+
+def _peek_builtin(path: Path) -> tuple[str, str] | None:
+    """Name and description of one of our own flow files, read without YAML.
+
+    Built-in flows start with one-line ``name:`` and ``description:`` (a test checks
+    that this gives what the YAML load gives), so the start screen lists them without
+    importing the YAML parser. None when a file does not (then it is loaded).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found: dict[str, str] = {m[1]: m[2] for m in _PLAIN_LINE.finditer(text)}
+    if set(found) != {"name", "description"}:
+        return None
+    return found["name"], found["description"]
 
 
 def _peek(path: Path) -> tuple[str, str]:
@@ -78,7 +103,8 @@ def find_flows(repo_root: str | os.PathLike[str] | None) -> list[FlowInfo]:
         dirs.append(("project", project_flows_dir(repo_root)))
     for source, directory in dirs:
         for path in _flow_files(directory):
-            name, description = _peek(path)
+            quick = _peek_builtin(path) if source == "builtin" else None
+            name, description = quick or _peek(path)
             shadows = source == "project" and name in found and found[name].source == "builtin"
             found[name] = FlowInfo(name, source, str(path), description, shadows)
     return [found[k] for k in sorted(found)]

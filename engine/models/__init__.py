@@ -14,7 +14,8 @@ from engine.lazy import lazy_exports
 if TYPE_CHECKING:
     from engine.models.client import ModelClient, ModelResponse, ToolCallRequest
     from engine.models.loader import get_litellm, litellm_loaded
-    from engine.models.scripted import is_scripted, load_script, write_script
+    from engine.models.scripted import load_script, write_script
+    from engine.models.scripted_names import is_scripted
     from engine.models.settings import (
         ModelSettings,
         check_model_usable,
@@ -32,7 +33,7 @@ __getattr__ = lazy_exports(
         "ToolCallRequest": "engine.models.client",
         "get_litellm": "engine.models.loader",
         "litellm_loaded": "engine.models.loader",
-        "is_scripted": "engine.models.scripted",
+        "is_scripted": "engine.models.scripted_names",
         "load_script": "engine.models.scripted",
         "write_script": "engine.models.scripted",
         "ModelSettings": "engine.models.settings",

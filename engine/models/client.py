@@ -28,6 +28,7 @@ from engine.errors import ModelError, ModelUnreachableError
 from engine.models import pricing
 from engine.models import scripted as scripted_fmt
 from engine.models.loader import get_litellm, litellm_loaded
+from engine.models.scripted_names import is_scripted, scripted_path
 from engine.models.settings import ModelSettings, merged_request_options
 
 
@@ -154,7 +155,7 @@ def _provider_prefix(model: str) -> str | None:
 
 def litellm_model_name(model: str, api_base: str | None) -> str:
     """The litellm model string for a user-facing model string."""
-    if scripted_fmt.is_scripted(model):
+    if is_scripted(model):
         return scripted_fmt.SCRIPTED_LITELLM_MODEL
     if api_base and "/" not in model:
         # A bare name on an OpenAI-compatible server (vLLM, llama.cpp, LM Studio).
@@ -286,7 +287,7 @@ class ModelClient:
     def _endpoint(self, model: str) -> tuple[str | None, str | None, tuple[str, ...]]:
         """(api_base, api_key, secrets) for ``model``; the key is read from env now."""
         s = self.settings
-        if scripted_fmt.is_scripted(model):
+        if is_scripted(model):
             return None, None, ()
         # api_base/api_key_env belong to the primary model's provider: a fallback on
         # another provider uses that provider's own endpoint and key.
@@ -379,7 +380,7 @@ class ModelClient:
     ) -> ModelResponse:
         s = self.settings
         # A scripted call's record travels in its metadata (the handler fills it in).
-        call = scripted_fmt.CallRecord() if scripted_fmt.is_scripted(model) else None
+        call = scripted_fmt.CallRecord() if is_scripted(model) else None
         attempt = 0
         while True:
             try:
@@ -432,7 +433,7 @@ class ModelClient:
             kwargs["api_key"] = api_key
         if call is not None:
             kwargs["metadata"] = {
-                "scripted_path": scripted_fmt.scripted_path(model),
+                "scripted_path": scripted_path(model),
                 "scripted_call": call,
                 "node": metadata.get("node"),
                 "task": metadata.get("task"),

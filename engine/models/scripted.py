@@ -28,6 +28,7 @@ A bare list (without ``responses:``) is accepted too.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import threading
@@ -35,14 +36,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ModelConfigError
 
-#: Prefix of the user-facing model string: ``scripted:PATH``.
-SCRIPTED_PREFIX = "scripted:"
+if TYPE_CHECKING:
+    import yaml
+
 #: litellm provider name registered through ``litellm.custom_provider_map``.
 SCRIPTED_PROVIDER = "scripted"
 #: The litellm model string every scripted call uses (the path travels in metadata).
@@ -59,16 +59,6 @@ SCRIPTED_ERRORS = ("429", "500", "timeout", "malformed")
 
 _ENTRY_KEYS = {"text", "tool_calls", "node", "task", "attempt", "usage", "latency", "error"}
 _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "cached_tokens"}
-
-
-def is_scripted(model: str) -> bool:
-    """True for ``scripted:PATH`` model strings."""
-    return model.startswith(SCRIPTED_PREFIX)
-
-
-def scripted_path(model: str) -> str:
-    """The PATH of a ``scripted:PATH`` model string."""
-    return model[len(SCRIPTED_PREFIX) :]
 
 
 @dataclass(frozen=True)
@@ -354,6 +344,8 @@ def load_script(path: str | os.PathLike[str]) -> Script:
         hit = _cache.get(p)
         if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
             return hit[2]
+    import yaml
+
     try:
         data = yaml.safe_load(Path(p).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -423,18 +415,23 @@ def entry_from_response(resp: Any) -> ScriptEntry:
     )
 
 
-class _ScriptDumper(yaml.SafeDumper):
-    """Block style for multi-line text, so recorded answers stay readable and diffable."""
+@functools.cache
+def _script_dumper() -> type[yaml.SafeDumper]:
+    """A YAML dumper writing multi-line text in block style, so recorded answers stay
+    readable and diffable (made on first use: yaml is not imported for model names)."""
+    import yaml
 
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        # PyYAML refuses block style for strings with trailing spaces; fall back to quoted.
+        if "\n" in value and not any(line.endswith(" ") for line in value.split("\n")):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    # PyYAML refuses block style for strings with trailing spaces; fall back to quoted.
-    if "\n" in value and not any(line.endswith(" ") for line in value.split("\n")):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    class ScriptDumper(yaml.SafeDumper):
+        pass
 
-
-_ScriptDumper.add_representer(str, _str_representer)
+    ScriptDumper.add_representer(str, text)
+    return ScriptDumper
 
 
 def write_script(
@@ -453,10 +450,12 @@ def write_script(
     answers = [d.to_yaml_dict() for d in decisions]
     if answers:
         doc["decisions"] = answers
+    import yaml
+
     text = (
         "# llmflows-tui scripted model: replay with --model scripted:<this file>\n"
         "# Format: docs/scripted.md\n"
-        + yaml.dump(doc, Dumper=_ScriptDumper, sort_keys=False, allow_unicode=True, width=100)
+        + yaml.dump(doc, Dumper=_script_dumper(), sort_keys=False, allow_unicode=True, width=100)
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.models.client import ModelClient, ModelResponse
-from engine.models.scripted import ScriptCursor, is_scripted
+from engine.models.scripted import ScriptCursor
+from engine.models.scripted_names import is_scripted
 from engine.models.settings import ModelSettings
 
 

@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelConfigError
-from engine.models.scripted import SCRIPTED_PREFIX, is_scripted, scripted_path
+from engine.models.scripted_names import SCRIPTED_PREFIX, is_scripted, scripted_path
 
 ENV_MODEL = "LLMFLOWS_MODEL"
 ENV_API_BASE = "LLMFLOWS_API_BASE"
@@ -119,6 +118,8 @@ def _read_model_table(path: Path) -> dict[str, Any] | None:
     """The validated ``[model]`` table of a config file, or None if the file is absent."""
     if not path.is_file():
         return None
+    import tomllib  # only when there is a file: the start screen's path often has none
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -75,7 +75,7 @@ def check_limits(limits: dict[str, Any]) -> None:
 
 def check_model_settings(settings: dict[str, Any]) -> None:
     """Timeouts are positive; a ``scripted:PATH`` names a file."""
-    from engine.models.scripted import is_scripted, scripted_path
+    from engine.models.scripted_names import is_scripted, scripted_path
 
     for key in _POSITIVE_SETTINGS:
         value = settings.get(key)

@@ -13,13 +13,8 @@ from typing import Any
 
 from engine.events import LogMessage
 from engine.git.diffmodel import HunkRef
-from engine.models.scripted import (
-    SCRIPTED_GATE_KINDS,
-    ScriptDecision,
-    is_scripted,
-    load_script,
-    scripted_path,
-)
+from engine.models.scripted import SCRIPTED_GATE_KINDS, ScriptDecision, load_script
+from engine.models.scripted_names import is_scripted, scripted_path
 from engine.run import ledger
 
 

@@ -8,10 +8,8 @@ npm/pnpm/yarn ``test`` scripts, ``go test``, ``cargo test``, ``make test``.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +57,8 @@ def _config(root: Path) -> dict[str, Any]:
     path = root / CONFIG
     if not path.is_file():
         return {}
+    import tomllib  # only when there is a file: the start screen's path often has none
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -111,6 +111,8 @@ def _package_json_test(root: Path) -> TestCommand | None:
     path = root / "package.json"
     if not path.is_file():
         return None
+    import json
+
     try:
         scripts = json.loads(_read(path) or "{}").get("scripts") or {}
     except (json.JSONDecodeError, AttributeError):
@@ -172,6 +174,8 @@ def save_test_command(root: Path, command: str) -> Path:
     if re.search(r"^\s*\[tests\]\s*$", text, re.M):
         raise UsageError(f'{path}: [tests] has no command; add command = "..." there')
     sep = "" if not text or text.endswith("\n") else "\n"
+    import json
+
     # A TOML basic string: json.dumps escapes exactly what TOML needs for ASCII text.
     block = (
         f"{sep}\n[tests]\n# The command that runs this project's tests (detected once; edit it)."
