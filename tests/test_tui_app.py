@@ -459,9 +459,8 @@ async def test_help_opened_before_the_store_is_open_stays_on_top(tmp_path):
 
 async def test_flow_picker_offers_only_flows(tmp_path):
     """Once flows are listed, the picker has no blank "loading…" row to land on."""
-    from textual.widgets import Select
-
     from tui.screens.start import StartScreen
+    from tui.widgets.choice import Choice
 
     repo, model = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
@@ -470,7 +469,7 @@ async def test_flow_picker_offers_only_flows(tmp_path):
             pilot,
             lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#flow").value,
         )
-        sel = app.screen.query_one("#flow", Select)
+        sel = app.screen.query_one("#flow", Choice)
         sel.focus()
         await pilot.press("enter", "home", "enter")
         await pilot.pause()

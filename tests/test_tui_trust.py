@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.trust import TrustState, check_trust
 from tests.support.gitutil import init_repo
 from tests.test_tui_app import wait_for
+from tui.widgets.choice import Choice
 
 SHADOW = """\
 name: bugfix
@@ -53,7 +54,7 @@ async def test_trust_prompt_lists_what_the_project_sets_and_approving_records_it
         await pilot.press("y")
         await wait_for(pilot, lambda: check_trust(repo).state == TrustState.TRUSTED)
         assert isinstance(app.screen, StartScreen)
-        labels = [str(o[0]) for o in app.screen.query_one("#flow")._options]
+        labels = [o.label for o in app.screen.query_one("#flow", Choice).options]
         assert any("bugfix" in x and "(project, shadows built-in)" in x for x in labels)
 
 

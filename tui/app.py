@@ -87,8 +87,8 @@ class LlmflowsApp(App):
         clock: Callable[[], float] = time.time,
         engine: EngineAPI | None = None,
     ) -> None:
-        """``engine``: one already made on ``cwd`` (tui/launch.py starts it, and the start
-        screen's reading, before Textual is even imported); else made on mount."""
+        """``engine``: one already made on ``cwd`` (tui/launch.py makes it and reads the
+        start screen's information before the app starts); else made on mount."""
         super().__init__()
         self.cwd = str(cwd)
         self.cli_model = model

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.records import Autonomy
+from tui.widgets.choice import Choice
 from tui.widgets.footer import Footer
 
 #: (label, value) for the autonomy picker, from the engine's one list.
@@ -48,6 +49,7 @@ class StartScreen(Screen):
         ("ctrl+r", "history of runs (also while typing)"),
         ("ctrl+d", "offline demo (scripted model, sample project)"),
         ("tab", "next field"),
+        ("enter, space", "on Flow or Autonomy: list the choices (up/down: the next one)"),
     ]
 
     def __init__(self) -> None:
@@ -66,13 +68,13 @@ class StartScreen(Screen):
             with Grid(id="start-form"):
                 yield Label("Flow", classes="field-label")
                 # no blank choice: once flows are listed every row is a flow ("" = none yet)
-                yield Select([("loading flows…", "")], id="flow", allow_blank=False)
+                yield Choice([("loading flows…", "")], id="flow")
                 yield Label("Goal", classes="field-label")
                 yield Input(placeholder="what should the agent do?", id="goal")
                 yield Label("Model", classes="field-label")
                 yield Input(id="model", placeholder="litellm model, or scripted:PATH")
                 yield Label("Autonomy", classes="field-label")
-                yield Select(AUTONOMY, id="autonomy", allow_blank=False, value="review")
+                yield Choice(AUTONOMY, id="autonomy", value="review")
                 yield Label("Budget $", classes="field-label")
                 yield Input(placeholder="max cost in USD (blank: none)", id="budget")
                 yield Label("Tests", classes="field-label")
@@ -196,7 +198,7 @@ class StartScreen(Screen):
     def _show_flows(self, flows: list[FlowChoice]) -> None:
         """Fill the flow picker (invalid project flows marked), keeping a valid choice."""
         app = self.app
-        sel = self.query_one("#flow", Select)
+        sel = self.query_one("#flow", Choice)
         current = sel.value
         sel.set_options(
             [
@@ -214,7 +216,7 @@ class StartScreen(Screen):
             or [("no flows found", "")]
         )
         names = [f.name for f in flows if f.valid] or [f.name for f in flows]
-        if isinstance(current, str) and current in names:
+        if current in names:
             sel.value = current
             return
         want = (
@@ -300,12 +302,12 @@ class StartScreen(Screen):
         self.app.start_demo()
 
     def action_start(self) -> None:
-        flow = self.query_one("#flow", Select).value
+        flow = self.query_one("#flow", Choice).value
         goal = self.query_one("#goal", Input).value.strip()
         model = self.query_one("#model", Input).value.strip()
-        autonomy = self.query_one("#autonomy", Select).value
+        autonomy = self.query_one("#autonomy", Choice).value
         budget_text = self.query_one("#budget", Input).value.strip()
-        if flow is Select.NULL or not flow:
+        if not flow:
             self._error("Pick a flow.")
             return
         if not goal:
@@ -323,7 +325,7 @@ class StartScreen(Screen):
         self._error("")
         # Only a command the person changed is theirs; else the engine resolves it.
         chosen = tests if tests and tests != self.found_tests else None
-        self._start(str(flow), goal, model or None, str(autonomy), budget, chosen)
+        self._start(flow, goal, model or None, autonomy, budget, chosen)
 
     @work(group="start", exclusive=True)
     async def _start(
