@@ -17,6 +17,8 @@ from tests.test_tui_app import (
     trust,
     wait_for,
 )
+from tui.app import LlmflowsApp
+from tui.widgets.footer import Footer, ShownKey
 
 
 def _diff_text(app) -> str:
@@ -116,15 +118,18 @@ async def test_fork_from_history_starts_a_new_run(tmp_path):
 # ---------------------------------------------------------------- found by hands-on use
 
 
-def _footer_keys(app) -> dict[str, object]:
-    """Footer keys shown on the current screen: key display → FooterKey widget."""
-    from textual.widgets._footer import FooterKey
+def _shown_keys(app) -> list[ShownKey]:
+    """Every key the current screen's footer shows (none without a footer)."""
+    return [k for footer in app.screen.query(Footer) for k in footer.shown_keys]
 
-    return {
-        k.key_display or k.key: k
-        for k in app.screen.query(FooterKey)
-        if not k.has_class("-command-palette")
-    }
+
+def _footer_keys(app) -> dict[str, ShownKey]:
+    """Footer keys shown on the current screen (the palette's key aside): display → key."""
+    return {k.key_display: k for k in _shown_keys(app) if not k.palette}
+
+
+def _palette_keys(app) -> list[ShownKey]:
+    return [k for k in _shown_keys(app) if k.palette]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
@@ -138,11 +143,13 @@ async def test_footer_fits_and_shows_what_can_be_done(tmp_path, size):
             assert key in keys, f"{key} missing from the footer: {sorted(keys)}"
         # every key is fully on screen, left of the "^p Commands" key (shown from 100
         # columns; below, ctrl+p still works and help lists it)
-        palettes = list(app.screen.query(".-command-palette"))
+        palettes = _palette_keys(app)
         assert bool(palettes) == (size[0] >= 100)
-        edge = palettes[0].region.x if palettes else size[0]
+        edge = palettes[0].x_start if palettes else size[0]
+        if palettes:
+            assert palettes[0].x_end == size[0] and palettes[0].key_display == "^p"
         for key in keys.values():
-            assert key.region.right <= edge, key.key
+            assert key.x_end <= edge, key.key
         assert "c" not in keys  # continue means nothing at a gate
         labels = [k.description for k in keys.values()]
         assert len(labels) == len(set(labels)), labels  # each action once
@@ -187,10 +194,9 @@ async def test_footer_keeps_help_in_the_all_panes_view_at_80_columns(tmp_path):
         def whole() -> None:  # every key whole, none under the palette's key (if shown)
             keys = _footer_keys(app)
             assert "?" in keys, sorted(keys)
-            palettes = [p.region for p in app.screen.query(".-command-palette") if p.region.width]
-            edge = min([80] + [p.x for p in palettes])
+            edge = min([80] + [p.x_start for p in _palette_keys(app)])
             for key in keys.values():
-                assert key.region.width and key.region.right <= edge, (key.key, key.region, edge)
+                assert key.x_start < key.x_end <= edge, (key, edge)
 
         whole()
         # after a rewind and its undo the gate is back with one more key (u Undo)
@@ -213,6 +219,70 @@ async def test_footer_keeps_help_in_the_all_panes_view_at_80_columns(tmp_path):
         app.exit = lambda *a, **k: quits.append(True)  # type: ignore[method-assign]
         await pilot.press("ctrl+q")  # not in the footer here, and still quits
         await wait_for(pilot, lambda: quits)
+
+
+async def _start_screen(pilot, app: LlmflowsApp) -> Footer:
+    """The start screen, its repository read and its footer showing its keys."""
+    from tui.screens.start import StartScreen
+
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, StartScreen)
+            and app.repo_root is not None
+            and "^r" in _footer_keys(app)
+        ),
+    )
+    return app.screen.query_one(Footer)
+
+
+async def test_clicking_a_footer_key_presses_it(tmp_path):
+    from textual.command import CommandPalette
+
+    from tui.screens.history import HistoryScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=(120, 24)) as pilot:
+        footer = await _start_screen(pilot, app)
+        keys = _footer_keys(app)
+        start = app.screen
+        blank = max(k.x_end for k in keys.values())  # right of the last key: nothing
+        assert footer.key_at(blank) is None
+        await pilot.click(Footer, offset=(blank, 0))
+        await pilot.pause()
+        assert app.screen is start
+        history = keys["^r"]
+        assert history.action == "history" and history.description == "History"
+        await pilot.click(Footer, offset=(history.x_end - 1, 0))  # its last column
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is start)
+        palette = _palette_keys(app)[0]
+        await pilot.click(Footer, offset=(palette.x_start, 0))  # its separator
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+
+
+async def test_footer_repaints_only_when_its_keys_change(tmp_path):
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=(120, 24)) as pilot:
+        footer = await _start_screen(pilot, app)
+        await pilot.pause()
+        shown, repaints, reads = footer.shown_keys, footer.repaints, footer.binding_reads
+        # the same keys signalled again (and focus moving between two inputs): read, not drawn
+        for _ in range(3):
+            app.screen.refresh_bindings()
+        app.screen.query_one("#model").focus()
+        await wait_for(pilot, lambda: footer.binding_reads > reads)
+        await pilot.pause()
+        assert footer.repaints == repaints and footer.shown_keys == shown
+        footer.show_command_palette = False  # a change: one repaint, the palette key gone
+        await wait_for(pilot, lambda: footer.repaints == repaints + 1)
+        assert not _palette_keys(app)
+        assert [k.key_display for k in footer.shown_keys] == [
+            k.key_display for k in shown if not k.palette
+        ]
 
 
 async def test_continue_after_stop_runs_again(tmp_path):

@@ -9,10 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine.readmodels import RunSummary
 from engine.records import RunStatus
+from tui.widgets.footer import Footer
 from tui.widgets.line_table import Column, LineTable
 
 TITLE = "Runs in this repository — enter opens one read-only (diffs, tests, cost)"
