@@ -29,7 +29,8 @@ Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
   ``git read-tree -m -u A B`` on a prepared temp index doing the same switch.
 * ``start_ratio``: process start → the start screen a user can act on (repo read,
   flows listed) / a bare Textual hello-world's first frame (both on a pty, byte code
-  cached as after a first start: one untimed warm-up run each).
+  cached as after a first start: one untimed warm-up run each; median of 11 each,
+  interleaved).
 
 Each ratio compares two measurements taken in this run (interleaved where cheap), so a
 loaded machine shifts both. No fixed waits: processes are polled with a bound that
@@ -553,7 +554,7 @@ Hello().run()
 """
 
 
-def start(tmp: Path, runs: int = 5) -> dict:
+def start(tmp: Path, runs: int = 11) -> dict:
     from bench.tui import first_paint_ms
     from tests.test_tui_app import make_repo
     from tui.app import FIRST_PAINT_ENV, READY_PAINT_ENV
