@@ -544,7 +544,7 @@ async def test_not_a_repo_offers_git_init(tmp_path):
 
 
 async def test_start_screen_is_filled_from_a_prefetch_before_the_store_opens(tmp_path):
-    """`llmflows-tui` reads flows/model/tests on the engine thread while Textual loads: the
+    """`llmflows-tui` reads flows/model/tests on the engine thread before the app starts: the
     start screen mounts with them (no "loading flows…" frame) and is ready (mark_ready)
     before the run store is opened; the store opens right after, then resumable runs."""
     from engine.api import EngineAPI
@@ -552,7 +552,7 @@ async def test_start_screen_is_filled_from_a_prefetch_before_the_store_opens(tmp
 
     repo, model = make_repo(tmp_path, [])
     engine = EngineAPI(str(repo))
-    engine.prefetch_start_info(model).result()  # launch() does this before importing textual
+    engine.prefetch_start_info(model).result()  # as launch() does before the app starts
     app = LlmflowsApp(str(repo), model=model, engine=engine, clock=lambda: 1000.0)
     ready_with_store: list[bool] = []
     app.mark_ready = lambda: ready_with_store.append(app.repo_root is not None)  # type: ignore[method-assign]
@@ -610,6 +610,45 @@ def test_a_launch_that_never_paints_turns_the_collector_back_on(tmp_path, capsys
     assert "llmflows-tui demo:" in capsys.readouterr().err
     assert gc.isenabled()
     assert (tmp_path / "mine.txt").read_text() == "not empty\n"
+
+
+def test_launch_reads_the_repository_before_the_app_starts_but_not_for_long(tmp_path, monkeypatch):
+    """launch() hands the app a finished read (the first frame shows the form filled); a
+    read that is still going after the wait starts the app anyway (it finishes behind it)."""
+    import asyncio
+    import threading
+
+    from engine.api import EngineAPI
+    from tui import launch as launch_mod
+
+    repo, model = make_repo(tmp_path, [])
+    seen: list[bool] = []
+    engines: list[EngineAPI] = []
+
+    def run(self) -> None:  # the app is not started: what it was handed is the point
+        seen.append(self.engine.prefetched_start_info(model) is not None)
+        engines.append(self.engine)
+
+    monkeypatch.setattr(LlmflowsApp, "run", run)
+    assert launch_mod.launch(["-C", str(repo), "--model", model]) == 0
+    assert seen == [True]
+
+    release = threading.Event()
+    real_read = EngineAPI._read_start_info
+
+    def slow_read(self, *args):
+        release.wait()
+        return real_read(self, *args)
+
+    monkeypatch.setattr(EngineAPI, "_read_start_info", slow_read)
+    monkeypatch.setattr(launch_mod, "_READ_WAIT_S", 0.01)
+    try:
+        assert launch_mod.launch(["-C", str(repo), "--model", model]) == 0
+    finally:
+        release.set()
+        for engine in engines:
+            asyncio.run(engine.close())
+    assert seen == [True, False]
 
 
 async def test_unusable_model_offers_the_demo(tmp_path, monkeypatch):

@@ -89,7 +89,7 @@ class StartScreen(Screen):
 
     def on_mount(self) -> None:
         app = self.app
-        # Read while Textual was loading (tui/launch.py): the first frame shows the form filled.
+        # Read before the app started (tui/launch.py): the first frame shows the form filled.
         info = app.engine.prefetched_start_info(app.cli_model) if app.engine else None
         if info is not None:
             self._fill(info)
