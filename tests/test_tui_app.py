@@ -476,6 +476,34 @@ async def test_flow_picker_offers_only_flows(tmp_path):
         assert sel.value == "bugfix"  # the first flow (sorted), not a blank choice
 
 
+async def test_tab_goes_through_the_start_form_and_back_with_no_hidden_stop(tmp_path):
+    from tui.screens.start import StartScreen
+
+    repo, model = make_repo(tmp_path, [])
+    app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#flow").value,
+        )
+        await app.workers.wait_for_complete()
+        app.screen.query_one("#flow").focus()
+        seen = []
+        for _ in range(8):
+            await pilot.press("tab")
+            seen.append(app.focused.id if app.focused else None)
+        assert seen == [
+            "goal",
+            "model",
+            "autonomy",
+            "budget",
+            "test-command",
+            "start-run",
+            "open-history",
+            "flow",
+        ]
+
+
 async def test_a_failed_run_opened_from_history_says_why_it_failed(tmp_path):
     repo, model = make_repo(tmp_path, [])  # the script has no answer: the first call fails
     app = new_app(repo, model)

@@ -64,6 +64,19 @@ async def test_help_hangs_long_descriptions_under_their_column_at_80x24():
             assert not ln or not ln.startswith(" ") or ln[:column].strip() == "", ln
 
 
+def test_help_starts_with_the_keys_of_the_screen_it_was_opened_from():
+    from tui.app import help_sections
+    from tui.screens.history import HistoryScreen
+    from tui.screens.start import StartScreen
+
+    default = [title for title, _ in help_sections()]
+    assert default[0] == "Main screen (a run)"
+    for screen, title in ((StartScreen, "Start screen"), (HistoryScreen, "History")):
+        titles = [t for t, _ in help_sections(screen)]
+        assert titles[0] == title and sorted(titles) == sorted(default)
+        assert [t for t in titles if t != title] == [t for t in default if t != title]
+
+
 async def test_message_dialog_hint_is_whole_at_80x24():
     from tui.screens.modals import MessageModal
     from tui.screens.review import FOLLOW_UP_HINT, MESSAGE_HINT

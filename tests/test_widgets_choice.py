@@ -11,12 +11,14 @@ OPTIONS = [("alpha — the first", "a"), ("beta — the second", "b"), ("gamma �
 
 
 class ChoiceApp(App):
-    def __init__(self, value: str | None = None) -> None:
+    def __init__(self, value: str | None = None, fields_above: int = 1) -> None:
         super().__init__()
         self.initial = value
+        self.fields_above = fields_above
 
     def compose(self) -> ComposeResult:
-        yield Input(id="before")
+        for _ in range(self.fields_above):
+            yield Input()
         yield Choice(OPTIONS, value=self.initial, id="pick")
         yield Input(id="after")
 
@@ -97,3 +99,15 @@ async def test_the_picker_shows_the_chosen_label_cut_to_its_width():
         line = pick.render().plain
         assert len(line) == pick.content_size.width  # the arrow at the right edge
         assert line.startswith("beta") and line.endswith(" ▼") and "second" not in line
+
+
+async def test_without_room_below_the_list_opens_above_the_picker():
+    app = ChoiceApp(value="a", fields_above=3)
+    async with app.run_test(size=(60, 14)) as pilot:
+        pick = app.query_one(Choice)
+        pick.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        listing = app.screen.query_one(OptionList)
+        assert listing.region.bottom == pick.region.y  # right above, the picker uncovered
+        assert listing.region.height == len(OPTIONS) + 2

@@ -389,7 +389,7 @@ class LlmflowsApp(App):
 
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(help_sections()))
+        self.push_screen(HelpScreen(help_sections(type(self.screen))))
 
 
 def resume_gc() -> None:
@@ -410,18 +410,20 @@ def demo_autostart(demo: Any) -> dict[str, Any]:
     }
 
 
-def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Every key of every screen, for the help screen."""
+def help_sections(current: type | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every key of every screen, for the help screen; the ``current`` screen's first."""
     from tui.screens.history import HistoryScreen
     from tui.screens.main import MainScreen
     from tui.screens.modals import help_for
     from tui.screens.rules import RulesScreen
 
-    return [
-        ("Main screen (a run)", help_for(MainScreen)),
-        ("Start screen", help_for(StartScreen)),
-        ("History", help_for(HistoryScreen)),
-        ("Allowed commands", help_for(RulesScreen)),
-        ("Not a git repository", help_for(NoRepoScreen)),
-        ("Everywhere", help_for(LlmflowsApp)),
+    screens: list[tuple[str, type]] = [
+        ("Main screen (a run)", MainScreen),
+        ("Start screen", StartScreen),
+        ("History", HistoryScreen),
+        ("Allowed commands", RulesScreen),
+        ("Not a git repository", NoRepoScreen),
+        ("Everywhere", LlmflowsApp),
     ]
+    screens.sort(key=lambda s: s[1] is not current)  # stable: the rest keep their order
+    return [(title, help_for(cls)) for title, cls in screens]

@@ -61,7 +61,9 @@ class StartScreen(Screen):
         self.info: StartInfo | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="start"):
+        # Not a tab stop of its own (nothing would look focused there); the focused
+        # field scrolls into view.
+        with VerticalScroll(id="start", can_focus=False):
             yield Static("llmflows — supervised autonomy for coding agents", id="start-title")
             yield Static("", id="start-repo")
             # the paused or crashed runs (#resume) are mounted here when there are any

@@ -16,11 +16,15 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+#: The tallest an open list gets (rows, border included); longer lists scroll.
+_MAX_LIST_HEIGHT = 12
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,11 @@ class Choice(Widget, can_focus=True):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,space", "open", "Choose", show=False),
+        Binding("enter,space", "open", "Choose"),
         Binding("up", "step(-1)", show=False),
         Binding("down", "step(1)", show=False),
+        Binding("home", "jump(0)", show=False),
+        Binding("end", "jump(-1)", show=False),
     ]
 
     value: reactive[str] = reactive("", init=False)
@@ -107,15 +113,18 @@ class Choice(Widget, can_focus=True):
             index = min(max(self._index() + delta, 0), len(self._options) - 1)
             self.value = self._options[index].value
 
+    def action_jump(self, index: int) -> None:
+        """The option at ``index`` (0: the first, -1: the last)."""
+        if self._options:
+            self.value = self._options[index].value
+
     def action_open(self) -> None:
-        """List every option under the picker; the one picked becomes the value."""
-        if not self._options:
-            return
-        region = self.region
-        self.app.push_screen(
-            ChoiceList(self._options, self._index(), region.x, region.bottom, region.width),
-            self._picked,
-        )
+        """List every option under the picker (above it when there is no room below);
+        the one picked becomes the value."""
+        if self._options:
+            self.app.push_screen(
+                ChoiceList(self._options, self._index(), self.region), self._picked
+            )
 
     def _picked(self, value: str | None) -> None:
         if value is not None:
@@ -129,39 +138,54 @@ class Choice(Widget, can_focus=True):
 
 
 class ChoiceList(ModalScreen[str | None]):
-    """The options of a :class:`Choice`, at the place given (under the picker)."""
+    """The options of a :class:`Choice`, under the picker's ``region`` (or above it)."""
 
-    # Its own place and see-through background are in app.tcss (the app's dialog rule
-    # for every ModalScreen would win over default CSS).
+    # Its own place and dimmed background are in app.tcss (the app's dialog rule for
+    # every ModalScreen would win over default CSS).
     DEFAULT_CSS = """
     ChoiceList > OptionList {
-        overlay: screen;
-        constrain: none inside;  /* near the bottom it moves up to stay on screen */
         border: tall $border;
-        max-height: 12;
+        max-height: 12;  /* _MAX_LIST_HEIGHT */
         height: auto;
+        visibility: hidden;  /* until placed, once its height is known */
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", show=False)]
 
-    def __init__(
-        self, options: Sequence[ChoiceOption], highlighted: int, x: int, y: int, width: int
-    ) -> None:
+    def __init__(self, options: Sequence[ChoiceOption], highlighted: int, picker: Region) -> None:
         super().__init__()
         self._options = list(options)
         self._highlighted = highlighted
-        self._at = (x, y, width)
+        self._picker = picker
 
     def compose(self) -> ComposeResult:
-        x, y, width = self._at
         listing = OptionList(*(Option(o.label, id=o.value) for o in self._options))
-        listing.styles.offset = (x, y)
-        listing.styles.width = width
+        listing.styles.offset = (self._picker.x, self._picker.bottom)
+        listing.styles.width = self._picker.width
         yield listing
 
     def on_mount(self) -> None:
         listing = self.query_one(OptionList)
         listing.highlighted = self._highlighted
+        self.call_after_refresh(self._place)
+
+    def _place(self) -> None:
+        """Under the picker if the list fits there, else above it if it fits there, else
+        as low as the screen allows; never over the picker when either side has room."""
+        listing = self.query_one(OptionList)
+        picker, screen = self._picker, self.size.height
+        # Its height as laid out at the picker's width (the options may wrap), capped.
+        gutter = listing.styles.gutter
+        lines = listing.get_content_height(self.size, self.size, picker.width - gutter.width)
+        height = min(lines + gutter.height, _MAX_LIST_HEIGHT)
+        if picker.bottom + height <= screen:
+            y = picker.bottom
+        elif picker.y >= height:
+            y = picker.y - height
+        else:
+            y = max(0, screen - height)
+        listing.styles.offset = (picker.x, y)
+        listing.styles.visibility = "visible"
         listing.focus()
 
     @on(OptionList.OptionSelected)
