@@ -457,18 +457,20 @@ async def test_help_opened_before_the_store_is_open_stays_on_top(tmp_path):
         assert [type(s) for s in app.screen_stack].count(StartScreen) == 1
 
 
+def _flows_listed(app: LlmflowsApp) -> bool:
+    from tui.screens.start import StartScreen
+
+    return isinstance(app.screen, StartScreen) and bool(app.screen.query_one("#flow").value)
+
+
 async def test_flow_picker_offers_only_flows(tmp_path):
     """Once flows are listed, the picker has no blank "loading…" row to land on."""
-    from tui.screens.start import StartScreen
     from tui.widgets.choice import Choice
 
     repo, model = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#flow").value,
-        )
+        await wait_for(pilot, lambda: _flows_listed(app))
         sel = app.screen.query_one("#flow", Choice)
         sel.focus()
         await pilot.press("enter", "home", "enter")
@@ -477,15 +479,10 @@ async def test_flow_picker_offers_only_flows(tmp_path):
 
 
 async def test_tab_goes_through_the_start_form_and_back_with_no_hidden_stop(tmp_path):
-    from tui.screens.start import StartScreen
-
     repo, model = make_repo(tmp_path, [])
     app = LlmflowsApp(str(repo), model=model, clock=lambda: 1000.0)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, StartScreen) and app.screen.query_one("#flow").value,
-        )
+        await wait_for(pilot, lambda: _flows_listed(app))
         await app.workers.wait_for_complete()
         app.screen.query_one("#flow").focus()
         seen = []
