@@ -125,3 +125,6 @@ async def test_history_screen_on_an_empty_store_says_so(tmp_path: Path):
         assert "No runs yet" in str(screen.query_one("#history-title").render())
         await pilot.press("enter", "r", "f", "end")  # nothing selected: nothing happens
         assert app.screen is screen
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert said.count("No runs yet: escape goes back to start one.") == 2  # r and f say so

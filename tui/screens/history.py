@@ -129,20 +129,26 @@ class HistoryScreen(Screen):
     def on_line_table_row_selected(self, event: LineTable.RowSelected) -> None:
         self.action_open()
 
-    def _elsewhere(self, row: RunSummary | None) -> bool:
-        if row is not None and row.worktree:
+    def _target(self) -> RunSummary | None:
+        """The run under the cursor to act on; None, said on screen, when there are no
+        runs or the run lives in another worktree."""
+        row = self.selected()
+        if row is None:
+            self.notify("No runs yet: escape goes back to start one.")
+            return None
+        if row.worktree:
             self.notify(f"this run is in its worktree: llmflows-tui -C {row.worktree}")
-            return True
-        return False
+            return None
+        return row
 
     def action_open(self) -> None:
-        row = self.selected()
-        if row is not None and not self._elsewhere(row):
+        row = self._target()
+        if row is not None:
             self.app.open_read_only(row.id)
 
     def action_resume(self) -> None:
-        row = self.selected()
-        if row is None or self._elsewhere(row):
+        row = self._target()
+        if row is None:
             return
         if not row.resumable:
             self.notify(f"run is {row.status}: nothing to resume (fork it instead)")
@@ -150,8 +156,8 @@ class HistoryScreen(Screen):
         self.app.resume_run(row.id)
 
     def action_fork(self) -> None:
-        row = self.selected()
-        if row is not None and row.head_checkpoint_id and not self._elsewhere(row):
+        row = self._target()
+        if row is not None and row.head_checkpoint_id:
             self.app.fork_run(row.head_checkpoint_id)
 
     def action_back(self) -> None:
