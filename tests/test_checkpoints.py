@@ -326,6 +326,7 @@ def test_rewind_reuses_the_live_snapshot_when_nothing_changed(
     # Undo right away: the restored tree is the reference now, again nothing to hash.
     undo, commands = _traced(trace, lambda: svc.rewind(pre["id"]))
     assert "commit-tree" not in commands
+    assert "diff-tree" not in commands  # the way back is the first diff, reversed
     assert svc.get(undo["undo_checkpoint"])["commit_sha"] == cp1["commit_sha"]
     assert (repo / "README.md").read_text() == "# step two\n"
     assert (repo / "new.txt").read_text() == "new\n"

@@ -102,6 +102,9 @@ _STATUS = (
 # Our status must write back the stat data it refreshes (the manifest trusts those
 # ctimes), whatever GIT_OPTIONAL_LOCKS the user's environment sets.
 _STATUS_ENV = {"GIT_OPTIONAL_LOCKS": "1"}
+# Tree diffs kept by a Snapshotter, and a diff's statuses read the other way.
+_KEPT_DIFFS = 8
+_REVERSED = {"A": "D", "D": "A"}
 # Names tried for one snapshot before giving up (each taken by someone else).
 _MAX_REF_ATTEMPTS = 100
 _TRAILER_MODES = "Llmflows-Modes: "
@@ -250,6 +253,8 @@ class Snapshotter:
         self._last: Snapshot | None = None
         self._loaded: dict[str, Snapshot] = {}  # commit id -> parsed (commits never change)
         self._pending: _PendingModes | None = None
+        # (tree, tree) -> their diff (see _tree_changes).
+        self._diffs: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._index_memo: tuple[tuple[int, ...], tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -991,13 +996,28 @@ class Snapshotter:
             self._git("update-index", "-z", "--index-info", env=env, input=info)
 
     def _tree_changes(self, a: str, b: str) -> list[tuple[str, str]]:
-        """(status, path) for every path that differs between trees a and b."""
+        """(status, path) for every path that differs between trees a and b.
+
+        Trees never change, so neither does their diff: the last few are kept, and the
+        way back (an undo, or rewinding to and fro) is the same list with adds and
+        deletes swapped.
+        """
+        known = self._diffs.get((a, b))
+        if known is not None:
+            return known
+        back = self._diffs.get((b, a))
+        if back is not None:
+            return [(_REVERSED.get(st, st), p) for st, p in back]
         out = self._gitb("diff-tree", "-r", "-z", "--no-renames", "--name-status", a, b)
         parts = out.split(b"\0")
-        return [
+        changes = [
             (parts[i].decode("ascii"), os.fsdecode(parts[i + 1]))
             for i in range(0, len(parts) - 1, 2)
         ]
+        if len(self._diffs) >= _KEPT_DIFFS:
+            self._diffs.pop(next(iter(self._diffs)))
+        self._diffs[(a, b)] = changes
+        return changes
 
     def _set_cache(self, build: _TreeBuild) -> None:
         if self._cached is not None:
