@@ -26,8 +26,8 @@ Usage: python bench/scale.py [--json] [--steps N] [--only NAME,...]
   hunks) / one ``git diff`` of the same change (base checkpoint → working tree).
 * ``rewind_ratio``: ``CheckpointService.rewind`` (pre-restore checkpoint included) in a
   5,000-file repo, 20 files changed, alternating two checkpoints / a bare
-  ``git read-tree -m -u A B`` on a prepared temp index doing the same switch in a copy
-  of the repository (median of 15 each; rounds alternate ours and bare).
+  ``git read-tree -m -u A B`` on a prepared temp index doing the same switch (median of
+  15 each).
 * ``start_ratio``: process start → the start screen a user can act on (repo read,
   flows listed) / a bare Textual hello-world's first frame (both on a pty, byte code
   cached as after a first start: one untimed warm-up run each; median of 11 each,
@@ -44,7 +44,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -511,24 +510,24 @@ def rewind(tmp: Path, files: int = 5000, rounds: int = 15) -> dict:
         for p in changed:
             p.write_text("changed\n")
         b = svc.create(run_id, None, "step", "B", None)
-        # Bare: the same switch with nothing but read-tree, in a copy of the repository
-        # (same objects, same tree) on a temp index that holds the current tree with
-        # fresh stat data (prepared untimed). Rounds alternate ours and bare, so machine
-        # noise hits both alike.
-        copy = tmp / "rewind-bare"
-        shutil.copytree(repo, copy, symlinks=True)
-        env = {"GIT_INDEX_FILE": str(tmp / "bare-index")}
-        current = b  # the copy's tree
-        ours, bare = [], []
+        ours = []
         for i in range(rounds):
             target = a if i % 2 == 0 else b
             t0 = time.perf_counter()
             svc.rewind(target["id"])
             ours.append(ms(t0))
-            git(copy, "read-tree", current["tree_sha"], env=env)
-            git(copy, "update-index", "-q", "--refresh", env=env)
+        # Bare: the same switch with nothing but read-tree, on a temp index that
+        # already holds the current tree with fresh stat data (prepared untimed).
+        bare = []
+        index = tmp / "bare-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        current = a if rounds % 2 == 1 else b  # where the loop above left the tree
+        for _ in range(rounds):
+            target = b if current is a else a
+            git(repo, "read-tree", current["tree_sha"], env=env)
+            git(repo, "update-index", "-q", "--refresh", env=env)
             t0 = time.perf_counter()
-            git(copy, "read-tree", "-m", "-u", current["tree_sha"], target["tree_sha"], env=env)
+            git(repo, "read-tree", "-m", "-u", current["tree_sha"], target["tree_sha"], env=env)
             bare.append(ms(t0))
             current = target
     finally:
