@@ -324,11 +324,7 @@ class Snapshotter:
             _unlink(build.index_path)
             raise
         full_message = _compose_message(message, index_tree, build.skipped, build.ignored, modes)
-        args = ["commit-tree", build.tree]
-        for p in parents:
-            args += ["-p", p]
-        args += ["-F", "-"]
-        commit = self._git(*args, env=_IDENT, input=full_message.encode("utf-8"))
+        commit = self._commit_tree(build.tree, parents, full_message)
         ref = self._claim_ref(ref, commit, next_ref)
         self._set_cache(build)
         snap = Snapshot(
@@ -470,13 +466,9 @@ class Snapshotter:
             return snap
         lines = [ln for ln in snap.message.splitlines() if not ln.startswith(_TRAILER_MODES)]
         if modes:
-            recorded = {p: format(m, "o") for p, m in sorted(modes.items())}
-            lines.append(_TRAILER_MODES + json.dumps(recorded, ensure_ascii=True))
+            lines.append(_modes_trailer(modes))
         message = "\n".join(lines) + "\n"
-        args = ["commit-tree", snap.tree]
-        for p in snap.parents:
-            args += ["-p", p]
-        commit = self._git(*args, "-F", "-", env=_IDENT, input=message.encode("utf-8"))
+        commit = self._commit_tree(snap.tree, snap.parents, message)
         self._git("update-ref", "-m", "llmflows snapshot", snap.ref, commit, snap.commit)
         fixed = dataclasses.replace(snap, commit=commit, message=message, modes=modes)
         if corrected is not None:
@@ -802,6 +794,13 @@ class Snapshotter:
             pass  # fresh repo: no index yet == empty index
         return path
 
+    def _commit_tree(self, tree: str, parents: list[str], message: str) -> str:
+        """A snapshot commit of ``tree`` (our identity, ``message`` through stdin)."""
+        args = ["commit-tree", tree]
+        for p in parents:
+            args += ["-p", p]
+        return self._git(*args, "-F", "-", env=_IDENT, input=message.encode("utf-8"))
+
     def _index_commit(self, user_copy: str) -> tuple[str, str]:
         env = {"GIT_INDEX_FILE": user_copy}
         tree = self._git("write-tree", env=env)
@@ -1046,9 +1045,14 @@ def _compose_message(
     if ignored.count:
         lines.append(_TRAILER_IGNORED + json.dumps(ignored.to_dict(), ensure_ascii=True))
     if modes:
-        recorded = {p: format(m, "o") for p, m in sorted(modes.items())}
-        lines.append(_TRAILER_MODES + json.dumps(recorded, ensure_ascii=True))
+        lines.append(_modes_trailer(modes))
     return "\n".join(lines) + "\n"
+
+
+def _modes_trailer(modes: dict[str, int]) -> str:
+    """The ``Llmflows-Modes`` line of a mode manifest (see :func:`parse_modes`)."""
+    recorded = {p: format(m, "o") for p, m in sorted(modes.items())}
+    return _TRAILER_MODES + json.dumps(recorded, ensure_ascii=True)
 
 
 # --------------------------------------------------------------------------- modes

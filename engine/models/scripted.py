@@ -428,7 +428,7 @@ def _script_dumper() -> type[yaml.SafeDumper]:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
     class ScriptDumper(yaml.SafeDumper):
-        pass
+        """SafeDumper plus the block-style text representer above."""
 
     ScriptDumper.add_representer(str, text)
     return ScriptDumper
